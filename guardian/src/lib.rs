@@ -1,0 +1,1 @@
+//! guardian: keeps a set of routes in the kernel and repairs deletions.

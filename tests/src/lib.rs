@@ -1,0 +1,1 @@
+//! Helpers for guardian integration tests.
