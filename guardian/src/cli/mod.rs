@@ -1,0 +1,97 @@
+//! The `guardian` command line: one file per subcommand.
+
+mod check_config;
+mod reconcile;
+mod routes;
+mod run;
+mod status;
+
+use crate::config::DEFAULT_CONTROL_SOCKET;
+use crate::control::client::ClientError;
+use crate::logging::LogFormat;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "guardian",
+    version,
+    about = "Keeps routes in the kernel and puts them back when something removes them"
+)]
+pub struct Cli {
+    /// The daemon's control socket [default: /run/guardian/guardian.sock, or daemon.control_socket for `run`]
+    #[arg(long, global = true, env = "GUARDIAN_SOCKET", value_name = "PATH")]
+    pub control_socket: Option<PathBuf>,
+    /// Log format (logs go to stderr; RUST_LOG filters, default "info")
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon
+    Run(run::Args),
+    /// Validate a configuration file
+    CheckConfig(check_config::Args),
+    /// Show the running daemon's state
+    Status(status::Args),
+    /// List the routes the running daemon keeps
+    Routes(routes::Args),
+    /// Run a reconcile cycle now
+    Reconcile(reconcile::Args),
+}
+
+/// An error that ends the command: printed as one line, exits with `code`.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: u8, message: impl std::fmt::Display) -> Failure {
+        Failure { code, message: message.to_string() }
+    }
+}
+
+impl From<ClientError> for Failure {
+    fn from(e: ClientError) -> Failure {
+        Failure::new(1, e)
+    }
+}
+
+impl From<serde_json::Error> for Failure {
+    fn from(e: serde_json::Error) -> Failure {
+        Failure::new(1, e)
+    }
+}
+
+impl Cli {
+    pub fn execute(self) -> Result<(), Failure> {
+        let socket = self.control_socket.clone();
+        let client_socket = || socket.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_CONTROL_SOCKET));
+        match self.command {
+            Command::Run(args) => run::execute(args, socket, self.log_format),
+            Command::CheckConfig(args) => check_config::execute(args),
+            Command::Status(args) => status::execute(args, &client_socket()),
+            Command::Routes(args) => routes::execute(args, &client_socket()),
+            Command::Reconcile(args) => reconcile::execute(args, &client_socket()),
+        }
+    }
+}
+
+/// Runs one control request on a small runtime.
+fn block_on<T>(future: impl std::future::Future<Output = Result<T, ClientError>>) -> Result<T, Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new(1, format!("cannot start the runtime: {e}")))?;
+    Ok(runtime.block_on(future)?)
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Failure> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}

@@ -1,0 +1,31 @@
+use super::Failure;
+use crate::config::Config;
+use crate::logging::{self, LogFormat};
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Configuration file; without it guardian runs on an embedded default (no routes)
+    #[arg(long, short, value_name = "PATH")]
+    config: Option<PathBuf>,
+}
+
+pub fn execute(args: Args, control_socket: Option<PathBuf>, format: LogFormat) -> Result<(), Failure> {
+    logging::init(format);
+    let mut config = match &args.config {
+        Some(path) => Config::load(path).map_err(|e| Failure::new(2, e))?,
+        None => Config::embedded_default(),
+    };
+    if let Some(path) = control_socket {
+        config.daemon.control_socket = path;
+    }
+    tracing::info!(config = %config.origin, version = env!("CARGO_PKG_VERSION"), routes = config.routes.specs.len(), "guardian starting");
+    if config.daemon.route_protocol == 186 {
+        tracing::warn!("route_protocol is bgp (186), which FRR's zebra also claims: guardian adopts and withdraws routes of its protocol");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new(1, format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(crate::daemon::run(config, args.config)).map_err(|e| Failure::new(e.exit_code(), e))
+}

@@ -1,0 +1,331 @@
+//! The configuration file: parsing (serde + toml, unknown keys rejected) and
+//! validation into the compact route set the daemon works with.
+//!
+//! Every error names the key and the line, because the person reading it is
+//! an operator with the file open in an editor.
+
+mod units;
+
+pub use units::protocol_name;
+
+use crate::route::{Addr, DevNames, Family, Gateway, RouteKey, RouteSpec, IPV6_DEFAULT_METRIC, MAIN_TABLE};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use toml::Spanned;
+
+pub const DEFAULT_CONTROL_SOCKET: &str = "/run/guardian/guardian.sock";
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9469";
+pub const DEFAULT_ROUTE_PROTOCOL: u8 = 201;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+/// The whole configuration, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where it came from: a path, or "embedded default".
+    pub origin: String,
+    pub daemon: DaemonConfig,
+    pub reconcile: ReconcileConfig,
+    pub routes: RouteSet,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DaemonConfig {
+    pub control_socket: PathBuf,
+    /// `None` when metrics are off.
+    pub metrics_listen: Option<SocketAddr>,
+    pub route_protocol: u8,
+    pub netlink_rcvbuf: u64,
+    pub withdraw_on_exit: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReconcileConfig {
+    /// Zero disables the periodic scan.
+    pub interval: Duration,
+    pub max_repairs_per_route: u32,
+    pub damping_window: Duration,
+    pub damping_max_backoff: Duration,
+}
+
+/// The configured routes with the device names they refer to.
+#[derive(Debug, Clone, Default)]
+pub struct RouteSet {
+    pub specs: Vec<RouteSpec>,
+    pub devs: DevNames,
+}
+
+// ---- the file as written -------------------------------------------------
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    daemon: DaemonSection,
+    #[serde(default)]
+    reconcile: ReconcileSection,
+    #[serde(default, rename = "route")]
+    routes: Vec<RouteEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct DaemonSection {
+    control_socket: PathBuf,
+    metrics_listen: Spanned<String>,
+    #[serde(deserialize_with = "units::protocol")]
+    route_protocol: u8,
+    #[serde(deserialize_with = "units::size")]
+    netlink_rcvbuf: u64,
+    withdraw_on_exit: bool,
+}
+
+impl Default for DaemonSection {
+    fn default() -> Self {
+        DaemonSection {
+            control_socket: PathBuf::from(DEFAULT_CONTROL_SOCKET),
+            metrics_listen: Spanned::new(0..0, DEFAULT_METRICS_LISTEN.to_owned()),
+            route_protocol: DEFAULT_ROUTE_PROTOCOL,
+            // Big enough for a flush of ~10k routes between two reads.
+            netlink_rcvbuf: 8 << 20,
+            // Routes stay when the daemon stops: a restart must not blackhole.
+            withdraw_on_exit: false,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct ReconcileSection {
+    #[serde(deserialize_with = "units::duration")]
+    interval: Duration,
+    max_repairs_per_route: u32,
+    #[serde(deserialize_with = "units::duration")]
+    damping_window: Duration,
+    #[serde(deserialize_with = "units::duration")]
+    damping_max_backoff: Duration,
+}
+
+impl Default for ReconcileSection {
+    fn default() -> Self {
+        ReconcileSection {
+            interval: Duration::from_secs(30),
+            max_repairs_per_route: 5,
+            damping_window: Duration::from_secs(60),
+            damping_max_backoff: Duration::from_secs(300),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteEntry {
+    dst: Spanned<String>,
+    via: Option<Spanned<String>>,
+    dev: Option<Spanned<String>>,
+    table: Option<Spanned<u32>>,
+    src: Option<Spanned<String>>,
+    metric: Option<u32>,
+}
+
+// ---- parsing and validation ------------------------------------------------
+
+impl Config {
+    /// The configuration used when `guardian run` is given no file: no
+    /// routes, reconciliation on, metrics and control socket at their defaults.
+    pub fn embedded_default() -> Config {
+        Config::from_toml("", "embedded default").expect("the embedded default configuration is valid")
+    }
+
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        Config::from_toml(&text, &path.display().to_string())
+    }
+
+    pub fn from_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid { path: origin.to_owned(), message };
+        let file: File = toml::from_str(text).map_err(|e| invalid(describe_toml_error(text, &e)))?;
+        let at = |span: std::ops::Range<usize>, key: &str, message: String| {
+            invalid(format!("line {}: `{key}`: {message}", line_of(text, span.start)))
+        };
+
+        let d = file.daemon;
+        let metrics_listen = match d.metrics_listen.get_ref().trim() {
+            "" | "off" => None,
+            addr => Some(addr.parse::<SocketAddr>().map_err(|_| {
+                at(
+                    d.metrics_listen.span(),
+                    "daemon.metrics_listen",
+                    format!("{addr:?} is not an address:port such as \"127.0.0.1:9469\" (or \"off\")"),
+                )
+            })?),
+        };
+        if d.netlink_rcvbuf < 4096 {
+            return Err(invalid("`daemon.netlink_rcvbuf` must be at least 4KiB".into()));
+        }
+        let daemon = DaemonConfig {
+            control_socket: d.control_socket,
+            metrics_listen,
+            route_protocol: d.route_protocol,
+            netlink_rcvbuf: d.netlink_rcvbuf,
+            withdraw_on_exit: d.withdraw_on_exit,
+        };
+
+        let r = file.reconcile;
+        if r.max_repairs_per_route == 0 {
+            return Err(invalid("`reconcile.max_repairs_per_route` must be at least 1".into()));
+        }
+        let reconcile = ReconcileConfig {
+            interval: r.interval,
+            max_repairs_per_route: r.max_repairs_per_route,
+            damping_window: r.damping_window,
+            damping_max_backoff: r.damping_max_backoff.max(Duration::from_secs(1)),
+        };
+
+        let mut routes = RouteSet { specs: Vec::with_capacity(file.routes.len()), devs: DevNames::default() };
+        // Identity -> line of its first definition, to name both lines of a duplicate.
+        let mut seen: HashMap<RouteKey, usize> = HashMap::with_capacity(file.routes.len());
+        for entry in file.routes {
+            let line = line_of(text, entry.dst.span().start);
+            let spec = route_spec(&entry, &mut routes.devs).map_err(|(span, key, msg)| at(span, key, msg))?;
+            if let Some(first) = seen.insert(spec.key, line) {
+                return Err(invalid(format!(
+                    "line {line}: duplicate route: {} has the same identity (family, table, prefix, tos, metric) as the route on line {first}",
+                    entry.dst.get_ref()
+                )));
+            }
+            routes.specs.push(spec);
+        }
+        Ok(Config { origin: origin.to_owned(), daemon, reconcile, routes })
+    }
+}
+
+type EntryError = (std::ops::Range<usize>, &'static str, String);
+
+fn route_spec(entry: &RouteEntry, devs: &mut DevNames) -> Result<RouteSpec, EntryError> {
+    let (dst, dst_len) = parse_prefix(entry.dst.get_ref()).map_err(|m| (entry.dst.span(), "route.dst", m))?;
+    let family = Family::of(&dst);
+    let via = match &entry.via {
+        None => None,
+        Some(v) => {
+            let ip: IpAddr = v
+                .get_ref()
+                .trim()
+                .parse()
+                .map_err(|_| (v.span(), "route.via", format!("invalid gateway address {:?}", v.get_ref())))?;
+            if family == Family::V6 && ip.is_ipv4() {
+                return Err((
+                    v.span(),
+                    "route.via",
+                    format!(
+                        "an IPv6 route ({}) cannot use an IPv4 gateway ({ip}); the kernel only supports the reverse",
+                        entry.dst.get_ref()
+                    ),
+                ));
+            }
+            Some(Gateway::from_ip(&ip))
+        }
+    };
+    let src = match &entry.src {
+        None => None,
+        Some(s) => {
+            let ip: IpAddr = s
+                .get_ref()
+                .trim()
+                .parse()
+                .map_err(|_| (s.span(), "route.src", format!("invalid source address {:?}", s.get_ref())))?;
+            if Family::of(&ip) != family {
+                return Err((s.span(), "route.src", format!("source {ip} is not of the route's address family")));
+            }
+            Some(Addr::from_ip(&ip))
+        }
+    };
+    let dev = match &entry.dev {
+        None => None,
+        Some(d) => {
+            let name = d.get_ref();
+            // IFNAMSIZ is 16 including the terminating NUL.
+            if name.is_empty() || name.len() > 15 || name.contains(['/', ' ']) {
+                return Err((d.span(), "route.dev", format!("{name:?} is not a valid interface name")));
+            }
+            Some(devs.intern(name))
+        }
+    };
+    if via.is_none() && dev.is_none() {
+        return Err((entry.dst.span(), "route", "a route needs `via`, `dev` or both".into()));
+    }
+    let table = match &entry.table {
+        None => MAIN_TABLE,
+        Some(t) if *t.get_ref() == 0 => {
+            return Err((t.span(), "route.table", "table 0 is not a routing table; leave it out for main".into()))
+        }
+        Some(t) => *t.get_ref(),
+    };
+    let metric = entry.metric.unwrap_or(match family {
+        Family::V4 => 0,
+        // The kernel stores an IPv6 route without a metric as 1024; using the
+        // same number keeps the identity equal to what the kernel reports.
+        Family::V6 => IPV6_DEFAULT_METRIC,
+    });
+    let metric = if family == Family::V6 && metric == 0 { IPV6_DEFAULT_METRIC } else { metric };
+    Ok(RouteSpec { key: RouteKey { family, table, dst: Addr::from_ip(&dst), dst_len, tos: 0, metric }, via, dev, src })
+}
+
+/// Parses "10.9.0.0/24" (a bare address is a host route). Host bits must be
+/// zero, as the kernel refuses such a prefix.
+fn parse_prefix(text: &str) -> Result<(IpAddr, u8), String> {
+    let bad = || format!("invalid prefix {text:?}; write e.g. \"10.9.0.0/24\" or \"2001:db8::/64\"");
+    let (addr, len) = match text.trim().split_once('/') {
+        Some((a, l)) => (a, Some(l)),
+        None => (text.trim(), None),
+    };
+    let ip: IpAddr = addr.parse().map_err(|_| bad())?;
+    let max = Family::of(&ip).max_prefix();
+    let len = match len {
+        None => max,
+        Some(l) => l.parse::<u8>().ok().filter(|l| *l <= max).ok_or_else(bad)?,
+    };
+    let host_bits_set = match ip {
+        IpAddr::V4(v4) => len < 32 && (u32::from(v4) << len) != 0,
+        IpAddr::V6(v6) => len < 128 && (u128::from(v6) << len) != 0,
+    };
+    if host_bits_set {
+        return Err(format!("invalid prefix {text:?}: host bits are set after /{len}"));
+    }
+    Ok((ip, len))
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())].iter().filter(|b| **b == b'\n').count() + 1
+}
+
+/// toml's own message spans several lines with a caret diagram; an operator
+/// wants one line that names the line and the key.
+fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let line = line_of(text, span.start);
+            let snippet = text.get(span.clone()).unwrap_or("").lines().next().unwrap_or("").trim();
+            if snippet.is_empty() {
+                format!("line {line}: {message}")
+            } else {
+                format!("line {line}: {message} (at `{snippet}`)")
+            }
+        }
+        None => message,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,162 @@
+use super::*;
+
+fn parse(text: &str) -> Result<Config, String> {
+    Config::from_toml(text, "test.toml").map_err(|e| e.to_string())
+}
+
+#[test]
+fn empty_file_gives_the_documented_defaults() {
+    let c = parse("").unwrap();
+    assert_eq!(c.daemon.control_socket, PathBuf::from("/run/guardian/guardian.sock"));
+    assert_eq!(c.daemon.metrics_listen, Some("127.0.0.1:9469".parse().unwrap()));
+    assert_eq!(c.daemon.route_protocol, 201);
+    assert_eq!(c.daemon.netlink_rcvbuf, 8 << 20);
+    assert!(!c.daemon.withdraw_on_exit);
+    assert_eq!(c.reconcile.interval, Duration::from_secs(30));
+    assert_eq!(c.reconcile.max_repairs_per_route, 5);
+    assert_eq!(c.reconcile.damping_window, Duration::from_secs(60));
+    assert_eq!(c.reconcile.damping_max_backoff, Duration::from_secs(300));
+    assert!(c.routes.specs.is_empty());
+}
+
+#[test]
+fn full_example_parses() {
+    let c = parse(
+        r#"
+[daemon]
+control_socket = "/tmp/g.sock"
+metrics_listen = "off"
+route_protocol = "bgp"
+netlink_rcvbuf = "1MiB"
+withdraw_on_exit = true
+
+[reconcile]
+interval = "0s"
+max_repairs_per_route = 3
+damping_window = "10s"
+damping_max_backoff = "1m"
+
+[[route]]
+dst = "10.9.0.0/24"
+via = "192.0.2.2"
+dev = "veth0"
+table = 100
+src = "192.0.2.1"
+metric = 20
+
+[[route]]
+dst = "2001:db8:1::/48"
+via = "fe80::1"
+dev = "veth0"
+"#,
+    )
+    .unwrap();
+    assert_eq!(c.daemon.metrics_listen, None);
+    assert_eq!(c.daemon.route_protocol, 186);
+    assert_eq!(c.daemon.netlink_rcvbuf, 1 << 20);
+    assert_eq!(c.reconcile.interval, Duration::ZERO);
+    assert_eq!(c.routes.specs.len(), 2);
+    let r = &c.routes.specs[0];
+    assert_eq!(r.key.table, 100);
+    assert_eq!(r.key.metric, 20);
+    assert_eq!(r.key.dst_len, 24);
+    assert_eq!(c.routes.devs.name(r.dev.unwrap()), "veth0");
+    assert_eq!(r.dev, c.routes.specs[1].dev, "one device name is interned once");
+    let v6 = &c.routes.specs[1];
+    assert_eq!(v6.key.family, Family::V6);
+    assert_eq!(v6.key.table, MAIN_TABLE);
+    assert_eq!(v6.key.metric, 1024, "IPv6 routes get the kernel's default metric");
+}
+
+#[test]
+fn unknown_key_is_named_with_its_line() {
+    let e = parse("[daemon]\nroute_protocol = 201\nbogus = 1\n").unwrap_err();
+    assert!(e.contains("line 3"), "{e}");
+    assert!(e.contains("bogus"), "{e}");
+}
+
+#[test]
+fn unknown_route_key_is_named_with_its_line() {
+    let e = parse("[[route]]\ndst = \"10.0.0.0/8\"\nvia = \"192.0.2.1\"\ngatway = \"x\"\n").unwrap_err();
+    assert!(e.contains("line 4") && e.contains("gatway"), "{e}");
+}
+
+#[test]
+fn bad_prefix_names_key_and_line() {
+    let e = parse("\n[[route]]\ndst = \"10.9.0.300/24\"\nvia = \"192.0.2.2\"\n").unwrap_err();
+    assert!(e.contains("line 3") && e.contains("route.dst") && e.contains("invalid prefix"), "{e}");
+    let e = parse("[[route]]\ndst = \"10.9.0.1/24\"\nvia = \"192.0.2.2\"\n").unwrap_err();
+    assert!(e.contains("host bits"), "{e}");
+    let e = parse("[[route]]\ndst = \"10.9.0.0/33\"\nvia = \"192.0.2.2\"\n").unwrap_err();
+    assert!(e.contains("invalid prefix"), "{e}");
+}
+
+#[test]
+fn bare_address_is_a_host_route() {
+    let c = parse("[[route]]\ndst = \"10.9.0.1\"\nvia = \"192.0.2.2\"\n").unwrap();
+    assert_eq!(c.routes.specs[0].key.dst_len, 32);
+}
+
+#[test]
+fn duplicate_identity_is_rejected_naming_both_lines() {
+    let text = "[[route]]\ndst = \"10.9.0.0/24\"\nvia = \"192.0.2.2\"\n\n[[route]]\ndst = \"10.9.0.0/24\"\nvia = \"192.0.2.3\"\n";
+    let e = parse(text).unwrap_err();
+    assert!(e.contains("duplicate route") && e.contains("line 6") && e.contains("line 2"), "{e}");
+}
+
+#[test]
+fn same_prefix_in_another_table_or_metric_is_not_a_duplicate() {
+    let text = "[[route]]\ndst = \"10.9.0.0/24\"\nvia = \"192.0.2.2\"\n\
+                [[route]]\ndst = \"10.9.0.0/24\"\nvia = \"192.0.2.2\"\ntable = 100\n\
+                [[route]]\ndst = \"10.9.0.0/24\"\nvia = \"192.0.2.2\"\nmetric = 5\n";
+    assert_eq!(parse(text).unwrap().routes.specs.len(), 3);
+}
+
+#[test]
+fn ipv6_default_metric_and_explicit_1024_are_the_same_identity() {
+    let text = "[[route]]\ndst = \"2001:db8::/64\"\ndev = \"veth0\"\n[[route]]\ndst = \"2001:db8::/64\"\ndev = \"veth0\"\nmetric = 1024\n";
+    assert!(parse(text).unwrap_err().contains("duplicate route"));
+}
+
+#[test]
+fn ipv6_route_via_ipv4_gateway_is_an_error() {
+    let e = parse("[[route]]\ndst = \"2001:db8::/64\"\nvia = \"192.0.2.2\"\n").unwrap_err();
+    assert!(e.contains("IPv6 route") && e.contains("IPv4 gateway") && e.contains("line 3"), "{e}");
+}
+
+#[test]
+fn ipv4_route_via_ipv6_gateway_is_allowed() {
+    let c = parse("[[route]]\ndst = \"10.9.0.0/24\"\nvia = \"fe80::1\"\ndev = \"veth0\"\n").unwrap();
+    assert_eq!(c.routes.specs[0].via.unwrap().family, Family::V6);
+}
+
+#[test]
+fn route_without_via_or_dev_is_an_error() {
+    let e = parse("[[route]]\ndst = \"10.9.0.0/24\"\n").unwrap_err();
+    assert!(e.contains("needs `via`, `dev`"), "{e}");
+}
+
+#[test]
+fn bad_values_are_named() {
+    assert!(parse("[reconcile]\ninterval = \"soon\"\n").unwrap_err().contains("invalid duration"));
+    assert!(parse("[daemon]\nnetlink_rcvbuf = \"lots\"\n").unwrap_err().contains("invalid size"));
+    let e = parse("[daemon]\nmetrics_listen = \"localhost\"\n").unwrap_err();
+    assert!(e.contains("daemon.metrics_listen") && e.contains("line 2"), "{e}");
+    assert!(parse("[daemon]\nroute_protocol = \"boot\"\n").unwrap_err().contains("manually added"));
+    assert!(parse("[[route]]\ndst = \"10.0.0.0/8\"\ndev = \"a/b\"\n").unwrap_err().contains("interface name"));
+    assert!(parse("[[route]]\ndst = \"10.0.0.0/8\"\ndev = \"x\"\ntable = 0\n").unwrap_err().contains("table 0"));
+    assert!(parse("[[route]]\ndst = \"10.0.0.0/8\"\ndev = \"x\"\nsrc = \"::1\"\n").unwrap_err().contains("family"));
+}
+
+#[test]
+fn invalid_toml_is_one_line() {
+    let e = parse("[daemon\n").unwrap_err();
+    assert!(!e.contains('\n'), "{e}");
+    assert!(e.contains("line 1"), "{e}");
+}
+
+#[test]
+fn missing_file_says_cannot_read() {
+    let e = Config::load(Path::new("/nonexistent/guardian.toml")).unwrap_err().to_string();
+    assert!(e.contains("cannot read"), "{e}");
+}

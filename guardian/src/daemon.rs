@@ -1,0 +1,157 @@
+//! `guardian run`: checks what it needs, opens its sockets, starts the tasks
+//! and handles signals.
+//!
+//! ```text
+//! Monitor task ──events──▶ Reconciler task ◀──commands── control server (Unix socket)
+//!                                │ watch<Status> ──────▶ control server
+//!                                └ metrics ────────────▶ metrics server (TCP)
+//! signals: SIGHUP -> reload, SIGTERM/SIGINT -> shutdown
+//! ```
+
+use crate::config::{Config, ConfigError};
+use crate::control::{self, api::Status};
+use crate::kernel::monitor::Monitor;
+use crate::kernel::routes::RouteWriter;
+use crate::kernel::KernelError;
+use crate::metrics::Metrics;
+use crate::privileges;
+use crate::reconcile::{Command, Reconciler};
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::net::{TcpListener, UnixListener};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{mpsc, oneshot, watch};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("guardian needs CAP_NET_ADMIN to manage routes: run it as root or grant the capability (AmbientCapabilities=CAP_NET_ADMIN in its systemd unit)")]
+    MissingNetAdmin,
+    #[error("another guardian is already listening on {0}: stop it, or give this one another --control-socket")]
+    AlreadyRunning(PathBuf),
+    #[error("cannot create control socket {path}: {source}")]
+    ControlSocket { path: PathBuf, source: std::io::Error },
+    #[error("cannot listen for metrics on {addr}: {source} (set daemon.metrics_listen to a free address, or \"off\")")]
+    Metrics { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot open netlink sockets: {0}")]
+    Netlink(#[from] KernelError),
+}
+
+impl DaemonError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            DaemonError::Config(_) => 2,
+            DaemonError::MissingNetAdmin => 3,
+            _ => 1,
+        }
+    }
+}
+
+/// Runs the daemon until SIGTERM/SIGINT. `config_path` is what SIGHUP re-reads.
+pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonError> {
+    if !privileges::has_net_admin() {
+        return Err(DaemonError::MissingNetAdmin);
+    }
+    let control_path = config.daemon.control_socket.clone();
+    let control_listener = bind_control(&control_path)?;
+    let metrics_listener = match config.daemon.metrics_listen {
+        Some(addr) => Some(TcpListener::bind(addr).await.map_err(|source| DaemonError::Metrics { addr, source })?),
+        None => None,
+    };
+
+    let protocol = config.daemon.route_protocol;
+    let writer = RouteWriter::new(protocol)?;
+    // Subscribed before the reconciler's first dump, so nothing falls between the two.
+    let monitor = Monitor::subscribe(config.daemon.netlink_rcvbuf as usize).map_err(KernelError::from)?;
+    let metrics = Arc::new(Metrics::new());
+    let (status_tx, status_rx) = watch::channel(Status { config: config.origin.clone(), ..Default::default() });
+    let (event_tx, event_rx) = mpsc::channel(64);
+    let (command_tx, command_rx) = mpsc::channel(16);
+
+    tokio::spawn(monitor.run(writer.port_id(), protocol, event_tx));
+    let reconciler = Reconciler::new(config, writer, metrics.clone(), status_tx);
+    let reconciler = tokio::spawn(reconciler.run(event_rx, command_rx));
+
+    let control = control::control_router(status_rx, command_tx.clone());
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(control_listener, control).await {
+            tracing::error!(error = %e, "control socket server stopped");
+        }
+    });
+    if let Some(listener) = metrics_listener {
+        let router = control::metrics_router(metrics);
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                tracing::error!(error = %e, "metrics server stopped");
+            }
+        });
+    }
+
+    let mut hangup = signal(SignalKind::hangup()).expect("installing a signal handler");
+    let mut terminate = signal(SignalKind::terminate()).expect("installing a signal handler");
+    let mut interrupt = signal(SignalKind::interrupt()).expect("installing a signal handler");
+    loop {
+        tokio::select! {
+            _ = hangup.recv() => reload(config_path.as_deref(), &command_tx).await,
+            _ = terminate.recv() => break,
+            _ = interrupt.recv() => break,
+        }
+    }
+    let (done_tx, done_rx) = oneshot::channel();
+    if command_tx.send(Command::Shutdown(done_tx)).await.is_ok() {
+        let _ = done_rx.await;
+    }
+    reconciler.abort();
+    let _ = std::fs::remove_file(&control_path);
+    tracing::info!("guardian stopped");
+    Ok(())
+}
+
+async fn reload(path: Option<&Path>, commands: &mpsc::Sender<Command>) {
+    let Some(path) = path else {
+        tracing::info!("SIGHUP ignored: running on the embedded default configuration, there is no file to re-read");
+        return;
+    };
+    let config = match Config::load(path) {
+        Ok(config) => config,
+        Err(e) => {
+            tracing::error!(error = %e, "configuration reload failed, keeping the old configuration");
+            return;
+        }
+    };
+    let (tx, rx) = oneshot::channel();
+    if commands.send(Command::Reload(Box::new(config), tx)).await.is_ok() {
+        let _ = rx.await;
+    }
+}
+
+/// Binds the control socket, refusing to steal it from a live daemon and
+/// replacing one left behind by a dead one.
+fn bind_control(path: &Path) -> Result<UnixListener, DaemonError> {
+    let err = |source| DaemonError::ControlSocket { path: path.to_owned(), source };
+    if path.exists() {
+        match std::os::unix::net::UnixStream::connect(path) {
+            Ok(_) => return Err(DaemonError::AlreadyRunning(path.to_owned())),
+            Err(_) => {
+                use std::os::unix::fs::FileTypeExt;
+                let is_socket = std::fs::symlink_metadata(path).map(|m| m.file_type().is_socket()).unwrap_or(false);
+                if !is_socket {
+                    return Err(err(std::io::Error::new(
+                        std::io::ErrorKind::AlreadyExists,
+                        "the path exists and is not a socket",
+                    )));
+                }
+                std::fs::remove_file(path).map_err(err)?;
+            }
+        }
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let listener = UnixListener::bind(path).map_err(err)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
+    Ok(listener)
+}

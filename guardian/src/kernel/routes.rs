@@ -1,0 +1,220 @@
+//! The reconciler's writer: batched route requests and filtered dumps over
+//! one request socket.
+//!
+//! A batch is many messages in one `sendmsg`; only the last asks for an ACK.
+//! The kernel handles a datagram's messages in order and answers failures
+//! with an error carrying the message's sequence number, so one ACK at the
+//! end tells that every message before it has been handled.
+
+use super::socket::NetlinkSocket;
+use super::wire::{self, KernelRoute, RouteRequest};
+use super::{links::Link, KernelError};
+use crate::route::{Family, RouteKey};
+
+/// Keeps a batch well below the socket's send buffer.
+const MAX_BATCH_BYTES: usize = 256 << 10;
+const RECV_BUFFER: usize = 64 << 10;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Op {
+    Replace(RouteRequest),
+    Delete(RouteKey),
+}
+
+/// Why the kernel refused one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpError {
+    pub errno: i32,
+    pub message: String,
+}
+
+impl OpError {
+    /// The route cannot be installed until a link or address comes back.
+    pub fn waits_for_link(&self) -> bool {
+        matches!(
+            self.errno,
+            libc::ENETDOWN | libc::ENODEV | libc::ENETUNREACH | libc::EHOSTUNREACH | libc::EADDRNOTAVAIL
+        )
+    }
+}
+
+impl std::fmt::Display for OpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+pub struct RouteWriter {
+    socket: NetlinkSocket,
+    protocol: u8,
+    seq: u32,
+    out: Vec<u8>,
+    inbuf: Vec<u8>,
+}
+
+impl RouteWriter {
+    pub fn new(protocol: u8) -> Result<RouteWriter, KernelError> {
+        Ok(RouteWriter {
+            socket: NetlinkSocket::request()?,
+            protocol,
+            seq: 1,
+            out: Vec::with_capacity(MAX_BATCH_BYTES + 1024),
+            inbuf: Vec::with_capacity(RECV_BUFFER),
+        })
+    }
+
+    /// The port id that marks notifications caused by our own requests.
+    pub fn port_id(&self) -> u32 {
+        self.socket.port_id()
+    }
+
+    /// Applies `ops` in order and returns one result per op. Deleting a
+    /// route that is already gone is a success.
+    pub async fn apply(&mut self, ops: &[Op]) -> Result<Vec<Result<(), OpError>>, KernelError> {
+        let mut results = Vec::with_capacity(ops.len());
+        let mut start = 0;
+        while start < ops.len() {
+            // Encode as many ops as fit; each gets seq = base + its offset.
+            let base = self.seq;
+            self.out.clear();
+            let mut end = start;
+            loop {
+                let seq = base.wrapping_add((end - start) as u32);
+                // A message is at most ~120 bytes, so 200 spare bytes always fit it.
+                let last = end + 1 == ops.len() || self.out.len() + 200 >= MAX_BATCH_BYTES;
+                match &ops[end] {
+                    Op::Replace(r) => wire::push_replace(&mut self.out, seq, last, r),
+                    Op::Delete(k) => wire::push_delete(&mut self.out, seq, last, k, self.protocol),
+                }
+                end += 1;
+                if last {
+                    break;
+                }
+            }
+            let count = end - start;
+            self.seq = base.wrapping_add(count as u32);
+            self.socket.send(&self.out).await?;
+            let mut batch: Vec<Result<(), OpError>> = vec![Ok(()); count];
+            self.collect_replies(base, count, &ops[start..end], &mut batch).await?;
+            results.extend(batch);
+            start = end;
+        }
+        Ok(results)
+    }
+
+    async fn collect_replies(
+        &mut self,
+        base: u32,
+        count: usize,
+        ops: &[Op],
+        batch: &mut [Result<(), OpError>],
+    ) -> Result<(), KernelError> {
+        let last = base.wrapping_add(count as u32 - 1);
+        loop {
+            match self.socket.recv(&mut self.inbuf).await {
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => return Err(KernelError::RepliesLost),
+                Err(e) => return Err(e.into()),
+            }
+            for msg in wire::messages(&self.inbuf) {
+                let msg = msg?;
+                let offset = msg.seq.wrapping_sub(base) as usize;
+                if msg.ty != wire::NLMSG_ERROR || offset >= count {
+                    continue; // a late reply to an earlier, abandoned batch
+                }
+                let Some((errno, extack)) = wire::parse_error(msg.payload) else {
+                    continue;
+                };
+                if errno != 0 {
+                    let gone = matches!(ops[offset], Op::Delete(_)) && matches!(errno, libc::ESRCH | libc::ENOENT);
+                    if !gone {
+                        let text = std::io::Error::from_raw_os_error(errno).to_string();
+                        let message = match extack {
+                            Some(m) => format!("{m} ({text})"),
+                            None => text,
+                        };
+                        batch[offset] = Err(OpError { errno, message });
+                    }
+                }
+                if msg.seq == last {
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Dumps the routes of `family` in `table` (0: all tables) with our
+    /// protocol, calling `visit` for each, and returns how many it saw.
+    pub async fn dump_routes(
+        &mut self,
+        family: Family,
+        table: u32,
+        mut visit: impl FnMut(&KernelRoute),
+    ) -> Result<usize, KernelError> {
+        let seq = self.next_seq();
+        self.out.clear();
+        wire::push_route_dump(&mut self.out, seq, family, table, self.protocol);
+        self.socket.send(&self.out).await?;
+        let mut seen = 0;
+        self.read_dump(seq, |msg| {
+            if msg.ty == wire::RTM_NEWROUTE {
+                if let Some(route) = wire::parse_route(msg.payload) {
+                    seen += 1;
+                    visit(&route);
+                }
+            }
+        })
+        .await?;
+        Ok(seen)
+    }
+
+    pub async fn dump_links(&mut self) -> Result<Vec<Link>, KernelError> {
+        let seq = self.next_seq();
+        self.out.clear();
+        wire::push_link_dump(&mut self.out, seq);
+        self.socket.send(&self.out).await?;
+        let mut links = Vec::new();
+        self.read_dump(seq, |msg| {
+            if msg.ty == wire::RTM_NEWLINK {
+                links.extend(super::links::parse_link(msg.payload));
+            }
+        })
+        .await?;
+        Ok(links)
+    }
+
+    async fn read_dump(&mut self, seq: u32, mut each: impl FnMut(&wire::NlMsg)) -> Result<(), KernelError> {
+        loop {
+            self.socket.recv(&mut self.inbuf).await?;
+            for msg in wire::messages(&self.inbuf) {
+                let msg = msg?;
+                if msg.seq != seq {
+                    continue;
+                }
+                match msg.ty {
+                    wire::NLMSG_DONE => return Ok(()),
+                    wire::NLMSG_ERROR => {
+                        let (errno, extack) = wire::parse_error(msg.payload).unwrap_or((libc::EIO, None));
+                        // IPv4 answers a dump of a table that does not exist
+                        // (yet) with ENOENT: that table simply holds nothing.
+                        if errno == 0 || errno == libc::ENOENT {
+                            return Ok(());
+                        }
+                        let text = std::io::Error::from_raw_os_error(errno).to_string();
+                        return Err(KernelError::Request {
+                            op: "dump",
+                            message: extack.map(|m| format!("{m} ({text})")).unwrap_or(text),
+                        });
+                    }
+                    _ => each(&msg),
+                }
+            }
+        }
+    }
+
+    fn next_seq(&mut self) -> u32 {
+        let seq = self.seq;
+        self.seq = self.seq.wrapping_add(1);
+        seq
+    }
+}

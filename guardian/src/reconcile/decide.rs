@@ -1,0 +1,98 @@
+//! Whether a kernel route is the route guardian means to have.
+
+use crate::kernel::links::Link;
+use crate::kernel::wire::{KernelRoute, RTN_UNICAST};
+use crate::route::{DevId, DevNames, RouteSpec};
+use std::collections::HashMap;
+
+/// The current interface index of each configured device name (by [`DevId`]),
+/// so comparing a million routes needs no string lookups.
+#[derive(Debug, Default, Clone)]
+pub struct DevIndex {
+    by_id: Vec<Option<u32>>,
+}
+
+impl DevIndex {
+    pub fn refresh(&mut self, devs: &DevNames, links: &HashMap<String, Link>) {
+        self.by_id = (0..devs.len() as u32).map(|id| links.get(devs.name(DevId(id))).map(|l| l.index)).collect();
+    }
+
+    pub fn get(&self, dev: DevId) -> Option<u32> {
+        self.by_id.get(dev.0 as usize).copied().flatten()
+    }
+}
+
+/// A kernel route with a tracked identity satisfies the tracked route only
+/// with guardian's protocol, a plain unicast type, and the same gateway,
+/// device and preferred source; anything else is a loss to repair.
+pub fn matches(spec: &RouteSpec, route: &KernelRoute, devs: &DevIndex, protocol: u8) -> bool {
+    route.protocol == protocol
+        && route.kind == RTN_UNICAST
+        && !route.unusual
+        && route.gateway == spec.via
+        && route.prefsrc == spec.src
+        && match spec.dev {
+            None => true,
+            Some(dev) => devs.get(dev) == Some(route.oif),
+        }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::route::{Addr, Family, Gateway, RouteKey};
+
+    fn setup() -> (RouteSpec, KernelRoute, DevIndex) {
+        let mut names = DevNames::default();
+        let dev = names.intern("veth0");
+        let mut links = HashMap::new();
+        links.insert("veth0".to_owned(), Link { index: 7, name: "veth0".into(), up: true });
+        let mut index = DevIndex::default();
+        index.refresh(&names, &links);
+        let key = RouteKey {
+            family: Family::V4,
+            table: 100,
+            dst: Addr::from_ip(&"10.9.0.0".parse().unwrap()),
+            dst_len: 24,
+            tos: 0,
+            metric: 0,
+        };
+        let via = Some(Gateway::from_ip(&"192.0.2.2".parse().unwrap()));
+        let spec = RouteSpec { key, via, dev: Some(dev), src: None };
+        let route =
+            KernelRoute { key, gateway: via, oif: 7, prefsrc: None, protocol: 201, kind: RTN_UNICAST, unusual: false };
+        (spec, route, index)
+    }
+
+    #[test]
+    fn identical_route_matches() {
+        let (spec, route, devs) = setup();
+        assert!(matches(&spec, &route, &devs, 201));
+    }
+
+    #[test]
+    fn another_gateway_device_source_protocol_or_type_is_a_loss() {
+        let (spec, route, devs) = setup();
+        let other_gw = KernelRoute { gateway: Some(Gateway::from_ip(&"192.0.2.9".parse().unwrap())), ..route };
+        assert!(!matches(&spec, &other_gw, &devs, 201));
+        assert!(!matches(&spec, &KernelRoute { oif: 8, ..route }, &devs, 201));
+        let with_src = KernelRoute { prefsrc: Some(Addr::from_ip(&"192.0.2.1".parse().unwrap())), ..route };
+        assert!(!matches(&spec, &with_src, &devs, 201));
+        assert!(!matches(&spec, &KernelRoute { protocol: 3, ..route }, &devs, 201));
+        assert!(!matches(&spec, &KernelRoute { kind: 6, ..route }, &devs, 201), "a blackhole is not our route");
+        assert!(!matches(&spec, &KernelRoute { unusual: true, ..route }, &devs, 201));
+    }
+
+    #[test]
+    fn a_route_without_configured_device_accepts_any_device() {
+        let (mut spec, route, devs) = setup();
+        spec.dev = None;
+        assert!(matches(&spec, &KernelRoute { oif: 99, ..route }, &devs, 201));
+    }
+
+    #[test]
+    fn a_device_that_does_not_exist_never_matches() {
+        let (spec, route, _) = setup();
+        assert!(!matches(&spec, &route, &DevIndex::default(), 201));
+    }
+}

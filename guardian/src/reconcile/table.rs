@@ -1,0 +1,277 @@
+//! The tracked set: every route guardian means to have in the kernel, with
+//! its state. Owned by the reconciler task alone.
+//!
+//! Slots live in one vector (about 80 bytes each) with a hash index of
+//! 4-byte slot numbers beside it, so a million routes cost about 90 bytes
+//! each; rare per-route facts (errors, damping, when a loss was noticed)
+//! live in side maps holding only the routes that have them.
+
+use crate::route::{DevNames, Family, RouteKey, RouteSpec};
+use hashbrown::{DefaultHashBuilder, HashTable};
+use std::collections::BTreeMap;
+use std::hash::BuildHasher;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Configured, not yet installed by this daemon (or adopted).
+    Pending,
+    /// In the kernel as configured.
+    Installed,
+    /// Lost and about to be repaired.
+    Missing,
+    /// The kernel refused it; retried later.
+    Failed,
+    /// Lost too often; the repair waits for its back-off.
+    Damped,
+}
+
+impl State {
+    pub fn label(self) -> &'static str {
+        match self {
+            State::Pending | State::Missing => "pending",
+            State::Installed => "installed",
+            State::Failed => "failed",
+            State::Damped => "damped",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Slot {
+    pub spec: RouteSpec,
+    pub state: State,
+    /// Own installs whose notification has not come back yet: a delete
+    /// notification read while this is non-zero predates our install.
+    pub echo_pending: u8,
+    pub reinstalls: u32,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub pending: usize,
+    pub installed: usize,
+    pub failed: usize,
+    pub damped: usize,
+    /// Routes in the table per family, whatever their state.
+    pub v4: usize,
+    pub v6: usize,
+    pub installed_v4: usize,
+    pub installed_v6: usize,
+}
+
+pub struct RouteTable {
+    slots: Vec<Slot>,
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+    pub devs: DevNames,
+    counts: Counts,
+    /// Routes per (family, table): the tables a scan has to dump.
+    tables: BTreeMap<(Family, u32), usize>,
+}
+
+impl RouteTable {
+    pub fn new(devs: DevNames, capacity: usize) -> RouteTable {
+        RouteTable {
+            slots: Vec::with_capacity(capacity),
+            index: HashTable::with_capacity(capacity),
+            hasher: DefaultHashBuilder::default(),
+            devs,
+            counts: Counts::default(),
+            tables: BTreeMap::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    pub fn counts(&self) -> Counts {
+        self.counts
+    }
+
+    /// The (family, table) pairs that hold routes of this table.
+    pub fn tables(&self) -> Vec<(Family, u32)> {
+        self.tables.keys().copied().collect()
+    }
+
+    pub fn slots(&self) -> &[Slot] {
+        &self.slots
+    }
+
+    pub fn slot(&self, i: usize) -> &Slot {
+        &self.slots[i]
+    }
+
+    pub fn slot_mut(&mut self, i: usize) -> &mut Slot {
+        &mut self.slots[i]
+    }
+
+    pub fn find(&self, key: &RouteKey) -> Option<usize> {
+        let hash = self.hasher.hash_one(key);
+        self.index.find(hash, |&i| self.slots[i as usize].spec.key == *key).map(|&i| i as usize)
+    }
+
+    /// Adds a route in state Pending. The caller guarantees the key is new.
+    pub fn insert(&mut self, spec: RouteSpec) -> usize {
+        debug_assert!(self.find(&spec.key).is_none());
+        let i = self.slots.len();
+        let hash = self.hasher.hash_one(spec.key);
+        let slots = &self.slots;
+        let hasher = &self.hasher;
+        self.index.insert_unique(hash, i as u32, |&j| hasher.hash_one(slots[j as usize].spec.key));
+        self.slots.push(Slot { spec, state: State::Pending, echo_pending: 0, reinstalls: 0 });
+        self.count(State::Pending, spec.key.family, 1);
+        self.count_member(spec.key.family, 1);
+        *self.tables.entry((spec.key.family, spec.key.table)).or_default() += 1;
+        i
+    }
+
+    /// Removes a route; the last slot moves into its place.
+    pub fn remove(&mut self, key: &RouteKey) -> Option<Slot> {
+        let i = self.find(key)?;
+        let hash = self.hasher.hash_one(key);
+        self.index.find_entry(hash, |&j| j as usize == i).ok()?.remove();
+        let last = self.slots.len() - 1;
+        if i != last {
+            let moved_hash = self.hasher.hash_one(self.slots[last].spec.key);
+            if let Some(entry) = self.index.find_mut(moved_hash, |&j| j as usize == last) {
+                *entry = i as u32;
+            }
+        }
+        let slot = self.slots.swap_remove(i);
+        self.count(slot.state, slot.spec.key.family, -1);
+        self.count_member(slot.spec.key.family, -1);
+        let table = (slot.spec.key.family, slot.spec.key.table);
+        if let Some(n) = self.tables.get_mut(&table) {
+            *n -= 1;
+            if *n == 0 {
+                self.tables.remove(&table);
+            }
+        }
+        Some(slot)
+    }
+
+    pub fn set_state(&mut self, i: usize, state: State) {
+        let old = self.slots[i].state;
+        if old != state {
+            let family = self.slots[i].spec.key.family;
+            self.count(old, family, -1);
+            self.count(state, family, 1);
+            self.slots[i].state = state;
+        }
+    }
+
+    /// Replaces a route's attributes (same identity); it must be installed again.
+    pub fn update(&mut self, i: usize, spec: RouteSpec) {
+        debug_assert_eq!(self.slots[i].spec.key, spec.key);
+        self.slots[i].spec = spec;
+        self.set_state(i, State::Pending);
+    }
+
+    pub fn clear_echoes(&mut self) {
+        for slot in &mut self.slots {
+            slot.echo_pending = 0;
+        }
+    }
+
+    fn count_member(&mut self, family: Family, delta: isize) {
+        let n = match family {
+            Family::V4 => &mut self.counts.v4,
+            Family::V6 => &mut self.counts.v6,
+        };
+        *n = n.wrapping_add_signed(delta);
+    }
+
+    fn count(&mut self, state: State, family: Family, delta: isize) {
+        let c = &mut self.counts;
+        let apply = |n: &mut usize| *n = n.wrapping_add_signed(delta);
+        match state {
+            State::Pending | State::Missing => apply(&mut c.pending),
+            State::Installed => {
+                apply(&mut c.installed);
+                match family {
+                    Family::V4 => apply(&mut c.installed_v4),
+                    Family::V6 => apply(&mut c.installed_v6),
+                }
+            }
+            State::Failed => apply(&mut c.failed),
+            State::Damped => apply(&mut c.damped),
+        }
+    }
+
+    /// Releases memory left over from building the table.
+    pub fn shrink(&mut self) {
+        self.slots.shrink_to_fit();
+        let slots = &self.slots;
+        let hasher = &self.hasher;
+        self.index.shrink_to_fit(|&j| hasher.hash_one(slots[j as usize].spec.key));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::route::{Addr, MAIN_TABLE};
+
+    fn spec(n: u32) -> RouteSpec {
+        let ip = std::net::IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + n));
+        RouteSpec {
+            key: RouteKey {
+                family: Family::V4,
+                table: MAIN_TABLE,
+                dst: Addr::from_ip(&ip),
+                dst_len: 32,
+                tos: 0,
+                metric: 0,
+            },
+            via: None,
+            dev: Some(crate::route::DevId(0)),
+            src: None,
+        }
+    }
+
+    #[test]
+    fn find_insert_remove_keep_the_index_consistent() {
+        let mut t = RouteTable::new(DevNames::default(), 0);
+        for n in 0..100 {
+            t.insert(spec(n));
+        }
+        assert_eq!(t.len(), 100);
+        for n in (0..100).step_by(3) {
+            assert!(t.remove(&spec(n).key).is_some());
+        }
+        for n in 0..100 {
+            let found = t.find(&spec(n).key);
+            if n % 3 == 0 {
+                assert!(found.is_none(), "{n} was removed");
+            } else {
+                assert_eq!(t.slot(found.expect("still there")).spec, spec(n));
+            }
+        }
+        assert!(t.remove(&spec(0).key).is_none());
+    }
+
+    #[test]
+    fn counts_follow_state_changes_and_removal() {
+        let mut t = RouteTable::new(DevNames::default(), 4);
+        let a = t.insert(spec(1));
+        let b = t.insert(spec(2));
+        assert_eq!(t.counts().pending, 2);
+        t.set_state(a, State::Installed);
+        t.set_state(b, State::Failed);
+        let c = t.counts();
+        assert_eq!((c.pending, c.installed, c.failed, c.installed_v4), (0, 1, 1, 1));
+        t.remove(&spec(1).key);
+        let c = t.counts();
+        assert_eq!((c.installed, c.failed, c.installed_v4), (0, 1, 0));
+    }
+
+    #[test]
+    fn slot_stays_small() {
+        assert!(std::mem::size_of::<Slot>() <= 80, "{}", std::mem::size_of::<Slot>());
+    }
+}
