@@ -51,7 +51,7 @@ impl DaemonError {
 }
 
 /// Runs the daemon until SIGTERM/SIGINT. `config_path` is what SIGHUP re-reads.
-pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonError> {
+pub async fn run(config: Config, config_path: Option<PathBuf>, started: std::time::Instant) -> Result<(), DaemonError> {
     if !privileges::has_net_admin() {
         return Err(DaemonError::MissingNetAdmin);
     }
@@ -72,7 +72,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), Dae
     let (command_tx, command_rx) = mpsc::channel(16);
 
     tokio::spawn(monitor.run(writer.port_id(), protocol, event_tx));
-    let reconciler = Reconciler::new(config, writer, metrics.clone(), status_tx);
+    let reconciler = Reconciler::new(config, writer, metrics.clone(), status_tx, started);
     let reconciler = tokio::spawn(reconciler.run(event_rx, command_rx));
 
     let control = control::control_router(status_rx, command_tx.clone());

@@ -19,7 +19,7 @@ pub fn execute(args: Args, socket: &Path) -> Result<(), Failure> {
         "DST", "VIA", "DEV", "TABLE", "METRIC", "STATE", "REINSTALLS"
     );
     for r in &routes {
-        println!(
+        let line = format!(
             "{:<24} {:<18} {:<10} {:>6} {:>6}  {:<9} {:>10}  {}",
             r.dst,
             r.via.as_deref().unwrap_or("-"),
@@ -30,6 +30,7 @@ pub fn execute(args: Args, socket: &Path) -> Result<(), Failure> {
             r.reinstalls,
             r.last_error.as_deref().unwrap_or("")
         );
+        println!("{}", line.trim_end());
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ pub struct Args {
 }
 
 pub fn execute(args: Args, control_socket: Option<PathBuf>, format: LogFormat) -> Result<(), Failure> {
+    let started = std::time::Instant::now();
     logging::init(format);
     let mut config = match &args.config {
         Some(path) => Config::load(path).map_err(|e| Failure::new(2, e))?,
@@ -27,5 +28,5 @@ pub fn execute(args: Args, control_socket: Option<PathBuf>, format: LogFormat) -
         .enable_all()
         .build()
         .map_err(|e| Failure::new(1, format!("cannot start the runtime: {e}")))?;
-    runtime.block_on(crate::daemon::run(config, args.config)).map_err(|e| Failure::new(e.exit_code(), e))
+    runtime.block_on(crate::daemon::run(config, args.config, started)).map_err(|e| Failure::new(e.exit_code(), e))
 }

@@ -108,7 +108,7 @@ impl Default for DaemonSection {
 struct ReconcileSection {
     #[serde(deserialize_with = "units::duration")]
     interval: Duration,
-    max_repairs_per_route: u32,
+    max_repairs_per_route: Spanned<u32>,
     #[serde(deserialize_with = "units::duration")]
     damping_window: Duration,
     #[serde(deserialize_with = "units::duration")]
@@ -119,7 +119,7 @@ impl Default for ReconcileSection {
     fn default() -> Self {
         ReconcileSection {
             interval: Duration::from_secs(30),
-            max_repairs_per_route: 5,
+            max_repairs_per_route: Spanned::new(0..0, 5),
             damping_window: Duration::from_secs(60),
             damping_max_backoff: Duration::from_secs(300),
         }
@@ -170,6 +170,9 @@ impl Config {
                 )
             })?),
         };
+        if d.control_socket.as_os_str().is_empty() {
+            return Err(invalid("`daemon.control_socket` must be a path, e.g. \"/run/guardian/guardian.sock\"".into()));
+        }
         if d.netlink_rcvbuf < 4096 {
             return Err(invalid("`daemon.netlink_rcvbuf` must be at least 4KiB".into()));
         }
@@ -182,26 +185,31 @@ impl Config {
         };
 
         let r = file.reconcile;
-        if r.max_repairs_per_route == 0 {
-            return Err(invalid("`reconcile.max_repairs_per_route` must be at least 1".into()));
+        if *r.max_repairs_per_route.get_ref() == 0 {
+            let span = r.max_repairs_per_route.span();
+            return Err(at(span, "reconcile.max_repairs_per_route", "must be at least 1".into()));
         }
         let reconcile = ReconcileConfig {
             interval: r.interval,
-            max_repairs_per_route: r.max_repairs_per_route,
+            max_repairs_per_route: *r.max_repairs_per_route.get_ref(),
             damping_window: r.damping_window,
             damping_max_backoff: r.damping_max_backoff.max(Duration::from_secs(1)),
         };
 
         let mut routes = RouteSet { specs: Vec::with_capacity(file.routes.len()), devs: DevNames::default() };
-        // Identity -> line of its first definition, to name both lines of a duplicate.
+        // Identity -> offset of its first definition, to name both lines of a
+        // duplicate. Lines are counted only for an error: counting them for
+        // every route would make a million-route file take minutes.
         let mut seen: HashMap<RouteKey, usize> = HashMap::with_capacity(file.routes.len());
         for entry in file.routes {
-            let line = line_of(text, entry.dst.span().start);
+            let offset = entry.dst.span().start;
             let spec = route_spec(&entry, &mut routes.devs).map_err(|(span, key, msg)| at(span, key, msg))?;
-            if let Some(first) = seen.insert(spec.key, line) {
+            if let Some(first) = seen.insert(spec.key, offset) {
                 return Err(invalid(format!(
-                    "line {line}: duplicate route: {} has the same identity (family, table, prefix, tos, metric) as the route on line {first}",
-                    entry.dst.get_ref()
+                    "line {}: duplicate route: {} has the same identity (family, table, prefix, tos, metric) as the route on line {}",
+                    line_of(text, offset),
+                    entry.dst.get_ref(),
+                    line_of(text, first)
                 )));
             }
             routes.specs.push(spec);
@@ -269,6 +277,13 @@ fn route_spec(entry: &RouteEntry, devs: &mut DevNames) -> Result<RouteSpec, Entr
         Some(t) if *t.get_ref() == 0 => {
             return Err((t.span(), "route.table", "table 0 is not a routing table; leave it out for main".into()))
         }
+        Some(t) if *t.get_ref() == 255 => {
+            return Err((
+                t.span(),
+                "route.table",
+                "table 255 is the kernel's local table; use a table of your own".into(),
+            ))
+        }
         Some(t) => *t.get_ref(),
     };
     let metric = entry.metric.unwrap_or(match family {
@@ -316,7 +331,9 @@ fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
     match e.span() {
         Some(span) => {
             let line = line_of(text, span.start);
-            let snippet = text.get(span.clone()).unwrap_or("").lines().next().unwrap_or("").trim();
+            // The whole line names the key even where toml's message does not.
+            let line_start = text[..span.start.min(text.len())].rfind('\n').map_or(0, |n| n + 1);
+            let snippet = text[line_start..].lines().next().unwrap_or("").trim();
             if snippet.is_empty() {
                 format!("line {line}: {message}")
             } else {

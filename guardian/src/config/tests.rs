@@ -160,3 +160,18 @@ fn missing_file_says_cannot_read() {
     let e = Config::load(Path::new("/nonexistent/guardian.toml")).unwrap_err().to_string();
     assert!(e.contains("cannot read"), "{e}");
 }
+
+#[test]
+fn value_errors_show_the_line_with_its_key() {
+    let e = parse("[reconcile]\ninterval = \"soon\"\n").unwrap_err();
+    assert!(e.contains("line 2") && e.contains("interval = \"soon\""), "{e}");
+    let e = parse("[reconcile]\nmax_repairs_per_route = 0\n").unwrap_err();
+    assert!(e.contains("line 2") && e.contains("reconcile.max_repairs_per_route"), "{e}");
+}
+
+#[test]
+fn empty_control_socket_and_local_table_are_rejected() {
+    assert!(parse("[daemon]\ncontrol_socket = \"\"\n").unwrap_err().contains("daemon.control_socket"));
+    let e = parse("[[route]]\ndst = \"10.0.0.0/8\"\ndev = \"x\"\ntable = 255\n").unwrap_err();
+    assert!(e.contains("local table") && e.contains("line 4"), "{e}");
+}

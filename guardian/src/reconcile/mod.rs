@@ -19,7 +19,7 @@ use crate::control::api::{CycleReport, RouteCounts, RouteInfo, Status};
 use crate::kernel::links::Link;
 use crate::kernel::monitor::{Event, EventBatch};
 use crate::kernel::routes::{Op, OpError, RouteWriter};
-use crate::kernel::wire::RouteRequest;
+use crate::kernel::wire::{KernelRoute, RouteRequest};
 use crate::kernel::KernelError;
 use crate::metrics::{FamilyLabels, Metrics, RepairLabels};
 use crate::route::{DevNames, Family, RouteDisplay, RouteKey, RouteSpec};
@@ -135,6 +135,7 @@ pub struct Reconciler {
     reinstalls: u64,
     overruns: u64,
     stale_withdrawn_at_startup: usize,
+    installed_at_startup: usize,
 }
 
 impl Reconciler {
@@ -143,6 +144,7 @@ impl Reconciler {
         writer: RouteWriter,
         metrics: Arc<Metrics>,
         status: watch::Sender<Status>,
+        started: std::time::Instant,
     ) -> Reconciler {
         let Config { origin, daemon, reconcile, routes } = config;
         let mut table = RouteTable::new(routes.devs, routes.specs.len());
@@ -159,7 +161,7 @@ impl Reconciler {
             origin,
             metrics,
             status,
-            started: std::time::Instant::now(),
+            started,
             links: HashMap::new(),
             link_up: HashMap::new(),
             dev_index: DevIndex::default(),
@@ -173,6 +175,7 @@ impl Reconciler {
             reinstalls: 0,
             overruns: 0,
             stale_withdrawn_at_startup: 0,
+            installed_at_startup: 0,
         }
     }
 
@@ -236,13 +239,13 @@ impl Reconciler {
         }
         self.refresh_dev_index();
         let before = self.table.counts();
-        let report = self.scan(Trigger::Startup).await;
+        self.scan(Trigger::Startup).await;
         let counts = self.table.counts();
         self.ready = true;
         release_startup_memory();
         tracing::info!(
-            installed = report.repaired,
-            adopted = counts.installed.saturating_sub(report.repaired),
+            installed = self.installed_at_startup,
+            adopted = counts.installed.saturating_sub(self.installed_at_startup),
             stale_withdrawn = self.stale_withdrawn_at_startup,
             failed = counts.failed,
             desired = before.v4 + before.v6,
@@ -422,7 +425,7 @@ impl Reconciler {
         let startup = trigger == Trigger::Startup;
         let n = self.table.len();
         let mut seen = vec![0u64; n.div_ceil(64)];
-        let mut stale: Vec<RouteKey> = Vec::new();
+        let mut stale: Vec<KernelRoute> = Vec::new();
         // At start-up every table is dumped: stale routes may be anywhere.
         let targets: Vec<(Family, u32)> =
             if startup { vec![(Family::V4, 0), (Family::V6, 0)] } else { self.table.tables() };
@@ -437,7 +440,7 @@ impl Reconciler {
                     }
                     None => {
                         if startup && route.protocol == *protocol {
-                            stale.push(route.key);
+                            stale.push(*route);
                         }
                     }
                 })
@@ -476,7 +479,7 @@ impl Reconciler {
         let report = CycleReport {
             checked: n,
             missing,
-            repaired: outcome.installed,
+            repaired: outcome.repaired,
             failed: outcome.failed,
             duration_seconds: started.elapsed().as_secs_f64(),
         };
@@ -487,20 +490,28 @@ impl Reconciler {
         report
     }
 
-    async fn withdraw_stale(&mut self, stale: Vec<RouteKey>) {
-        let ops: Vec<Op> = stale.iter().map(|k| Op::Delete(*k)).collect();
+    async fn withdraw_stale(&mut self, stale: Vec<KernelRoute>) {
+        let ops: Vec<Op> = stale.iter().map(|r| Op::Delete(r.key)).collect();
         let results = self.writer.apply(&ops).await;
-        for (n, key) in stale.iter().enumerate() {
-            let route = format!("{}/{} table {}", key.dst_ip(), key.dst_len, key.table);
+        for (n, stale_route) in stale.iter().enumerate() {
+            let route = self.describe_kernel_route(stale_route);
             match results.as_ref().map(|r| &r[n]) {
                 Ok(Ok(())) => {
                     self.stale_withdrawn_at_startup += 1;
-                    tracing::warn!(route, metric = key.metric, "stale route withdrawn");
+                    tracing::warn!(route = %route, "stale route withdrawn");
                 }
-                Ok(Err(e)) => tracing::error!(route, error = %e, "cannot withdraw stale route"),
-                Err(e) => tracing::error!(route, error = %e, "cannot withdraw stale route"),
+                Ok(Err(e)) => tracing::error!(route = %route, error = %e, "cannot withdraw stale route"),
+                Err(e) => tracing::error!(route = %route, error = %e, "cannot withdraw stale route"),
             }
         }
+    }
+
+    /// Formats a kernel route like a configured one, naming its device.
+    fn describe_kernel_route(&self, route: &KernelRoute) -> String {
+        let mut devs = DevNames::default();
+        let dev = self.links.values().find(|l| l.index == route.oif).map(|l| devs.intern(&l.name));
+        let spec = RouteSpec { key: route.key, via: route.gateway, dev, src: route.prefsrc };
+        RouteDisplay { spec: &spec, devs: &devs }.to_string()
     }
 
     // ---- installs -----------------------------------------------------------
@@ -532,8 +543,9 @@ impl Reconciler {
                 for ((i, purpose), result) in sent.into_iter().zip(results) {
                     match result {
                         Ok(()) => {
-                            outcome.installed += 1;
-                            self.record_success(i, purpose, now);
+                            if self.record_success(i, purpose, now) {
+                                outcome.repaired += 1;
+                            }
                         }
                         Err(e) => {
                             outcome.failed += 1;
@@ -575,7 +587,8 @@ impl Reconciler {
         Ok(RouteRequest { key: spec.key, via: spec.via, oif, src: spec.src, protocol: self.protocol })
     }
 
-    fn record_success(&mut self, i: usize, purpose: Purpose, now: Instant) {
+    /// Records an install the kernel accepted; true when it repaired a loss.
+    fn record_success(&mut self, i: usize, purpose: Purpose, now: Instant) -> bool {
         let key = self.table.slot(i).spec.key;
         let loss = self.missing.remove(&key);
         self.errors.remove(&key);
@@ -583,21 +596,25 @@ impl Reconciler {
         let slot = self.table.slot_mut(i);
         slot.echo_pending = slot.echo_pending.saturating_add(1);
         if purpose == Purpose::Initial {
-            return;
+            if !self.ready {
+                self.installed_at_startup += 1;
+            }
+            return false;
         }
         // A retry of a route that was never installed is not a reinstall.
-        let Some(loss) = loss else { return };
+        let Some(loss) = loss else { return false };
         slot.reinstalls = slot.reinstalls.saturating_add(1);
         self.reinstalls += 1;
         let family = key.family.label();
         self.metrics.reinstalls.get_or_create(&RepairLabels { family, noticed: loss.noticed.label() }).inc();
         tracing::warn!(
             route = %self.display(i),
-            family,
-            noticed = loss.noticed.label(),
+            family = %family,
+            noticed = %loss.noticed.label(),
             missing_for = ?now.duration_since(loss.since),
             "route reinstalled"
         );
+        true
     }
 
     fn record_failure(&mut self, i: usize, purpose: Purpose, e: OpError) {
@@ -610,7 +627,8 @@ impl Reconciler {
         let message = e.message.clone();
         let repeated = self.errors.get(&key) == Some(&message);
         if !repeated {
-            tracing::warn!(route = %self.display(i), error = %message, retry = if e.waits_for_link() { "when the link or address returns" } else { "in 5s" }, "route install failed");
+            let retry = if e.waits_for_link() { "when the link or address returns" } else { "in 5s" };
+            tracing::warn!(route = %self.display(i), error = %message, retry = %retry, "route install failed");
         }
         let _ = purpose;
         self.errors.insert(key, message);
@@ -787,7 +805,8 @@ impl Reconciler {
 
 #[derive(Debug, Default, Clone, Copy)]
 struct InstallOutcome {
-    installed: usize,
+    /// Lost routes put back (first installs are not counted).
+    repaired: usize,
     failed: usize,
 }
 

@@ -224,7 +224,7 @@ fn push_header(buf: &mut Vec<u8>, ty: u16, flags: u16, seq: u32) -> usize {
 fn finish(buf: &mut Vec<u8>, start: usize) {
     let len = (buf.len() - start) as u32;
     buf[start..start + 4].copy_from_slice(&len.to_ne_bytes());
-    while buf.len() % 4 != 0 {
+    while !buf.len().is_multiple_of(4) {
         buf.push(0);
     }
 }
@@ -233,7 +233,7 @@ fn push_attr(buf: &mut Vec<u8>, ty: u16, value: &[u8]) {
     buf.extend_from_slice(&((4 + value.len()) as u16).to_ne_bytes());
     buf.extend_from_slice(&ty.to_ne_bytes());
     buf.extend_from_slice(value);
-    while buf.len() % 4 != 0 {
+    while !buf.len().is_multiple_of(4) {
         buf.push(0);
     }
 }
