@@ -1,1 +1,70 @@
-fn main() {}
+//! `cargo xtask`: the project's developer tasks.
+//!
+//! ```text
+//! cargo xtask demo                      see the whole idea in a few seconds (root)
+//! cargo xtask test [-- cargo test args] build guardian, run every test
+//! cargo xtask bench [--only S] [--max-routes N]   the issue's benchmarks (root)
+//! ```
+//!
+//! xtask drives the `guardian` binary through its command line (see
+//! /work/contract.md); it never links the guardian crate, so it keeps
+//! building whatever state the daemon is in.
+
+mod bench;
+mod cargo;
+mod cleanup;
+mod config;
+mod daemon;
+mod demo;
+mod netlink;
+mod netns;
+mod prereq;
+mod test;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "guardian's developer tasks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show guardian repairing a deleted route, in two throw-away network namespaces (needs root).
+    Demo,
+    /// Build guardian, then run every test of the workspace against that binary.
+    Test {
+        /// Extra arguments for `cargo test` (put test-binary arguments after a second `--`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Build guardian in release and run the benchmarks in throw-away namespaces (needs root).
+    Bench(bench::Options),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(err) = cleanup::install_signal_handler() {
+        eprintln!("error: cannot install the Ctrl-C handler: {err}");
+        return ExitCode::FAILURE;
+    }
+    let result = match cli.command {
+        Command::Demo => demo::run(),
+        Command::Test { args } => test::run(&args),
+        Command::Bench(options) => bench::run(&options),
+    };
+    // Whatever happened, leave nothing behind (idempotent: the guards have
+    // usually cleaned up already).
+    cleanup::run_all();
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

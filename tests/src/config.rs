@@ -1,0 +1,139 @@
+//! Building guardian configuration files (TOML) for tests.
+
+use std::fmt::Write;
+
+/// One `[[route]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteSpec {
+    pub dst: String,
+    pub via: Option<String>,
+    pub dev: Option<String>,
+    pub table: Option<u32>,
+    pub src: Option<String>,
+    pub metric: Option<u32>,
+}
+
+impl RouteSpec {
+    pub fn new(dst: &str) -> RouteSpec {
+        RouteSpec { dst: dst.to_owned(), via: None, dev: None, table: None, src: None, metric: None }
+    }
+    pub fn via(mut self, via: &str) -> Self {
+        self.via = Some(via.to_owned());
+        self
+    }
+    pub fn dev(mut self, dev: &str) -> Self {
+        self.dev = Some(dev.to_owned());
+        self
+    }
+    pub fn table(mut self, table: u32) -> Self {
+        self.table = Some(table);
+        self
+    }
+    pub fn src(mut self, src: &str) -> Self {
+        self.src = Some(src.to_owned());
+        self
+    }
+    pub fn metric(mut self, metric: u32) -> Self {
+        self.metric = Some(metric);
+        self
+    }
+
+    /// The table as `ip route show table` takes it.
+    pub fn table_arg(&self) -> String {
+        self.table.map_or_else(|| "main".to_owned(), |t| t.to_string())
+    }
+}
+
+/// A configuration file: `[daemon]` and `[reconcile]` keys (values written
+/// as TOML literals, e.g. `"\"4KiB\""` or `"201"`) and routes.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    daemon: Vec<(String, String)>,
+    reconcile: Vec<(String, String)>,
+    pub routes: Vec<RouteSpec>,
+}
+
+impl Config {
+    pub fn new() -> Config {
+        Config::default()
+    }
+
+    /// `[daemon] key = value` (value is a TOML literal).
+    pub fn daemon(mut self, key: &str, value: &str) -> Self {
+        self.daemon.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// `[reconcile] key = value` (value is a TOML literal).
+    pub fn reconcile(mut self, key: &str, value: &str) -> Self {
+        self.reconcile.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn route(mut self, route: RouteSpec) -> Self {
+        self.routes.push(route);
+        self
+    }
+
+    pub fn routes(mut self, routes: impl IntoIterator<Item = RouteSpec>) -> Self {
+        self.routes.extend(routes);
+        self
+    }
+
+    pub fn to_toml(&self) -> String {
+        let mut s = String::new();
+        for (section, keys) in [("daemon", &self.daemon), ("reconcile", &self.reconcile)] {
+            if !keys.is_empty() {
+                let _ = writeln!(s, "[{section}]");
+                for (k, v) in keys {
+                    let _ = writeln!(s, "{k} = {v}");
+                }
+                s.push('\n');
+            }
+        }
+        for r in &self.routes {
+            s.push_str("[[route]]\n");
+            let _ = writeln!(s, "dst = \"{}\"", r.dst);
+            if let Some(v) = &r.via {
+                let _ = writeln!(s, "via = \"{v}\"");
+            }
+            if let Some(v) = &r.dev {
+                let _ = writeln!(s, "dev = \"{v}\"");
+            }
+            if let Some(v) = r.table {
+                let _ = writeln!(s, "table = {v}");
+            }
+            if let Some(v) = &r.src {
+                let _ = writeln!(s, "src = \"{v}\"");
+            }
+            if let Some(v) = r.metric {
+                let _ = writeln!(s, "metric = {v}");
+            }
+        }
+        s
+    }
+}
+
+/// `count` distinct IPv4 /24 routes via `via` dev `dev` in `table`:
+/// 10.100.0.0/24, 10.100.1.0/24, ... (up to 38,400 of them).
+pub fn many_routes(count: usize, via: &str, dev: &str, table: u32) -> Vec<RouteSpec> {
+    assert!(count <= 150 * 256, "many_routes: at most 38,400 routes");
+    (0..count)
+        .map(|i| {
+            let dst = format!("10.{}.{}.0/24", 100 + i / 256, i % 256);
+            RouteSpec::new(&dst).via(via).dev(dev).table(table)
+        })
+        .collect()
+}
+
+/// `count` distinct IPv6 /64 routes via `via` dev `dev` in `table`:
+/// 2001:db8:1000::/64, 2001:db8:1001::/64, ... (up to 61,440 of them).
+pub fn many_routes6(count: usize, via: &str, dev: &str, table: u32) -> Vec<RouteSpec> {
+    assert!(count <= 0xf000, "many_routes6: at most 61,440 routes");
+    (0..count)
+        .map(|i| {
+            let dst = format!("2001:db8:{:x}::/64", 0x1000 + i);
+            RouteSpec::new(&dst).via(via).dev(dev).table(table)
+        })
+        .collect()
+}

@@ -1,0 +1,307 @@
+//! `cargo xtask bench`: the four benchmarks, each against a floor
+//! measured side by side in the same run, in namespaces created and removed
+//! per scenario. Figures are reported, never asserted: the table says
+//! whether each target was met on this machine, this time.
+//!
+//! | scenario | figure | floor |
+//! |---|---|---|
+//! | repair  | RTM_DELROUTE -> RTM_NEWROUTE, p50/p99 | a reflex in the bench: one notification + one request |
+//! | scan    | `guardian reconcile` at 1k..1M routes | a raw dump of the table that only counts |
+//! | install | routes/s from start to ready at 1M | `ip -batch` of the same routes |
+//! | memory  | RSS per tracked route at 1M | (none: the target is absolute) |
+
+mod install;
+mod memory;
+mod repair;
+mod scan;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::cargo::{self, Profile};
+use crate::daemon::Daemon;
+use crate::netns::Netns;
+use crate::prereq;
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    Repair,
+    Scan,
+    Install,
+    Memory,
+}
+
+#[derive(clap::Args)]
+pub struct Options {
+    /// Run one scenario only.
+    #[arg(long, value_enum)]
+    only: Option<Scenario>,
+    /// The largest route count used (scan sizes above it are skipped; install
+    /// and memory use min(1M, this)).
+    #[arg(long, default_value_t = 1_000_000)]
+    max_routes: u32,
+    /// Rounds of the install scenario (guardian and `ip -batch` alternate).
+    #[arg(long, default_value_t = 3)]
+    install_rounds: usize,
+}
+
+/// A scenario: runs, prints progress, returns its rows.
+type Bench = fn(&Ctx) -> Result<Vec<Row>>;
+
+/// One line of the results table (and of results.json).
+#[derive(Serialize, Clone)]
+pub struct Row {
+    pub scenario: &'static str,
+    pub figure: String,
+    pub value: f64,
+    pub unit: &'static str,
+    /// Human text, e.g. "< 2 ms".
+    pub target: Option<String>,
+    /// Whether the value meets the target (None: no target on this row).
+    pub met: Option<bool>,
+    pub floor: Option<f64>,
+    pub floor_what: Option<&'static str>,
+    /// value / floor.
+    pub ratio: Option<f64>,
+    /// Spread, sample counts, anything a reader needs to trust the figure.
+    pub detail: serde_json::Value,
+}
+
+/// What every scenario gets: the release binary and a folder for generated files.
+pub struct Ctx {
+    pub bin: PathBuf,
+    pub dir: PathBuf,
+    pub max_routes: u32,
+    pub install_rounds: usize,
+}
+
+impl Ctx {
+    /// Starts guardian in `ns` with `config`; its control socket lives in the bench folder.
+    pub fn start_daemon(&self, ns: &Netns, config: &Path) -> Result<Daemon> {
+        let socket = self.dir.join(format!("{}.sock", ns.name()));
+        let _ = std::fs::remove_file(&socket);
+        Daemon::start(&self.bin, ns, config, &socket)
+    }
+
+    /// Writes a guardian config of `count` routes into the bench folder.
+    pub fn config_of(&self, count: u32) -> Result<PathBuf> {
+        let path = self.dir.join(format!("routes-{count}.toml"));
+        crate::config::write_generated(&path, 0, count)?;
+        Ok(path)
+    }
+
+    /// How long to wait for a daemon holding `count` routes to be ready.
+    pub fn ready_timeout(count: u32) -> Duration {
+        Duration::from_secs(30 + u64::from(count) / 5_000)
+    }
+}
+
+pub fn run(options: &Options) -> Result<ExitCode> {
+    prereq::check_root_and_ip("bench")?;
+    if cfg!(debug_assertions) {
+        println!("==> building guardian and the bench itself in release (the floors run in the bench)");
+        match cargo::reexec_in_release()? {}
+    }
+    println!("==> building guardian in release (cargo build --release -p guardian)");
+    let bin = cargo::build_guardian(Profile::Release)?;
+    let dir = cargo::target_dir()?.join("bench");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let ctx = Ctx { bin, dir, max_routes: options.max_routes, install_rounds: options.install_rounds.max(1) };
+
+    let wanted = |s: Scenario| options.only.is_none_or(|o| o == s);
+    let mut rows = Vec::new();
+    let mut failures = Vec::new();
+    let scenarios: [(Scenario, &str, Bench); 4] = [
+        (Scenario::Repair, "repair", repair::run),
+        (Scenario::Scan, "scan", scan::run),
+        (Scenario::Install, "install", install::run),
+        (Scenario::Memory, "memory", memory::run),
+    ];
+    for (scenario, name, bench) in scenarios {
+        if !wanted(scenario) {
+            continue;
+        }
+        println!("\n==> {name}");
+        match bench(&ctx) {
+            Ok(mut r) => rows.append(&mut r),
+            Err(e) => {
+                eprintln!("    {name} failed: {e:#}");
+                failures.push(format!("{name}: {e:#}"));
+            }
+        }
+    }
+
+    println!("\n{}", table(&rows));
+    let json_path = ctx.dir.join("results.json");
+    write_json(&json_path, &ctx, &rows, &failures)?;
+    println!("(also written to {})", json_path.display());
+    if failures.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("error: {} scenario(s) could not run: {}", failures.len(), failures.join("; "));
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+fn write_json(path: &Path, ctx: &Ctx, rows: &[Row], failures: &[String]) -> Result<()> {
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let doc = serde_json::json!({
+        "guardian": ctx.bin,
+        "max_routes": ctx.max_routes,
+        "machine": {
+            "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+            "kernel": kernel.trim(),
+        },
+        "unix_time": std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        "rows": rows,
+        "failures": failures,
+    });
+    std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+fn table(rows: &[Row]) -> String {
+    let mut lines =
+        vec![["figure".to_owned(), "value".to_owned(), "target".to_owned(), "floor".to_owned(), "ratio".to_owned()]];
+    for r in rows {
+        let met = match r.met {
+            Some(true) => " (met)",
+            Some(false) => " (MISSED)",
+            None => "",
+        };
+        lines.push([
+            format!("{}: {}", r.scenario, r.figure),
+            format!("{} {}", num(r.value), r.unit),
+            r.target.clone().map(|t| t + met).unwrap_or_else(|| "-".into()),
+            match (r.floor, r.floor_what) {
+                (Some(f), Some(w)) => format!("{} {} ({w})", num(f), r.unit),
+                (Some(f), None) => format!("{} {}", num(f), r.unit),
+                _ => "-".into(),
+            },
+            r.ratio.map(|x| format!("{x:.2}x")).unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    let widths: Vec<usize> = (0..5).map(|c| lines.iter().map(|l| l[c].chars().count()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for (i, l) in lines.iter().enumerate() {
+        let cells: Vec<String> = l.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+        if i == 0 {
+            out.push_str(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("  "));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Three significant figures, without scientific notation for everyday sizes.
+pub fn num(x: f64) -> String {
+    let a = x.abs();
+    if a >= 100.0 {
+        format!("{x:.0}")
+    } else if a >= 10.0 {
+        format!("{x:.1}")
+    } else if a >= 1.0 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+/// Nearest-rank percentile (p in 0..=100) of unsorted samples.
+pub fn percentile(samples: &[f64], p: f64) -> f64 {
+    assert!(!samples.is_empty(), "percentile of no samples");
+    let mut v = samples.to_vec();
+    v.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
+    v[rank.clamp(1, v.len()) - 1]
+}
+
+/// The middle value (the mean of the two middle ones for an even count).
+pub fn median(samples: &[f64]) -> f64 {
+    assert!(!samples.is_empty(), "median of no samples");
+    let mut v = samples.to_vec();
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
+    }
+}
+
+pub fn min_max(samples: &[f64]) -> (f64, f64) {
+    samples.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)))
+}
+
+/// Route counts in human form: 1k, 10k, 1M.
+pub fn count_label(n: u32) -> String {
+    match n {
+        n if n >= 1_000_000 && n % 1_000_000 == 0 => format!("{}M", n / 1_000_000),
+        n if n >= 1_000 && n % 1_000 == 0 => format!("{}k", n / 1_000),
+        n => n.to_string(),
+    }
+}
+
+/// Parses a humantime-like duration ("1.2ms", "3.4s", "850µs", "1m 2s") into seconds.
+pub fn parse_duration_secs(text: &str) -> Option<f64> {
+    let mut total = 0.0;
+    let mut any = false;
+    for part in text.split_whitespace() {
+        let split = part.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+        let (value, unit) = part.split_at(split);
+        let value: f64 = value.parse().ok()?;
+        let scale = match unit {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" | "min" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        total += value * scale;
+        any = true;
+    }
+    any.then_some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<f64> = (1..=200).map(f64::from).collect();
+        assert_eq!(percentile(&v, 50.0), 100.0);
+        assert_eq!(percentile(&v, 99.0), 198.0);
+        assert_eq!(percentile(&[3.0], 99.0), 3.0);
+        assert_eq!(median(&[5.0, 1.0, 3.0, 2.0, 4.0]), 3.0);
+        assert_eq!(median(&[4.0, 1.0]), 2.5);
+    }
+
+    #[test]
+    fn durations_as_guardian_logs_them() {
+        assert_eq!(parse_duration_secs("1.5ms"), Some(0.0015));
+        assert_eq!(parse_duration_secs("2s"), Some(2.0));
+        assert_eq!(parse_duration_secs("1m 30s"), Some(90.0));
+        assert!((parse_duration_secs("850µs").unwrap() - 0.00085).abs() < 1e-12);
+        assert_eq!(parse_duration_secs("soon"), None);
+    }
+
+    #[test]
+    fn count_labels() {
+        assert_eq!(count_label(1_000), "1k");
+        assert_eq!(count_label(100_000), "100k");
+        assert_eq!(count_label(1_000_000), "1M");
+        assert_eq!(count_label(1_234), "1234");
+    }
+}

@@ -1,0 +1,103 @@
+//! One reconcile scan at 1k, 10k, 100k and 1M tracked routes: the median
+//! `duration_seconds` of `guardian reconcile --json`, against the floor of a
+//! raw netlink dump of the same table (strict checking, table filter) that
+//! only counts messages. Rounds alternate floor / guardian in the same
+//! namespace, so both see the same machine at the same time.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use netlink_sys::Socket;
+use serde_json::json;
+
+use super::{count_label, median, min_max, num, Ctx, Row};
+use crate::config::TABLE;
+use crate::netlink;
+use crate::netns;
+
+const SIZES: [u32; 4] = [1_000, 10_000, 100_000, 1_000_000];
+const ROUNDS: usize = 5;
+const TARGET_RATIO_AT_1M: f64 = 1.5;
+
+pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    for &n in SIZES.iter().filter(|&&n| n <= ctx.max_routes) {
+        rows.push(one_size(ctx, n).with_context(|| format!("scan at {}", count_label(n)))?);
+    }
+    if rows.is_empty() {
+        bail!("--max-routes {} is below the smallest scan size (1000)", ctx.max_routes);
+    }
+    Ok(rows)
+}
+
+fn one_size(ctx: &Ctx, n: u32) -> Result<Row> {
+    let label = count_label(n);
+    let ns = netns::bench_namespace(&format!("scan{label}"))?;
+    let config = ctx.config_of(n)?;
+    let mut daemon = ctx.start_daemon(&ns, &config)?;
+    let ready = daemon.wait_ready(Ctx::ready_timeout(n))?;
+    println!("    {label}: guardian ready after {:.2} s", ready.as_secs_f64());
+
+    let dumper = ns.run(|| -> Result<Socket> {
+        let s = netlink::open(&[], 0)?;
+        netlink::set_recv_timeout(&s, Duration::from_secs(60))?;
+        Ok(s)
+    })??;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut floor = Vec::new();
+    let mut guardian = Vec::new();
+    let mut last = serde_json::Value::Null;
+    for round in 0..ROUNDS {
+        let seq = round as u32 + 1;
+        let t = std::time::Instant::now();
+        let counted = netlink::count_dump(&dumper, TABLE, seq, &mut buf)?;
+        floor.push(t.elapsed().as_secs_f64());
+        if counted != n as usize {
+            bail!("the kernel's table {TABLE} holds {counted} routes, expected {n}: guardian did not install them all");
+        }
+        let result = daemon.cli_json(&["reconcile"])?;
+        let secs = result["duration_seconds"]
+            .as_f64()
+            .with_context(|| format!("`guardian reconcile --json` has no duration_seconds: {result}"))?;
+        if result["checked"].as_u64() != Some(u64::from(n)) || result["missing"].as_u64() != Some(0) {
+            eprintln!("    {label}: reconcile reports {result} (expected checked={n}, missing=0)");
+        }
+        guardian.push(secs);
+        last = result;
+    }
+    let _ = daemon.stop(Duration::from_secs(30));
+    drop(ns);
+
+    let (g, f) = (median(&guardian), median(&floor));
+    let (gmin, gmax) = min_max(&guardian);
+    let (fmin, fmax) = min_max(&floor);
+    println!(
+        "    {label}: reconcile median {} ms (min {} max {}), raw dump median {} ms (min {} max {}), ratio {:.2}x",
+        num(g * 1e3),
+        num(gmin * 1e3),
+        num(gmax * 1e3),
+        num(f * 1e3),
+        num(fmin * 1e3),
+        num(fmax * 1e3),
+        g / f
+    );
+    let at_1m = n == 1_000_000;
+    Ok(Row {
+        scenario: "scan",
+        figure: format!("one reconcile at {label} routes (median of {ROUNDS})"),
+        value: g * 1e3,
+        unit: "ms",
+        target: at_1m.then(|| format!("<= {TARGET_RATIO_AT_1M}x floor")),
+        met: at_1m.then_some(g / f <= TARGET_RATIO_AT_1M),
+        floor: Some(f * 1e3),
+        floor_what: Some("raw dump"),
+        ratio: Some(g / f),
+        detail: json!({
+            "routes": n,
+            "guardian_seconds": guardian,
+            "floor_seconds": floor,
+            "ready_seconds": ready.as_secs_f64(),
+            "last_reconcile": last,
+        }),
+    })
+}
