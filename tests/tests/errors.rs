@@ -187,3 +187,34 @@ fn status_without_a_daemon_is_exit_1() {
     let out = guardian_tests::cmd::run(&mut c, SHORT);
     assert_user_error(&out, 1, &[sock], true);
 }
+
+/// The other side of the capability check: not root, only CAP_NET_ADMIN (as
+/// packaging/guardian.service runs it) is enough to keep routes.
+#[test]
+fn an_unprivileged_user_holding_only_cap_net_admin_keeps_routes() {
+    use std::os::unix::fs::PermissionsExt;
+    require_netns!();
+    require_tool!("setpriv");
+    let ns = Netns::with_link();
+    let dir = std::sync::Arc::new(TempDir::new("capuser"));
+    // The unprivileged daemon reads its config and creates its socket here.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let spec = RouteSpec::new("10.9.0.0/24").via(GW4).dev(DEV);
+    let daemon = Daemon::builder(&ns)
+        .dir(dir)
+        .config(&Config::new().route(spec.clone()))
+        .wrapper(&[
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all,+net_admin",
+            "--ambient-caps=-all,+net_admin",
+        ])
+        .spawn();
+    daemon.wait_ready(guardian_tests::wait::LONG);
+    guardian_tests::ip::wait_installed(&ns, &spec, SHORT);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", daemon.pid())).unwrap();
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert!(uid_line.split_whitespace().nth(1) == Some("65534"), "the daemon runs as nobody: {uid_line}");
+}

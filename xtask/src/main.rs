@@ -6,9 +6,9 @@
 //! cargo xtask bench [--only S] [--max-routes N]   the issue's benchmarks (root)
 //! ```
 //!
-//! xtask drives the `guardian` binary through its command line (see
-//! /work/contract.md); it never links the guardian crate, so it keeps
-//! building whatever state the daemon is in.
+//! xtask drives the `guardian` binary through its command line (see the
+//! README); it never links the guardian crate, so it keeps building whatever
+//! state the daemon is in.
 
 mod bench;
 mod cargo;

@@ -151,6 +151,7 @@ impl Reconciler {
         for spec in routes.specs {
             table.insert(spec);
         }
+        table.sort();
         table.shrink();
         Reconciler {
             table,
@@ -431,9 +432,11 @@ impl Reconciler {
             if startup { vec![(Family::V4, 0), (Family::V6, 0)] } else { self.table.tables() };
         for (family, table_id) in targets {
             let Self { writer, table, dev_index, protocol, .. } = self;
+            let mut next = 0;
             let result = writer
-                .dump_routes(family, table_id, |route| match table.find(&route.key) {
+                .dump_routes(family, table_id, |route| match table.find_after(next, &route.key) {
                     Some(i) => {
+                        next = i + 1;
                         if matches(&table.slot(i).spec, route, dev_index, *protocol) {
                             seen[i / 64] |= 1 << (i % 64);
                         }
@@ -693,22 +696,28 @@ impl Reconciler {
             }
         }
 
-        let mut work = Vec::new();
+        let mut to_install = Vec::new();
         for spec in new {
             match self.table.find(&spec.key) {
                 Some(i) if self.table.slot(i).spec == spec => report.unchanged += 1,
                 Some(i) => {
                     report.changed += 1;
                     self.table.update(i, spec);
-                    work.push((i, Purpose::Initial));
+                    to_install.push(spec.key);
                 }
                 None => {
                     report.added += 1;
-                    let i = self.table.insert(spec);
-                    work.push((i, Purpose::Initial));
+                    self.table.insert(spec);
+                    to_install.push(spec.key);
                 }
             }
         }
+        // Keep the scan's fast path: slots in the kernel's dump order.
+        // Sorting moves slots, so indices are taken only afterwards.
+        if report.added + report.removed > 0 {
+            self.table.sort();
+        }
+        let work = to_install.iter().filter_map(|k| self.table.find(k)).map(|i| (i, Purpose::Initial)).collect();
         self.install(work).await;
         tracing::info!(
             added = report.added,

@@ -203,6 +203,29 @@ impl RouteTable {
         }
     }
 
+    /// Puts the slots in identity order, the order in which the kernel dumps
+    /// a table, so a scan finds each dumped route at the slot after the last
+    /// one instead of through the index (see [`RouteTable::find_after`]).
+    pub fn sort(&mut self) {
+        self.slots.sort_unstable_by_key(|s| s.spec.key);
+        self.index.clear();
+        let hasher = &self.hasher;
+        for (i, slot) in self.slots.iter().enumerate() {
+            let hash = hasher.hash_one(slot.spec.key);
+            self.index.insert_unique(hash, i as u32, |&j| hasher.hash_one(self.slots[j as usize].spec.key));
+        }
+    }
+
+    /// Finds `key`, trying the slot at `hint` first: a scan walks the kernel's
+    /// dump in the order the slots are sorted in, and a sequential check is
+    /// several times cheaper than a random probe of the index at a million routes.
+    pub fn find_after(&self, hint: usize, key: &RouteKey) -> Option<usize> {
+        match self.slots.get(hint) {
+            Some(slot) if slot.spec.key == *key => Some(hint),
+            _ => self.find(key),
+        }
+    }
+
     /// Releases memory left over from building the table.
     pub fn shrink(&mut self) {
         self.slots.shrink_to_fit();
@@ -268,6 +291,26 @@ mod tests {
         t.remove(&spec(1).key);
         let c = t.counts();
         assert_eq!((c.installed, c.failed, c.installed_v4), (0, 1, 0));
+    }
+
+    #[test]
+    fn sort_orders_by_identity_and_keeps_the_index() {
+        let mut t = RouteTable::new(DevNames::default(), 0);
+        for n in [5, 1, 4, 2, 3] {
+            t.insert(spec(n));
+        }
+        t.sort();
+        let order: Vec<RouteKey> = t.slots().iter().map(|s| s.spec.key).collect();
+        let mut sorted = order.clone();
+        sorted.sort();
+        assert_eq!(order, sorted);
+        for n in 1..=5 {
+            let i = t.find(&spec(n).key).unwrap();
+            assert_eq!(t.slot(i).spec, spec(n));
+            assert_eq!(t.find_after(i, &spec(n).key), Some(i), "the hint is taken when right");
+            assert_eq!(t.find_after(0, &spec(n).key), Some(i), "and the index is used when wrong");
+        }
+        assert_eq!(t.find_after(99, &spec(9).key), None);
     }
 
     #[test]
