@@ -3,7 +3,8 @@
 //! `tests/` drive that binary; cargo only sets `CARGO_BIN_EXE_guardian`
 //! inside the guardian package itself).
 
-use std::process::ExitCode;
+use std::io::{BufRead, BufReader};
+use std::process::{ExitCode, Stdio};
 
 use anyhow::{Context, Result};
 
@@ -20,12 +21,48 @@ pub fn run(extra: &[String]) -> Result<ExitCode> {
     if !selects_packages(extra) {
         cmd.args(["--workspace", "--exclude", "guardian-ebpf"]);
     }
-    let status = cmd.args(extra).env("GUARDIAN_BIN", &bin).status().context("running `cargo test`")?;
+    cmd.args(extra).env("GUARDIAN_BIN", &bin).stdout(Stdio::piped());
+    let mut child = cmd.spawn().context("running `cargo test`")?;
+    // Echo cargo's output and add up its per-binary "test result" lines, so
+    // the run ends with one total (many binaries end in "0 passed" doc tests).
+    let mut totals = Totals::default();
+    for line in BufReader::new(child.stdout.take().expect("piped stdout")).lines() {
+        let line = line.context("reading `cargo test` output")?;
+        println!("{line}");
+        totals.add(&line);
+    }
+    let status = child.wait().context("waiting for `cargo test`")?;
+    println!("\ntotal: {} passed, {} failed, {} ignored", totals.passed, totals.failed, totals.ignored);
     Ok(match status.code() {
         Some(0) => ExitCode::SUCCESS,
         Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         None => ExitCode::FAILURE,
     })
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Totals {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+impl Totals {
+    /// Adds a libtest summary: `test result: ok. 3 passed; 0 failed; 1 ignored; ...`.
+    fn add(&mut self, line: &str) {
+        let Some(rest) = line.strip_prefix("test result: ") else { return };
+        for part in rest.split(';') {
+            let mut words = part.split_whitespace().rev();
+            let (Some(what), Some(n)) = (words.next(), words.next()) else { continue };
+            let Ok(n) = n.parse::<u64>() else { continue };
+            match what {
+                "passed" => self.passed += n,
+                "failed" => self.failed += n,
+                "ignored" => self.ignored += n,
+                _ => {}
+            }
+        }
+    }
 }
 
 /// Whether the extra arguments pick packages themselves (`-p X`), which
@@ -43,6 +80,15 @@ mod tests {
 
     fn args(a: &[&str]) -> Vec<String> {
         a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn test_result_lines_add_up() {
+        let mut t = super::Totals::default();
+        t.add("test result: ok. 46 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.05s");
+        t.add("test result: FAILED. 3 passed; 2 failed; 1 ignored; 0 measured; 0 filtered out; finished in 1s");
+        t.add("running 3 tests");
+        assert_eq!(t, super::Totals { passed: 49, failed: 2, ignored: 1 });
     }
 
     #[test]

@@ -154,9 +154,19 @@ impl Config {
 
     pub fn from_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
         let invalid = |message: String| ConfigError::Invalid { path: origin.to_owned(), message };
-        let file: File = toml::from_str(text).map_err(|e| invalid(describe_toml_error(text, &e)))?;
         let at = |span: std::ops::Range<usize>, key: &str, message: String| {
             invalid(format!("line {}: `{key}`: {message}", line_of(text, span.start)))
+        };
+        let (file, chunks) = match split_routes(text) {
+            Some((header_end, chunks)) => {
+                let header = &text[..header_end];
+                let file: File = toml::from_str(header).map_err(|e| invalid(describe_toml_error(text, 0, &e)))?;
+                (file, chunks)
+            }
+            None => {
+                let file: File = toml::from_str(text).map_err(|e| invalid(describe_toml_error(text, 0, &e)))?;
+                (file, Vec::new())
+            }
         };
 
         let d = file.daemon;
@@ -200,10 +210,11 @@ impl Config {
         // Identity -> offset of its first definition, to name both lines of a
         // duplicate. Lines are counted only for an error: counting them for
         // every route would make a million-route file take minutes.
-        let mut seen: HashMap<RouteKey, usize> = HashMap::with_capacity(file.routes.len());
-        for entry in file.routes {
-            let offset = entry.dst.span().start;
-            let spec = route_spec(&entry, &mut routes.devs).map_err(|(span, key, msg)| at(span, key, msg))?;
+        let mut seen: HashMap<RouteKey, usize> = HashMap::new();
+        let mut add = |entry: RouteEntry, base: usize| -> Result<(), ConfigError> {
+            let shift = |span: std::ops::Range<usize>| span.start + base..span.end + base;
+            let offset = base + entry.dst.span().start;
+            let spec = route_spec(&entry, &mut routes.devs).map_err(|(span, key, msg)| at(shift(span), key, msg))?;
             if let Some(first) = seen.insert(spec.key, offset) {
                 return Err(invalid(format!(
                     "line {}: duplicate route: {} has the same identity (family, table, prefix, tos, metric) as the route on line {}",
@@ -213,6 +224,17 @@ impl Config {
                 )));
             }
             routes.specs.push(spec);
+            Ok(())
+        };
+        for entry in file.routes {
+            add(entry, 0)?;
+        }
+        for chunk in chunks {
+            let part: RouteChunk = toml::from_str(&text[chunk.clone()])
+                .map_err(|e| invalid(describe_toml_error(text, chunk.start, &e)))?;
+            for entry in part.route {
+                add(entry, chunk.start)?;
+            }
         }
         Ok(Config { origin: origin.to_owned(), daemon, reconcile, routes })
     }
@@ -226,11 +248,7 @@ fn route_spec(entry: &RouteEntry, devs: &mut DevNames) -> Result<RouteSpec, Entr
     let via = match &entry.via {
         None => None,
         Some(v) => {
-            let ip: IpAddr = v
-                .get_ref()
-                .trim()
-                .parse()
-                .map_err(|_| (v.span(), "route.via", format!("invalid gateway address {:?}", v.get_ref())))?;
+            let ip = parse_address(v, "route.via", "gateway")?;
             if family == Family::V6 && ip.is_ipv4() {
                 return Err((
                     v.span(),
@@ -247,11 +265,7 @@ fn route_spec(entry: &RouteEntry, devs: &mut DevNames) -> Result<RouteSpec, Entr
     let src = match &entry.src {
         None => None,
         Some(s) => {
-            let ip: IpAddr = s
-                .get_ref()
-                .trim()
-                .parse()
-                .map_err(|_| (s.span(), "route.src", format!("invalid source address {:?}", s.get_ref())))?;
+            let ip = parse_address(s, "route.src", "source")?;
             if Family::of(&ip) != family {
                 return Err((s.span(), "route.src", format!("source {ip} is not of the route's address family")));
             }
@@ -296,6 +310,11 @@ fn route_spec(entry: &RouteEntry, devs: &mut DevNames) -> Result<RouteSpec, Entr
     Ok(RouteSpec { key: RouteKey { family, table, dst: Addr::from_ip(&dst), dst_len, tos: 0, metric }, via, dev, src })
 }
 
+fn parse_address(field: &Spanned<String>, key: &'static str, what: &str) -> Result<IpAddr, EntryError> {
+    let text = field.get_ref();
+    text.trim().parse().map_err(|_| (field.span(), key, format!("invalid {what} address {text:?}")))
+}
+
 /// Parses "10.9.0.0/24" (a bare address is a host route). Host bits must be
 /// zero, as the kernel refuses such a prefix.
 fn parse_prefix(text: &str) -> Result<(IpAddr, u8), String> {
@@ -320,16 +339,57 @@ fn parse_prefix(text: &str) -> Result<(IpAddr, u8), String> {
     Ok((ip, len))
 }
 
+/// Routes parsed per chunk: toml builds a whole document in memory (about
+/// 2 KB per route), so a million-route file parsed at once peaks above
+/// 2 GiB and spends much of its time faulting in fresh pages.
+const ROUTES_PER_CHUNK: usize = 4096;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteChunk {
+    route: Vec<RouteEntry>,
+}
+
+/// Splits a file whose routes all follow its other tables into the part
+/// before the first `[[route]]` and chunks of routes, each a valid document
+/// of its own. `None` (parse the file whole) for any layout where a split
+/// could cut through something: another table after the routes, a header
+/// with a comment, multi-line strings.
+fn split_routes(text: &str) -> Option<(usize, Vec<std::ops::Range<usize>>)> {
+    if text.contains("\"\"\"") || text.contains("'''") {
+        return None;
+    }
+    let mut headers = Vec::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if trimmed == "[[route]]" {
+            headers.push(offset);
+        } else if trimmed.starts_with('[') && !headers.is_empty() {
+            return None;
+        }
+        offset += line.len();
+    }
+    let first = *headers.first()?;
+    let mut chunks = Vec::with_capacity(headers.len() / ROUTES_PER_CHUNK + 1);
+    for (n, start) in headers.iter().enumerate().step_by(ROUTES_PER_CHUNK) {
+        let end = headers.get(n + ROUTES_PER_CHUNK).copied().unwrap_or(text.len());
+        chunks.push(*start..end);
+    }
+    Some((first, chunks))
+}
+
 fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())].iter().filter(|b| **b == b'\n').count() + 1
 }
 
 /// toml's own message spans several lines with a caret diagram; an operator
 /// wants one line that names the line and the key.
-fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
+fn describe_toml_error(text: &str, base: usize, e: &toml::de::Error) -> String {
     let message = e.message().trim().replace('\n', " ");
     match e.span() {
         Some(span) => {
+            let span = span.start + base..span.end + base;
             let line = line_of(text, span.start);
             // The whole line names the key even where toml's message does not.
             let line_start = text[..span.start.min(text.len())].rfind('\n').map_or(0, |n| n + 1);

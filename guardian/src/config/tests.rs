@@ -175,3 +175,50 @@ fn empty_control_socket_and_local_table_are_rejected() {
     let e = parse("[[route]]\ndst = \"10.0.0.0/8\"\ndev = \"x\"\ntable = 255\n").unwrap_err();
     assert!(e.contains("local table") && e.contains("line 4"), "{e}");
 }
+
+fn many_routes(n: usize) -> String {
+    let mut text = String::from("[daemon]\nroute_protocol = 201\n");
+    for i in 0..n {
+        text.push_str(&format!("[[route]]\ndst = \"10.{}.{}.0/24\"\nvia = \"192.0.2.2\"\n", i / 256, i % 256));
+    }
+    text
+}
+
+#[test]
+fn large_files_parse_in_chunks_like_whole_ones() {
+    let n = ROUTES_PER_CHUNK * 2 + 7;
+    let text = many_routes(n);
+    assert!(split_routes(&text).is_some(), "this layout takes the chunked path");
+    let chunked = parse(&text).unwrap();
+    // A comment on a header forces the whole-document path; the result must not differ.
+    let whole = parse(&text.replacen("[[route]]", "[[route]] # first", 1)).unwrap();
+    assert_eq!(chunked.routes.specs.len(), n);
+    assert_eq!(chunked.routes.specs, whole.routes.specs);
+    assert_eq!(chunked.daemon, whole.daemon);
+}
+
+#[test]
+fn errors_in_a_later_chunk_name_the_line_in_the_whole_file() {
+    let n = ROUTES_PER_CHUNK + 10;
+    let mut text = many_routes(n);
+    // The last route is in the second chunk: break it.
+    text.push_str("[[route]]\ndst = \"10.999.0.0/24\"\nvia = \"192.0.2.2\"\n");
+    let line = text.lines().count() - 1;
+    let e = parse(&text).unwrap_err();
+    assert!(e.contains(&format!("line {line}:")) && e.contains("invalid prefix"), "{e}");
+    let mut text = many_routes(n);
+    text.push_str("[[route]]\ndst = \"10.0.0.0/24\"\nvia = \"192.0.2.2\"\ncolour = \"red\"\n");
+    let e = parse(&text).unwrap_err();
+    assert!(e.contains(&format!("line {}", text.lines().count())) && e.contains("colour"), "{e}");
+    let mut text = many_routes(n);
+    text.push_str("[[route]]\ndst = \"10.0.1.0/24\"\nvia = \"192.0.2.9\"\n");
+    let e = parse(&text).unwrap_err();
+    assert!(e.contains("duplicate route") && e.contains("line 7"), "{e}");
+}
+
+#[test]
+fn a_table_after_the_routes_is_parsed_whole() {
+    let text = "[[route]]\ndst = \"10.0.0.0/8\"\nvia = \"192.0.2.2\"\n[reconcile]\ninterval = \"5s\"\n";
+    assert!(split_routes(text).is_none());
+    assert_eq!(parse(text).unwrap().reconcile.interval, Duration::from_secs(5));
+}
