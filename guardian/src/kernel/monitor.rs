@@ -2,25 +2,29 @@
 //! reconciler.
 //!
 //! It is subscribed before the reconciler's first dump, so nothing falls
-//! between the two. Notifications of guardian's own installs are reduced to
-//! an echo (the reconciler uses them to recognise stale deletes); everything
-//! irrelevant is dropped here so the reconciler sees little.
+//! between the two. Notifications of guardian's own installs and everything
+//! irrelevant are dropped here, so the reconciler sees little. Each batch
+//! says when it was read: the reconciler ignores a loss read before its own
+//! latest install of that route, since that install already repaired it.
 
 use super::links::{parse_link, Link};
 use super::socket::{groups, NetlinkSocket};
 use super::wire::{self, KernelRoute};
-use crate::route::RouteKey;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 #[derive(Debug, Clone)]
 pub enum Event {
-    /// Another process added or replaced a route (any protocol).
-    RouteAdded(KernelRoute),
-    /// A route with guardian's protocol was deleted by someone else.
+    /// Another process added a route (any protocol). `replace` is set when
+    /// it replaced the route with that identity; without it, the route was
+    /// added beside one with the same identity (append/prepend) or alone.
+    RouteAdded {
+        route: KernelRoute,
+        replace: bool,
+    },
+    /// A route with guardian's protocol was deleted (also by guardian: a
+    /// withdrawal that hit a route still tracked is a loss too).
     RouteDeleted(KernelRoute),
-    /// The kernel confirmed one of guardian's own installs.
-    OwnInstall(RouteKey),
     LinkChanged(Link),
     LinkRemoved(Link),
     AddressAdded,
@@ -29,10 +33,13 @@ pub enum Event {
     Overrun,
 }
 
-/// Events of one wake-up, with the time the first was read.
+/// Events of one wake-up.
 #[derive(Debug)]
 pub struct EventBatch {
+    /// When the first event was read: the best known time of a loss.
     pub received: Instant,
+    /// When the last event was read: every event happened before this.
+    pub read_done: Instant,
     pub events: Vec<Event>,
 }
 
@@ -59,7 +66,8 @@ impl Monitor {
         let mut buf = Vec::with_capacity(64 << 10);
         loop {
             let first = self.socket.recv(&mut buf).await;
-            let mut batch = EventBatch { received: Instant::now(), events: Vec::new() };
+            let now = Instant::now();
+            let mut batch = EventBatch { received: now, read_done: now, events: Vec::new() };
             let mut result = first.map(Some);
             loop {
                 match result {
@@ -78,6 +86,7 @@ impl Monitor {
                 }
                 result = self.socket.try_recv(&mut buf);
             }
+            batch.read_done = Instant::now();
             if !batch.events.is_empty() && tx.send(batch).await.is_err() {
                 return;
             }
@@ -90,17 +99,13 @@ fn classify(buf: &[u8], own_port: u32, protocol: u8, out: &mut Vec<Event>) {
         let Ok(msg) = msg else { return };
         let own = own_port != 0 && msg.pid == own_port;
         match msg.ty {
-            wire::RTM_NEWROUTE => {
+            wire::RTM_NEWROUTE if !own => {
                 let Some(route) = wire::parse_route(msg.payload) else {
                     continue;
                 };
-                if own {
-                    out.push(Event::OwnInstall(route.key));
-                } else {
-                    out.push(Event::RouteAdded(route));
-                }
+                out.push(Event::RouteAdded { route, replace: msg.flags & wire::NLM_F_REPLACE != 0 });
             }
-            wire::RTM_DELROUTE if !own => {
+            wire::RTM_DELROUTE => {
                 // Only a route of ours can be a loss; a foreign route that
                 // had replaced ours was already handled when it appeared.
                 if let Some(route) = wire::parse_route(msg.payload).filter(|r| r.protocol == protocol) {

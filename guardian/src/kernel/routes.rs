@@ -9,7 +9,7 @@
 use super::socket::NetlinkSocket;
 use super::wire::{self, KernelRoute, RouteRequest};
 use super::{links::Link, KernelError};
-use crate::route::{Family, RouteKey};
+use crate::route::Family;
 
 /// Keeps a batch well below the socket's send buffer.
 const MAX_BATCH_BYTES: usize = 256 << 10;
@@ -18,7 +18,16 @@ const RECV_BUFFER: usize = 64 << 10;
 #[derive(Debug, Clone, Copy)]
 pub enum Op {
     Replace(RouteRequest),
-    Delete(RouteKey),
+    /// Deletes the route with this identity and, when given, next hop.
+    Delete(RouteRequest),
+}
+
+/// What a dump saw.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Dumped {
+    pub routes: usize,
+    /// The table changed while it was dumped: routes may have been skipped.
+    pub interrupted: bool,
 }
 
 /// Why the kernel refused one request.
@@ -84,7 +93,7 @@ impl RouteWriter {
                 let last = end + 1 == ops.len() || self.out.len() + 200 >= MAX_BATCH_BYTES;
                 match &ops[end] {
                     Op::Replace(r) => wire::push_replace(&mut self.out, seq, last, r),
-                    Op::Delete(k) => wire::push_delete(&mut self.out, seq, last, k, self.protocol),
+                    Op::Delete(r) => wire::push_delete(&mut self.out, seq, last, r),
                 }
                 end += 1;
                 if last {
@@ -144,28 +153,29 @@ impl RouteWriter {
     }
 
     /// Dumps the routes of `family` in `table` (0: all tables) with our
-    /// protocol, calling `visit` for each, and returns how many it saw.
+    /// protocol, calling `visit` for each.
     pub async fn dump_routes(
         &mut self,
         family: Family,
         table: u32,
         mut visit: impl FnMut(&KernelRoute),
-    ) -> Result<usize, KernelError> {
+    ) -> Result<Dumped, KernelError> {
         let seq = self.next_seq();
         self.out.clear();
         wire::push_route_dump(&mut self.out, seq, family, table, self.protocol);
         self.socket.send(&self.out).await?;
-        let mut seen = 0;
+        let mut dumped = Dumped::default();
         self.read_dump(seq, |msg| {
+            dumped.interrupted |= msg.flags & wire::NLM_F_DUMP_INTR != 0;
             if msg.ty == wire::RTM_NEWROUTE {
                 if let Some(route) = wire::parse_route(msg.payload) {
-                    seen += 1;
+                    dumped.routes += 1;
                     visit(&route);
                 }
             }
         })
         .await?;
-        Ok(seen)
+        Ok(dumped)
     }
 
     pub async fn dump_links(&mut self) -> Result<Vec<Link>, KernelError> {
@@ -192,9 +202,10 @@ impl RouteWriter {
                     continue;
                 }
                 match msg.ty {
-                    wire::NLMSG_DONE => return Ok(()),
-                    wire::NLMSG_ERROR => {
-                        let (errno, extack) = wire::parse_error(msg.payload).unwrap_or((libc::EIO, None));
+                    // A dump that fails after it started reports the error
+                    // in its DONE message; error and DONE read the same.
+                    wire::NLMSG_DONE | wire::NLMSG_ERROR => {
+                        let (errno, extack) = wire::parse_error(msg.payload).unwrap_or((0, None));
                         // IPv4 answers a dump of a table that does not exist
                         // (yet) with ENOENT: that table simply holds nothing.
                         if errno == 0 || errno == libc::ENOENT {

@@ -40,9 +40,9 @@ impl State {
 pub struct Slot {
     pub spec: RouteSpec,
     pub state: State,
-    /// Own installs whose notification has not come back yet: a delete
-    /// notification read while this is non-zero predates our install.
-    pub echo_pending: u8,
+    /// When guardian last sent this route to the kernel, in microseconds
+    /// since the reconciler started: a loss read before then is already repaired.
+    pub sent_at: u64,
     pub reinstalls: u32,
 }
 
@@ -123,7 +123,7 @@ impl RouteTable {
         let slots = &self.slots;
         let hasher = &self.hasher;
         self.index.insert_unique(hash, i as u32, |&j| hasher.hash_one(slots[j as usize].spec.key));
-        self.slots.push(Slot { spec, state: State::Pending, echo_pending: 0, reinstalls: 0 });
+        self.slots.push(Slot { spec, state: State::Pending, sent_at: 0, reinstalls: 0 });
         self.count(State::Pending, spec.key.family, 1);
         self.count_member(spec.key.family, 1);
         *self.tables.entry((spec.key.family, spec.key.table)).or_default() += 1;
@@ -170,12 +170,6 @@ impl RouteTable {
         debug_assert_eq!(self.slots[i].spec.key, spec.key);
         self.slots[i].spec = spec;
         self.set_state(i, State::Pending);
-    }
-
-    pub fn clear_echoes(&mut self) {
-        for slot in &mut self.slots {
-            slot.echo_pending = 0;
-        }
     }
 
     fn count_member(&mut self, family: Family, delta: isize) {
@@ -315,6 +309,6 @@ mod tests {
 
     #[test]
     fn slot_stays_small() {
-        assert!(std::mem::size_of::<Slot>() <= 80, "{}", std::mem::size_of::<Slot>());
+        assert!(std::mem::size_of::<Slot>() <= 88, "{}", std::mem::size_of::<Slot>());
     }
 }

@@ -29,6 +29,8 @@ pub const NLM_F_MULTI: u16 = 0x2;
 pub const NLM_F_ACK: u16 = 0x4;
 pub const NLM_F_DUMP: u16 = 0x300;
 pub const NLM_F_REPLACE: u16 = 0x100;
+/// Set on dump messages when the table changed while it was dumped.
+pub const NLM_F_DUMP_INTR: u16 = 0x10;
 pub const NLM_F_CREATE: u16 = 0x400;
 
 const RTA_DST: u16 = 1;
@@ -265,6 +267,15 @@ pub fn push_replace(buf: &mut Vec<u8>, seq: u32, ack: bool, r: &RouteRequest) {
     let scope = if r.via.is_none() && k.family == Family::V4 { RT_SCOPE_LINK } else { RT_SCOPE_UNIVERSE };
     push_rtmsg(buf, k.family, k.dst_len, k.tos, k.table, r.protocol, scope, RTN_UNICAST);
     push_key_attrs(buf, k);
+    push_nexthop_attrs(buf, r);
+    if let Some(src) = &r.src {
+        push_attr(buf, RTA_PREFSRC, src.bytes(k.family));
+    }
+    finish(buf, start);
+}
+
+fn push_nexthop_attrs(buf: &mut Vec<u8>, r: &RouteRequest) {
+    let k = &r.key;
     if let Some(gw) = &r.via {
         if gw.family == k.family {
             push_attr(buf, RTA_GATEWAY, gw.addr.bytes(gw.family));
@@ -279,20 +290,20 @@ pub fn push_replace(buf: &mut Vec<u8>, seq: u32, ack: bool, r: &RouteRequest) {
     if let Some(oif) = r.oif {
         push_attr(buf, RTA_OIF, &oif.to_ne_bytes());
     }
-    if let Some(src) = &r.src {
-        push_attr(buf, RTA_PREFSRC, src.bytes(k.family));
-    }
-    finish(buf, start);
 }
 
-/// Appends an RTM_DELROUTE for the route with this identity and our
-/// protocol: a route another process put in its place is left alone.
-pub fn push_delete(buf: &mut Vec<u8>, seq: u32, ack: bool, key: &RouteKey, protocol: u8) {
+/// Appends an RTM_DELROUTE for the route with this identity, our protocol
+/// and, when given, this gateway and device: a route another process put in
+/// its place is left alone. Naming the next hop matters because the kernel
+/// reads an IPv4 metric of 0 as "any metric".
+pub fn push_delete(buf: &mut Vec<u8>, seq: u32, ack: bool, r: &RouteRequest) {
     let flags = NLM_F_REQUEST | if ack { NLM_F_ACK } else { 0 };
     let start = push_header(buf, RTM_DELROUTE, flags, seq);
+    let k = &r.key;
     // Scope "nowhere" and type 0 match a route of any scope and type, as `ip route del` does.
-    push_rtmsg(buf, key.family, key.dst_len, key.tos, key.table, protocol, RT_SCOPE_NOWHERE, 0);
-    push_key_attrs(buf, key);
+    push_rtmsg(buf, k.family, k.dst_len, k.tos, k.table, r.protocol, RT_SCOPE_NOWHERE, 0);
+    push_key_attrs(buf, k);
+    push_nexthop_attrs(buf, r);
     finish(buf, start);
 }
 

@@ -69,25 +69,31 @@ fn large_table_ids_travel_in_rta_table() {
     assert_eq!(parse_route(m.payload).unwrap().key.table, 100_000);
 }
 
+fn delete_of(key: RouteKey, via: Option<Gateway>, oif: Option<u32>) -> RouteRequest {
+    RouteRequest { key, via, oif, src: None, protocol: 201 }
+}
+
 #[test]
-fn delete_carries_identity_and_protocol_only() {
-    let k = key("10.9.0.0", 24, 100, 20);
+fn delete_carries_identity_protocol_and_next_hop() {
+    let k = key("10.9.0.0", 24, 100, 0);
     let mut buf = Vec::new();
-    push_delete(&mut buf, 9, true, &k, 201);
+    push_delete(&mut buf, 9, true, &delete_of(k, Some(gw("192.0.2.2")), Some(4)));
     let m = one(&buf);
     assert_eq!(m.ty, RTM_DELROUTE);
     let r = parse_route(m.payload).unwrap();
     assert_eq!(r.key, k);
-    assert_eq!(r.gateway, None);
-    assert_eq!(r.oif, 0);
+    assert_eq!(r.protocol, 201);
+    assert_eq!(r.gateway, Some(gw("192.0.2.2")));
+    assert_eq!(r.oif, 4);
     assert_eq!(m.payload[6], RT_SCOPE_NOWHERE);
+    assert_eq!(m.payload[7], 0, "any type");
 }
 
 #[test]
 fn several_messages_in_one_datagram_are_walked_in_order() {
     let mut buf = Vec::new();
     for seq in 0..3 {
-        push_delete(&mut buf, seq, seq == 2, &key("10.0.0.0", 8, 254, 0), 201);
+        push_delete(&mut buf, seq, seq == 2, &delete_of(key("10.0.0.0", 8, 254, 0), None, None));
     }
     let seqs: Vec<u32> = messages(&buf).map(|m| m.unwrap().seq).collect();
     assert_eq!(seqs, vec![0, 1, 2]);
@@ -96,7 +102,7 @@ fn several_messages_in_one_datagram_are_walked_in_order() {
 #[test]
 fn truncated_and_malformed_datagrams_are_errors_not_panics() {
     let mut buf = Vec::new();
-    push_delete(&mut buf, 1, false, &key("10.0.0.0", 8, 254, 0), 201);
+    push_delete(&mut buf, 1, false, &delete_of(key("10.0.0.0", 8, 254, 0), None, None));
     for cut in 1..buf.len() {
         for m in messages(&buf[..cut]).flatten() {
             let _ = parse_route(m.payload);

@@ -1,0 +1,137 @@
+//! Notifications -> losses. A loss is repaired at once in one batch with the
+//! other losses of the same wake-up, unless damping holds it back.
+
+use super::table::State;
+use super::{damping, Loss, Noticed, Purpose, Reconciler, Trigger};
+use crate::kernel::monitor::{Event, EventBatch};
+use crate::kernel::wire::KernelRoute;
+use std::collections::HashSet;
+use tokio::time::Instant;
+
+impl Reconciler {
+    pub(super) async fn on_events(&mut self, batch: EventBatch) {
+        // Later events of the same batch override earlier ones: a route
+        // deleted and added back as ours in one burst is not lost.
+        let mut lost: HashSet<usize> = HashSet::new();
+        let mut retry_failed = false;
+        let read_done = self.micros(batch.read_done);
+        for event in batch.events {
+            match event {
+                Event::RouteAdded { route, replace } => {
+                    let Some(i) = self.table.find(&route.key) else { continue };
+                    if self.is_ours(i, &route) {
+                        lost.remove(&i);
+                        // Someone else put it back as we meant it.
+                        if matches!(self.table.slot(i).state, State::Missing | State::Failed | State::Damped) {
+                            self.mark_present(i);
+                        }
+                    } else if replace && self.is_current_loss(i, read_done) {
+                        // Another process replaced ours with other attributes.
+                        // A route added beside ours (append, prepend) leaves
+                        // ours in place; the scans watch what the kernel keeps.
+                        lost.insert(i);
+                    }
+                }
+                Event::RouteDeleted(route) => {
+                    let Some(i) = self.table.find(&route.key) else { continue };
+                    if self.is_ours(i, &route) && self.is_current_loss(i, read_done) {
+                        lost.insert(i);
+                    }
+                }
+                Event::LinkChanged(link) => {
+                    let was_up = self.link_up.insert(link.index, link.up);
+                    let renamed = self.links.get(&link.name).map(|l| l.index) != Some(link.index);
+                    self.links.retain(|_, l| l.index != link.index);
+                    self.links.insert(link.name.clone(), link.clone());
+                    if renamed {
+                        self.refresh_dev_index();
+                    }
+                    match (was_up, link.up) {
+                        // IPv4 routes over a link that goes down vanish without a
+                        // notification of their own: only a scan can tell.
+                        (Some(true), false) => self.request_resync(Trigger::LinkOrAddress),
+                        (Some(false) | None, true) => retry_failed = true,
+                        _ => {}
+                    }
+                }
+                Event::LinkRemoved(link) => {
+                    self.link_up.remove(&link.index);
+                    self.links.retain(|_, l| l.index != link.index);
+                    self.refresh_dev_index();
+                    self.request_resync(Trigger::LinkOrAddress);
+                }
+                Event::AddressAdded => retry_failed = true,
+                Event::AddressRemoved => self.request_resync(Trigger::LinkOrAddress),
+                Event::Overrun => {
+                    self.overruns += 1;
+                    self.metrics.netlink_overruns.inc();
+                    tracing::warn!("netlink overrun, resyncing");
+                    self.request_resync(Trigger::Overrun);
+                }
+            }
+        }
+        let mut lost: Vec<usize> = lost.into_iter().collect();
+        lost.sort_unstable();
+        let mut work: Vec<(usize, Purpose)> =
+            lost.into_iter().filter_map(|i| self.on_lost(i, Noticed::Event, batch.received)).collect();
+        if retry_failed {
+            work.extend(self.failed_routes());
+        }
+        self.install(work).await;
+    }
+
+    fn is_ours(&self, i: usize, route: &KernelRoute) -> bool {
+        super::decide::matches(&self.table.slot(i).spec, route, &self.dev_index, self.protocol)
+    }
+
+    /// A loss read before guardian's latest install of the route happened
+    /// before that install, which already repaired it (e.g. a scan found the
+    /// route missing while the notification waited in the queue).
+    fn is_current_loss(&self, i: usize, read_done: u64) -> bool {
+        let slot = self.table.slot(i);
+        slot.state == State::Installed && read_done >= slot.sent_at
+    }
+
+    /// Records a loss; returns the route to repair now, unless damped.
+    pub(super) fn on_lost(&mut self, i: usize, noticed: Noticed, since: Instant) -> Option<(usize, Purpose)> {
+        let key = self.table.slot(i).spec.key;
+        self.missing.entry(key).or_insert(Loss { since, noticed });
+        let (d, verdict) = damping::on_loss(self.damping.get(&key).copied(), since.into_std(), &self.cfg);
+        self.damping.insert(key, d);
+        match verdict {
+            damping::Verdict::RepairNow => {
+                self.table.set_state(i, State::Missing);
+                Some((i, Purpose::Repair))
+            }
+            damping::Verdict::Wait { delay, first } => {
+                self.table.set_state(i, State::Damped);
+                if first {
+                    tracing::warn!(
+                        route = %self.display(i),
+                        backoff = ?delay,
+                        repairs = self.cfg.max_repairs_per_route,
+                        window = ?self.cfg.damping_window,
+                        "route repairs damped"
+                    );
+                }
+                self.schedule_retry(key, Instant::now() + delay, true);
+                None
+            }
+        }
+    }
+
+    pub(super) fn mark_present(&mut self, i: usize) {
+        let key = self.table.slot(i).spec.key;
+        self.table.set_state(i, State::Installed);
+        self.missing.remove(&key);
+        self.errors.remove(&key);
+        self.retry_at.remove(&key);
+    }
+
+    fn failed_routes(&self) -> Vec<(usize, Purpose)> {
+        (0..self.table.len())
+            .filter(|&i| self.table.slot(i).state == State::Failed)
+            .map(|i| (i, Purpose::Retry))
+            .collect()
+    }
+}

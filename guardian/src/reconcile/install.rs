@@ -1,0 +1,166 @@
+//! Installing routes: one netlink batch per call, then the outcome per
+//! route: the `route reinstalled` line for a repaired loss, or a failure
+//! that is retried later.
+
+use super::table::State;
+use super::{Purpose, Reconciler, Trigger, RETRY_DELAY};
+use crate::kernel::routes::{Op, OpError};
+use crate::kernel::wire::RouteRequest;
+use crate::metrics::RepairLabels;
+use crate::route::RouteSpec;
+use std::cmp::Reverse;
+use tokio::time::Instant;
+
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct InstallOutcome {
+    /// Lost routes put back (first installs are not counted).
+    pub repaired: usize,
+    pub failed: usize,
+}
+
+impl Reconciler {
+    /// Installs the given routes in one batch and records the outcome.
+    pub(super) async fn install(&mut self, work: Vec<(usize, Purpose)>) -> InstallOutcome {
+        let mut outcome = InstallOutcome::default();
+        if work.is_empty() {
+            return outcome;
+        }
+        let mut ops = Vec::with_capacity(work.len());
+        let mut sent = Vec::with_capacity(work.len());
+        for (i, purpose) in work {
+            let spec = self.table.slot(i).spec;
+            match self.request_for(&spec) {
+                Ok(request) => {
+                    ops.push(Op::Replace(request));
+                    sent.push((i, purpose));
+                }
+                Err(e) => {
+                    outcome.failed += 1;
+                    self.record_failure(i, e);
+                }
+            }
+        }
+        // Taken before sending: a loss read before this instant is repaired by this batch.
+        let sent_at = self.micros(Instant::now());
+        for (i, _) in &sent {
+            self.table.slot_mut(*i).sent_at = sent_at;
+        }
+        match self.writer.apply(&ops).await {
+            Ok(results) => {
+                let now = Instant::now();
+                for ((i, purpose), result) in sent.into_iter().zip(results) {
+                    match result {
+                        Ok(()) => {
+                            if self.record_success(i, purpose, now) {
+                                outcome.repaired += 1;
+                            }
+                        }
+                        Err(e) => {
+                            outcome.failed += 1;
+                            self.record_failure(i, e);
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                // The batch's fate is unknown: leave the routes missing and let a scan tell.
+                tracing::warn!(error = %e, routes = sent.len(), "route batch outcome unknown; resyncing");
+                for (i, _) in sent {
+                    if self.table.slot(i).state != State::Installed {
+                        self.table.set_state(i, State::Missing);
+                    }
+                }
+                self.request_resync(Trigger::Overrun);
+            }
+        }
+        outcome
+    }
+
+    pub(super) fn request_for(&self, spec: &RouteSpec) -> Result<RouteRequest, OpError> {
+        let oif = match spec.dev {
+            None => None,
+            Some(dev) => match self.dev_index.get(dev) {
+                Some(index) => Some(index),
+                None => {
+                    return Err(OpError {
+                        errno: libc::ENODEV,
+                        message: format!("device {} does not exist", self.table.devs.name(dev)),
+                    })
+                }
+            },
+        };
+        Ok(RouteRequest { key: spec.key, via: spec.via, oif, src: spec.src, protocol: self.protocol })
+    }
+
+    /// Records an install the kernel accepted; true when it repaired a loss.
+    fn record_success(&mut self, i: usize, purpose: Purpose, now: Instant) -> bool {
+        let key = self.table.slot(i).spec.key;
+        let loss = self.missing.remove(&key);
+        self.errors.remove(&key);
+        self.retry_at.remove(&key);
+        self.table.set_state(i, State::Installed);
+        if purpose == Purpose::Initial {
+            if !self.ready {
+                self.installed_at_startup += 1;
+            }
+            return false;
+        }
+        // A retry of a route that was never installed is not a reinstall.
+        let Some(loss) = loss else { return false };
+        let slot = self.table.slot_mut(i);
+        slot.reinstalls = slot.reinstalls.saturating_add(1);
+        self.reinstalls += 1;
+        let family = key.family.label();
+        self.metrics.reinstalls.get_or_create(&RepairLabels { family, noticed: loss.noticed.label() }).inc();
+        tracing::warn!(
+            route = %self.display(i),
+            family = %family,
+            noticed = %loss.noticed.label(),
+            missing_for = ?now.duration_since(loss.since),
+            "route reinstalled"
+        );
+        true
+    }
+
+    /// Records a refused install. Every failure is tried again after
+    /// [`RETRY_DELAY`]; one that waits for a link or an address is also
+    /// tried as soon as a link comes up or an address is added.
+    fn record_failure(&mut self, i: usize, e: OpError) {
+        let key = self.table.slot(i).spec.key;
+        self.table.set_state(i, State::Failed);
+        if let Some(loss) = self.missing.get(&key) {
+            let labels = RepairLabels { family: key.family.label(), noticed: loss.noticed.label() };
+            self.metrics.reinstall_failures.get_or_create(&labels).inc();
+        }
+        if self.errors.get(&key) != Some(&e.message) {
+            let retry = if e.waits_for_link() { "when a link or address returns, or in 5s" } else { "in 5s" };
+            tracing::warn!(route = %self.display(i), error = %e.message, retry = %retry, "route install failed");
+        }
+        self.errors.insert(key, e.message);
+        self.schedule_retry(key, Instant::now() + RETRY_DELAY, false);
+    }
+
+    /// Installs the routes whose retry is due: damped ones whose back-off
+    /// ended, failed ones.
+    pub(super) async fn retry_due(&mut self) {
+        let now = Instant::now();
+        let mut work = Vec::new();
+        while let Some(Reverse((at, key))) = self.retries.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.retries.pop();
+            if self.retry_at.get(&key) != Some(&at) {
+                continue; // superseded by a later schedule, or done
+            }
+            self.retry_at.remove(&key);
+            let Some(i) = self.table.find(&key) else { continue };
+            match self.table.slot(i).state {
+                State::Damped => work.push((i, Purpose::Repair)),
+                State::Failed => work.push((i, Purpose::Retry)),
+                _ => {}
+            }
+        }
+        self.install(work).await;
+    }
+}
