@@ -206,11 +206,14 @@ impl Config {
             damping_max_backoff: r.damping_max_backoff.max(Duration::from_secs(1)),
         };
 
-        let mut routes = RouteSet { specs: Vec::with_capacity(file.routes.len()), devs: DevNames::default() };
+        // Sized once: growing by doubling would leave freed holes in the
+        // heap that a million-route daemon keeps as resident memory.
+        let count = file.routes.len() + chunks.iter().map(|c| c.routes).sum::<usize>();
+        let mut routes = RouteSet { specs: Vec::with_capacity(count), devs: DevNames::default() };
         // Identity -> offset of its first definition, to name both lines of a
         // duplicate. Lines are counted only for an error: counting them for
         // every route would make a million-route file take minutes.
-        let mut seen: HashMap<RouteKey, usize> = HashMap::new();
+        let mut seen: HashMap<RouteKey, usize> = HashMap::with_capacity(count);
         let mut add = |entry: RouteEntry, base: usize| -> Result<(), ConfigError> {
             let shift = |span: std::ops::Range<usize>| span.start + base..span.end + base;
             let offset = base + entry.dst.span().start;
@@ -230,10 +233,10 @@ impl Config {
             add(entry, 0)?;
         }
         for chunk in chunks {
-            let part: RouteChunk = toml::from_str(&text[chunk.clone()])
-                .map_err(|e| invalid(describe_toml_error(text, chunk.start, &e)))?;
+            let part: RouteChunk = toml::from_str(&text[chunk.text.clone()])
+                .map_err(|e| invalid(describe_toml_error(text, chunk.text.start, &e)))?;
             for entry in part.route {
-                add(entry, chunk.start)?;
+                add(entry, chunk.text.start)?;
             }
         }
         Ok(Config { origin: origin.to_owned(), daemon, reconcile, routes })
@@ -344,6 +347,12 @@ fn parse_prefix(text: &str) -> Result<(IpAddr, u8), String> {
 /// 2 GiB and spends much of its time faulting in fresh pages.
 const ROUTES_PER_CHUNK: usize = 4096;
 
+/// A slice of the file holding `routes` whole `[[route]]` tables.
+struct Chunk {
+    text: std::ops::Range<usize>,
+    routes: usize,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RouteChunk {
@@ -355,7 +364,7 @@ struct RouteChunk {
 /// of its own. `None` (parse the file whole) for any layout where a split
 /// could cut through something: another table after the routes, a header
 /// with a comment, multi-line strings.
-fn split_routes(text: &str) -> Option<(usize, Vec<std::ops::Range<usize>>)> {
+fn split_routes(text: &str) -> Option<(usize, Vec<Chunk>)> {
     if text.contains("\"\"\"") || text.contains("'''") {
         return None;
     }
@@ -374,7 +383,7 @@ fn split_routes(text: &str) -> Option<(usize, Vec<std::ops::Range<usize>>)> {
     let mut chunks = Vec::with_capacity(headers.len() / ROUTES_PER_CHUNK + 1);
     for (n, start) in headers.iter().enumerate().step_by(ROUTES_PER_CHUNK) {
         let end = headers.get(n + ROUTES_PER_CHUNK).copied().unwrap_or(text.len());
-        chunks.push(*start..end);
+        chunks.push(Chunk { text: *start..end, routes: (headers.len() - n).min(ROUTES_PER_CHUNK) });
     }
     Some((first, chunks))
 }
