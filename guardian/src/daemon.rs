@@ -72,7 +72,14 @@ pub async fn run(config: Config, config_path: Option<PathBuf>, started: std::tim
     let (command_tx, command_rx) = mpsc::channel(16);
 
     tokio::spawn(monitor.run(writer.port_id(), protocol, event_tx));
-    let reconciler = Reconciler::new(config, writer, metrics.clone(), status_tx, started);
+    let (repair_tx, mut repair_rx) = mpsc::unbounded_channel();
+    let report_metrics = metrics.clone();
+    tokio::spawn(async move {
+        while let Some(repaired) = repair_rx.recv().await {
+            crate::reconcile::log_unattributed(&repaired, &report_metrics);
+        }
+    });
+    let reconciler = Reconciler::new(config, writer, metrics.clone(), status_tx, repair_tx, started);
     let reconciler = tokio::spawn(reconciler.run(event_rx, command_rx));
 
     let control = control::control_router(status_rx, command_tx.clone());

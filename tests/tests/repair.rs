@@ -141,7 +141,7 @@ fn route_comes_back_after_its_link_goes_down_and_up() {
     require_netns!();
     let ns = Netns::with_link();
     let spec = v4("10.9.0.0/24").table(100);
-    let _d = Daemon::start(&ns, &Config::new().route(spec.clone()));
+    let d = Daemon::start(&ns, &Config::new().route(spec.clone()));
     ip::wait_installed(&ns, &spec, SHORT);
     // Link down flushes IPv4 routes through it without a per-route message.
     ns.link_set(DEV, "down");
@@ -149,6 +149,10 @@ fn route_comes_back_after_its_link_goes_down_and_up() {
     ns.link_set(DEV, "up");
     // Periodic scan default is 30 s: allow more than that.
     ip::wait_installed(&ns, &spec, LONG);
+    // The repair says why the route went: its link.
+    let line = d.wait_log("route reinstalled", route_msg("route reinstalled", "10.9.0.0/24"), SHORT);
+    assert_eq!(field(&line, "cause").as_deref(), Some("link_down"), "{line}");
+    assert_eq!(field(&line, "noticed").as_deref(), Some("scan"), "{line}");
 }
 
 #[test]

@@ -35,7 +35,44 @@ pub struct Config {
     pub origin: String,
     pub daemon: DaemonConfig,
     pub reconcile: ReconcileConfig,
+    pub attribution: AttributionConfig,
     pub routes: RouteSet,
+}
+
+/// How guardian finds out who deleted a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum AttributionMode {
+    /// eBPF where the kernel allows it, else the netlink port id.
+    Auto,
+    /// eBPF or nothing: guardian does not start without it.
+    Ebpf,
+    /// The port id in the kernel's delete notification, resolved through /proc.
+    Netlink,
+    Off,
+}
+
+impl AttributionMode {
+    pub fn label(self) -> &'static str {
+        match self {
+            AttributionMode::Auto => "auto",
+            AttributionMode::Ebpf => "ebpf",
+            AttributionMode::Netlink => "netlink",
+            AttributionMode::Off => "off",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttributionConfig {
+    pub mode: AttributionMode,
+    /// The eBPF ring buffer, in bytes (a power of two, at least one page).
+    pub ring_buffer_size: u64,
+    /// Report deletions in every network namespace, not only guardian's own.
+    pub all_netns: bool,
+    /// Process names that may appear as the `deleter` metric label; any
+    /// other process is `other`, since a process can choose its own name.
+    pub deleter_labels: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +110,8 @@ struct File {
     daemon: DaemonSection,
     #[serde(default)]
     reconcile: ReconcileSection,
+    #[serde(default)]
+    attribution: AttributionSection,
     #[serde(default, rename = "route")]
     routes: Vec<RouteEntry>,
 }
@@ -122,6 +161,39 @@ impl Default for ReconcileSection {
             max_repairs_per_route: Spanned::new(0..0, 5),
             damping_window: Duration::from_secs(60),
             damping_max_backoff: Duration::from_secs(300),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct AttributionSection {
+    mode: AttributionMode,
+    #[serde(deserialize_with = "units::size")]
+    ring_buffer_size: u64,
+    all_netns: bool,
+    deleter_labels: Vec<String>,
+}
+
+impl Default for AttributionSection {
+    fn default() -> Self {
+        AttributionSection {
+            mode: AttributionMode::Auto,
+            // A flush of 10,000 routes fits several times over (attribution.md).
+            ring_buffer_size: 16 << 20,
+            all_netns: false,
+            deleter_labels: [
+                "ip",
+                "NetworkManager",
+                "systemd-networkd",
+                "dhclient",
+                "dhcpcd",
+                "bird",
+                "zebra",
+                "route",
+            ]
+            .map(String::from)
+            .to_vec(),
         }
     }
 }
@@ -206,6 +278,21 @@ impl Config {
             damping_max_backoff: r.damping_max_backoff.max(Duration::from_secs(1)),
         };
 
+        let a = file.attribution;
+        let page = 4096;
+        if a.ring_buffer_size < page || !a.ring_buffer_size.is_power_of_two() {
+            return Err(invalid(format!(
+                "`attribution.ring_buffer_size` must be a power of two of at least 4KiB (got {} bytes), e.g. \"16MiB\"",
+                a.ring_buffer_size
+            )));
+        }
+        let attribution = AttributionConfig {
+            mode: a.mode,
+            ring_buffer_size: a.ring_buffer_size,
+            all_netns: a.all_netns,
+            deleter_labels: a.deleter_labels,
+        };
+
         // Sized once: growing by doubling would leave freed holes in the
         // heap that a million-route daemon keeps as resident memory.
         let count = file.routes.len() + chunks.iter().map(|c| c.routes).sum::<usize>();
@@ -239,7 +326,7 @@ impl Config {
                 add(entry, chunk.text.start)?;
             }
         }
-        Ok(Config { origin: origin.to_owned(), daemon, reconcile, routes })
+        Ok(Config { origin: origin.to_owned(), daemon, reconcile, attribution, routes })
     }
 }
 

@@ -222,3 +222,22 @@ fn a_table_after_the_routes_is_parsed_whole() {
     assert!(split_routes(text).is_none());
     assert_eq!(parse(text).unwrap().reconcile.interval, Duration::from_secs(5));
 }
+
+#[test]
+fn attribution_section_has_defaults_and_is_checked() {
+    let c = parse("").unwrap();
+    assert_eq!(c.attribution.mode, AttributionMode::Auto);
+    assert_eq!(c.attribution.ring_buffer_size, 16 << 20);
+    assert!(!c.attribution.all_netns);
+    assert!(c.attribution.deleter_labels.iter().any(|l| l == "NetworkManager"));
+    let c = parse(
+        "[attribution]\nmode = \"netlink\"\nring_buffer_size = \"1MiB\"\nall_netns = true\ndeleter_labels = [\"ip\"]\n",
+    )
+    .unwrap();
+    assert_eq!(c.attribution.mode, AttributionMode::Netlink);
+    assert_eq!(c.attribution.ring_buffer_size, 1 << 20);
+    assert_eq!(c.attribution.deleter_labels, vec!["ip".to_owned()]);
+    let e = parse("[attribution]\nmode = \"bpf\"\n").unwrap_err();
+    assert!(e.contains("line 2") && e.contains("bpf"), "{e}");
+    assert!(parse("[attribution]\nring_buffer_size = \"3000\"\n").unwrap_err().contains("power of two"));
+}

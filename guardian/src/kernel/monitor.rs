@@ -21,16 +21,29 @@ pub enum Event {
     RouteAdded {
         route: KernelRoute,
         replace: bool,
+        requester: Requester,
     },
     /// A route with guardian's protocol was deleted (also by guardian: a
     /// withdrawal that hit a route still tracked is a loss too).
-    RouteDeleted(KernelRoute),
+    RouteDeleted {
+        route: KernelRoute,
+        requester: Requester,
+    },
     LinkChanged(Link),
     LinkRemoved(Link),
     AddressAdded,
     AddressRemoved,
     /// The socket's buffer overflowed: events were lost, resync.
     Overrun,
+}
+
+/// Who asked the kernel for a change, as its notification says: the
+/// requesting socket's port id (0 for the kernel itself) and the request's
+/// sequence number. Deleter attribution starts from these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Requester {
+    pub port_id: u32,
+    pub seq: u32,
 }
 
 /// Events of one wake-up.
@@ -103,13 +116,14 @@ fn classify(buf: &[u8], own_port: u32, protocol: u8, out: &mut Vec<Event>) {
                 let Some(route) = wire::parse_route(msg.payload) else {
                     continue;
                 };
-                out.push(Event::RouteAdded { route, replace: msg.flags & wire::NLM_F_REPLACE != 0 });
+                let requester = Requester { port_id: msg.pid, seq: msg.seq };
+                out.push(Event::RouteAdded { route, replace: msg.flags & wire::NLM_F_REPLACE != 0, requester });
             }
             wire::RTM_DELROUTE => {
                 // Only a route of ours can be a loss; a foreign route that
                 // had replaced ours was already handled when it appeared.
                 if let Some(route) = wire::parse_route(msg.payload).filter(|r| r.protocol == protocol) {
-                    out.push(Event::RouteDeleted(route));
+                    out.push(Event::RouteDeleted { route, requester: Requester { port_id: msg.pid, seq: msg.seq } });
                 }
             }
             wire::RTM_NEWLINK => out.extend(parse_link(msg.payload).map(Event::LinkChanged)),

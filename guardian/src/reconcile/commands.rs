@@ -30,7 +30,7 @@ impl Reconciler {
     /// Applies a new configuration: removed routes are untracked, then
     /// withdrawn; added and changed ones installed; the rest untouched.
     async fn reload(&mut self, config: Config) -> ReloadReport {
-        let Config { origin, daemon, reconcile, routes } = config;
+        let Config { origin, daemon, reconcile, routes, .. } = config;
         if daemon != self.daemon {
             tracing::warn!("changes to [daemon] take effect when guardian restarts");
         }

@@ -2,22 +2,22 @@
 //! other losses of the same wake-up, unless damping holds it back.
 
 use super::table::State;
-use super::{damping, Loss, Noticed, Purpose, Reconciler, Trigger};
-use crate::kernel::monitor::{Event, EventBatch};
+use super::{damping, Cause, Loss, Noticed, Purpose, Reconciler, Trigger};
+use crate::kernel::monitor::{Event, EventBatch, Requester};
 use crate::kernel::wire::KernelRoute;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use tokio::time::Instant;
 
 impl Reconciler {
     pub(super) async fn on_events(&mut self, batch: EventBatch) {
         // Later events of the same batch override earlier ones: a route
         // deleted and added back as ours in one burst is not lost.
-        let mut lost: HashSet<usize> = HashSet::new();
+        let mut lost: HashMap<usize, (Cause, Option<Requester>)> = HashMap::new();
         let mut retry_failed = false;
         let read_done = self.micros(batch.read_done);
         for event in batch.events {
             match event {
-                Event::RouteAdded { route, replace } => {
+                Event::RouteAdded { route, replace, requester } => {
                     let Some(i) = self.table.find(&route.key) else { continue };
                     if self.is_ours(i, &route) {
                         lost.remove(&i);
@@ -29,17 +29,20 @@ impl Reconciler {
                         // Another process replaced ours with other attributes.
                         // A route added beside ours (append, prepend) leaves
                         // ours in place; the scans watch what the kernel keeps.
-                        lost.insert(i);
+                        lost.insert(i, (Cause::Replaced, Some(requester)));
                     }
                 }
-                Event::RouteDeleted(route) => {
+                Event::RouteDeleted { route, requester } => {
                     let Some(i) = self.table.find(&route.key) else { continue };
                     if self.is_ours(i, &route) && self.is_current_loss(i, read_done) {
-                        lost.insert(i);
+                        lost.insert(i, (Cause::Deleted, Some(requester)));
                     }
                 }
                 Event::LinkChanged(link) => {
                     let was_up = self.link_up.insert(link.index, link.up);
+                    if !link.up {
+                        self.links_down.insert(link.index, (link.name.clone(), batch.received));
+                    }
                     let renamed = self.links.get(&link.name).map(|l| l.index) != Some(link.index);
                     self.links.retain(|_, l| l.index != link.index);
                     self.links.insert(link.name.clone(), link.clone());
@@ -55,6 +58,7 @@ impl Reconciler {
                     }
                 }
                 Event::LinkRemoved(link) => {
+                    self.links_down.insert(link.index, (link.name.clone(), batch.received));
                     self.link_up.remove(&link.index);
                     self.links.retain(|_, l| l.index != link.index);
                     self.refresh_dev_index();
@@ -70,10 +74,14 @@ impl Reconciler {
                 }
             }
         }
-        let mut lost: Vec<usize> = lost.into_iter().collect();
-        lost.sort_unstable();
-        let mut work: Vec<(usize, Purpose)> =
-            lost.into_iter().filter_map(|i| self.on_lost(i, Noticed::Event, batch.received)).collect();
+        let mut lost: Vec<(usize, (Cause, Option<Requester>))> = lost.into_iter().collect();
+        lost.sort_unstable_by_key(|(i, _)| *i);
+        let mut work: Vec<(usize, Purpose)> = lost
+            .into_iter()
+            .filter_map(|(i, (cause, requester))| {
+                self.on_lost(i, Loss { since: batch.received, noticed: Noticed::Event, cause, requester })
+            })
+            .collect();
         if retry_failed {
             work.extend(self.failed_routes());
         }
@@ -93,9 +101,10 @@ impl Reconciler {
     }
 
     /// Records a loss; returns the route to repair now, unless damped.
-    pub(super) fn on_lost(&mut self, i: usize, noticed: Noticed, since: Instant) -> Option<(usize, Purpose)> {
+    pub(super) fn on_lost(&mut self, i: usize, loss: Loss) -> Option<(usize, Purpose)> {
         let key = self.table.slot(i).spec.key;
-        self.missing.entry(key).or_insert(Loss { since, noticed });
+        let since = loss.since;
+        self.missing.entry(key).or_insert(loss);
         let (d, verdict) = damping::on_loss(self.damping.get(&key).copied(), since.into_std(), &self.cfg);
         self.damping.insert(key, d);
         match verdict {

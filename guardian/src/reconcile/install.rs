@@ -3,7 +3,7 @@
 //! that is retried later.
 
 use super::table::State;
-use super::{Purpose, Reconciler, Trigger, RETRY_DELAY};
+use super::{log_unattributed, Purpose, Reconciler, Repaired, Trigger, RETRY_DELAY};
 use crate::kernel::routes::{Op, OpError};
 use crate::kernel::wire::RouteRequest;
 use crate::metrics::RepairLabels;
@@ -110,15 +110,20 @@ impl Reconciler {
         let slot = self.table.slot_mut(i);
         slot.reinstalls = slot.reinstalls.saturating_add(1);
         self.reinstalls += 1;
-        let family = key.family.label();
-        self.metrics.reinstalls.get_or_create(&RepairLabels { family, noticed: loss.noticed.label() }).inc();
-        tracing::warn!(
-            route = %self.display(i),
-            family = %family,
-            noticed = %loss.noticed.label(),
-            missing_for = ?now.duration_since(loss.since),
-            "route reinstalled"
-        );
+        // Who deleted it is worked out, logged and counted elsewhere, off the
+        // repair path (it may read /proc or wait for an eBPF record).
+        let repaired = Repaired {
+            route: self.display(i),
+            family: key.family,
+            noticed: loss.noticed,
+            missing_for: now.duration_since(loss.since),
+            cause: loss.cause,
+            requester: loss.requester,
+            lost_at: loss.since.into_std(),
+        };
+        if let Err(unsent) = self.repairs.send(repaired) {
+            log_unattributed(&unsent.0, &self.metrics);
+        }
         true
     }
 

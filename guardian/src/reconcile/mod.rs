@@ -26,7 +26,7 @@ pub mod table;
 use crate::config::{Config, DaemonConfig, ReconcileConfig};
 use crate::control::api::{CycleReport, RouteCounts, RouteInfo, Status};
 use crate::kernel::links::Link;
-use crate::kernel::monitor::EventBatch;
+use crate::kernel::monitor::{EventBatch, Requester};
 use crate::kernel::routes::RouteWriter;
 use crate::metrics::{FamilyLabels, Metrics};
 use crate::route::{DevNames, Family, RouteDisplay, RouteKey, RouteSpec};
@@ -64,7 +64,7 @@ pub enum Noticed {
 }
 
 impl Noticed {
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             Noticed::Event => "event",
             Noticed::Scan => "scan",
@@ -97,11 +97,79 @@ impl Trigger {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+/// What happened to a lost route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cause {
+    /// Deleted (by a request, or found missing by a scan).
+    Deleted,
+    /// Replaced by a route with other attributes.
+    Replaced,
+    /// Flushed because its link went down or away.
+    LinkDown { dev: String },
+}
+
+impl Cause {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Cause::Deleted => "deleted",
+            Cause::Replaced => "replaced",
+            Cause::LinkDown { .. } => "link_down",
+        }
+    }
+
+    /// The link whose going down flushed the route.
+    pub fn link(&self) -> Option<&str> {
+        match self {
+            Cause::LinkDown { dev } => Some(dev),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
 struct Loss {
     since: Instant,
     noticed: Noticed,
+    cause: Cause,
+    /// The request that caused it, when a notification said.
+    requester: Option<Requester>,
 }
+
+/// A lost route that guardian put back, for the task that says who took it.
+#[derive(Debug, Clone)]
+pub struct Repaired {
+    /// The route as `ip route` would print it.
+    pub route: String,
+    pub family: Family,
+    pub noticed: Noticed,
+    pub missing_for: Duration,
+    pub cause: Cause,
+    /// The request behind the loss, when a notification named one.
+    pub requester: Option<Requester>,
+    /// When the loss was noticed.
+    pub lost_at: std::time::Instant,
+}
+
+/// The `route reinstalled` line and counter without attribution: for when
+/// the task that attributes losses is gone (guardian is stopping).
+pub fn log_unattributed(r: &Repaired, metrics: &Metrics) {
+    let labels = crate::metrics::RepairLabels { family: r.family.label(), noticed: r.noticed.label() };
+    metrics.reinstalls.get_or_create(&labels).inc();
+    tracing::warn!(
+        route = %r.route,
+        family = %r.family.label(),
+        noticed = %r.noticed.label(),
+        missing_for = ?r.missing_for,
+        cause = %r.cause.label(),
+        dev = r.cause.link(),
+        attribution = "none",
+        "route reinstalled"
+    );
+}
+
+/// A scan that finds a route missing within this long of its link going
+/// down blames the link.
+const LINK_DOWN_BLAME: Duration = Duration::from_secs(10);
 
 /// Why a route is being installed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -132,6 +200,7 @@ pub struct Reconciler {
     origin: String,
     metrics: Arc<Metrics>,
     status: watch::Sender<Status>,
+    repairs: mpsc::UnboundedSender<Repaired>,
     /// When the process started (for the uptime).
     started: std::time::Instant,
     /// The zero of [`table::Slot::sent_at`].
@@ -139,6 +208,8 @@ pub struct Reconciler {
     /// Every link by name, and whether each interface index is up.
     links: HashMap<String, Link>,
     link_up: HashMap<u32, bool>,
+    /// Links that went down or away recently, by index: (name, when).
+    links_down: HashMap<u32, (String, Instant)>,
     dev_index: DevIndex,
     missing: HashMap<RouteKey, Loss>,
     damping: HashMap<RouteKey, Damping>,
@@ -164,9 +235,10 @@ impl Reconciler {
         writer: RouteWriter,
         metrics: Arc<Metrics>,
         status: watch::Sender<Status>,
+        repairs: mpsc::UnboundedSender<Repaired>,
         started: std::time::Instant,
     ) -> Reconciler {
-        let Config { origin, daemon, reconcile, routes } = config;
+        let Config { origin, daemon, reconcile, routes, .. } = config;
         let mut table = RouteTable::new(routes.devs, routes.specs.len());
         for spec in routes.specs {
             table.insert(spec);
@@ -182,10 +254,12 @@ impl Reconciler {
             origin,
             metrics,
             status,
+            repairs,
             started,
             epoch: Instant::now(),
             links: HashMap::new(),
             link_up: HashMap::new(),
+            links_down: HashMap::new(),
             dev_index: DevIndex::default(),
             missing: HashMap::new(),
             damping: HashMap::new(),

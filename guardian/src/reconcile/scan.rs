@@ -3,7 +3,9 @@
 //! table that adopts what is already in place.
 
 use super::table::State;
-use super::{release_startup_memory, Noticed, Purpose, Reconciler, Trigger, SCAN_RETRY_DELAY};
+use super::{
+    release_startup_memory, Cause, Loss, Noticed, Purpose, Reconciler, Trigger, LINK_DOWN_BLAME, SCAN_RETRY_DELAY,
+};
 use crate::control::api::CycleReport;
 use crate::kernel::routes::Op;
 use crate::kernel::wire::{KernelRoute, RouteRequest};
@@ -52,6 +54,7 @@ impl Reconciler {
     /// failed) and are withdrawn. At start-up every table is dumped.
     pub(super) async fn scan(&mut self, trigger: Trigger) -> CycleReport {
         let started = Instant::now();
+        self.links_down.retain(|_, (_, when)| started.saturating_duration_since(*when) <= LINK_DOWN_BLAME);
         let n = self.table.len();
         let mut seen = vec![0u64; n.div_ceil(64)];
         let mut stale: Vec<KernelRoute> = Vec::new();
@@ -74,7 +77,10 @@ impl Reconciler {
             match (self.table.slot(i).state, present) {
                 (State::Installed, false) => {
                     missing += 1;
-                    work.extend(self.on_lost(i, Noticed::Scan, started));
+                    let cause = self.scan_cause(i, started);
+                    work.extend(
+                        self.on_lost(i, Loss { since: started, noticed: Noticed::Scan, cause, requester: None }),
+                    );
                 }
                 (State::Pending, true) => self.mark_present(i), // adopted as it stands
                 (State::Pending, false) => work.push((i, Purpose::Initial)),
@@ -144,6 +150,34 @@ impl Reconciler {
             );
         }
         Ok(())
+    }
+
+    /// Why a scan found a route missing: IPv4 flushes the routes over a link
+    /// that goes down without a notification per route, so a route over a
+    /// link that went down lately is blamed on the link.
+    fn scan_cause(&self, i: usize, now: Instant) -> Cause {
+        let recent = |(name, when): &(String, Instant)| {
+            (now.saturating_duration_since(*when) <= LINK_DOWN_BLAME).then(|| name.clone())
+        };
+        let spec = &self.table.slot(i).spec;
+        let dev = match spec.dev {
+            Some(dev) => {
+                let name = self.table.devs.name(dev);
+                self.links_down.values().find(|(n, _)| n == name).and_then(recent)
+            }
+            // Without a configured device, a single link down lately is the likely cause.
+            None => {
+                let mut recent_downs = self.links_down.values().filter_map(recent);
+                match (recent_downs.next(), recent_downs.next()) {
+                    (Some(name), None) => Some(name),
+                    _ => None,
+                }
+            }
+        };
+        match dev {
+            Some(dev) => Cause::LinkDown { dev },
+            None => Cause::Deleted,
+        }
     }
 
     async fn withdraw_stale(&mut self, stale: Vec<KernelRoute>) {
