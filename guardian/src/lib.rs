@@ -5,10 +5,12 @@
 //! (damping it if it keeps happening) -> [`kernel::routes`] reinstalls it ->
 //! [`reconcile`] logs `route reinstalled` and counts it in [`metrics`].
 
+pub mod attribution;
 pub mod cli;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod ebpf;
 pub mod kernel;
 pub mod logging;
 pub mod metrics;

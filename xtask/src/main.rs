@@ -4,6 +4,9 @@
 //! cargo xtask demo                      see the whole idea in a few seconds (root)
 //! cargo xtask test [-- cargo test args] build guardian, run every test
 //! cargo xtask bench [--only S] [--max-routes N]   the issue's benchmarks (root)
+//! cargo xtask setup                     nightly + rust-src + bpf-linker for build-ebpf
+//! cargo xtask build-ebpf                rebuild guardian/ebpf/guardian.bpf.o (nightly)
+//! cargo xtask check-ebpf                fail if the committed eBPF object is stale
 //! ```
 //!
 //! xtask drives the `guardian` binary through its command line (see the
@@ -16,9 +19,11 @@ mod cleanup;
 mod config;
 mod daemon;
 mod demo;
+mod ebpf;
 mod netlink;
 mod netns;
 mod prereq;
+mod setup;
 mod test;
 
 use std::process::ExitCode;
@@ -44,6 +49,12 @@ enum Command {
     },
     /// Build guardian in release and run the benchmarks in throw-away namespaces (needs root).
     Bench(bench::Options),
+    /// Install what `build-ebpf` needs: nightly + rust-src, bpf-linker against the nightly's libLLVM.
+    Setup,
+    /// Build the eBPF object (nightly) into guardian/ebpf/guardian.bpf.o.
+    BuildEbpf,
+    /// Rebuild the eBPF object in a temporary folder and fail if the committed one is stale.
+    CheckEbpf,
 }
 
 fn main() -> ExitCode {
@@ -56,6 +67,9 @@ fn main() -> ExitCode {
         Command::Demo => demo::run(),
         Command::Test { args } => test::run(&args),
         Command::Bench(options) => bench::run(&options),
+        Command::Setup => setup::run_setup().map(|()| ExitCode::SUCCESS),
+        Command::BuildEbpf => ebpf::build().map(|()| ExitCode::SUCCESS),
+        Command::CheckEbpf => ebpf::check().map(|()| ExitCode::SUCCESS),
     };
     // Whatever happened, leave nothing behind (idempotent: the guards have
     // usually cleaned up already).

@@ -1,0 +1,178 @@
+//! The port id resolver against the real kernel: netlink sockets of this
+//! process, and `ip monitor route` in a network namespace of its own.
+
+use super::portid::{PortIdResolver, PortOwner};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// A NETLINK_ROUTE socket bound to `port_id`; `None` when the port id is
+/// taken in this network namespace.
+fn route_socket(port_id: u32) -> Option<OwnedFd> {
+    // SAFETY: plain socket(2); the fd is owned at once.
+    let fd = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::NETLINK_ROUTE) };
+    assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+    // SAFETY: fd was just created and is owned by no one else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: sockaddr_nl is plain data; all-zero is valid.
+    let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+    addr.nl_pid = port_id;
+    let len = std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t;
+    // SAFETY: addr is a valid sockaddr_nl of `len` bytes.
+    let rc = unsafe { libc::bind(fd.as_raw_fd(), (&raw const addr).cast(), len) };
+    (rc == 0).then_some(fd)
+}
+
+/// A socket bound the libnl way, `pid | n << 22`, with an `n` no other
+/// test in this process uses.
+fn libnl_socket() -> (u32, OwnedFd) {
+    static N: AtomicU32 = AtomicU32::new(100);
+    loop {
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        assert!(n < 512, "no free libnl-style port id");
+        let port_id = std::process::id() | (n << 22);
+        if let Some(fd) = route_socket(port_id) {
+            return (port_id, fd);
+        }
+    }
+}
+
+#[test]
+fn an_open_libnl_socket_names_this_process_exactly_and_a_closed_one_by_guess() {
+    let me = std::process::id();
+    let (port_id, socket) = libnl_socket();
+    match PortIdResolver::default().resolve(port_id).unwrap() {
+        PortOwner::Resolved { process, exact: true } => assert_eq!(process.tgid, me),
+        other => panic!("port id {port_id:#x}: {other:?}"),
+    }
+    drop(socket);
+    match PortIdResolver::default().resolve(port_id).unwrap() {
+        PortOwner::Resolved { process, exact: false } => assert_eq!(process.tgid, me),
+        other => panic!("closed port id {port_id:#x}: {other:?}"),
+    }
+}
+
+/// Prints `SKIPPED: reason` past libtest's capture, or fails under CI.
+fn skip(reason: &str) {
+    let test = std::thread::current().name().unwrap_or("<test>").to_owned();
+    if std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0") {
+        panic!("{test}: prerequisites missing under CI (tests must not skip in CI): {reason}");
+    }
+    let msg = format!("\nSKIPPED: {test}: {reason}\n");
+    // SAFETY: writing a byte buffer to fd 2.
+    unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
+}
+
+/// A network namespace of this test (`ga-<pid>-<n>`), deleted on drop.
+struct Netns(String);
+
+impl Netns {
+    fn new() -> Result<Netns, String> {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let name = format!("ga-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+        let out = Command::new("ip").args(["netns", "add", &name]).output().map_err(|e| format!("ip: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("ip netns add: {}", String::from_utf8_lossy(&out.stderr).trim()));
+        }
+        Ok(Netns(name))
+    }
+
+    /// Runs `f` on a thread that has joined the namespace, so that
+    /// /proc/thread-self/net is the namespace's.
+    fn run_in<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let ns = std::fs::File::open(format!("/run/netns/{}", self.0)).expect("open the namespace");
+                // SAFETY: setns on a valid namespace fd, for this thread only.
+                let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+                assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+                f()
+            })
+            .join()
+            .expect("thread in the namespace panicked")
+        })
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
+    }
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The port ids of the namespace's rtnetlink sockets other than the kernel's.
+fn route_port_ids() -> Vec<u32> {
+    let table = std::fs::read_to_string("/proc/thread-self/net/netlink").unwrap();
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            (cols.get(1) == Some(&"0")).then(|| cols.get(2)?.parse().ok()).flatten()
+        })
+        .filter(|&p| p != 0)
+        .collect()
+}
+
+#[test]
+fn ip_monitor_in_a_namespace_is_resolved_from_its_port_id_then_exited() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return skip("needs root (creates a network namespace)");
+    }
+    let ns = match Netns::new() {
+        Ok(ns) => ns,
+        Err(e) => return skip(&format!("cannot create a network namespace: {e}")),
+    };
+    let child = Command::new("ip")
+        .args(["netns", "exec", &ns.0, "ip", "monitor", "route"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn ip monitor");
+    let mut child = Killed(child);
+    let pid = child.0.id();
+    // `ip netns exec` execs the command, so the monitor keeps this pid,
+    // and the kernel binds a process's first netlink socket to its pid.
+    let port_ids = ns.run_in(|| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let ids = route_port_ids();
+            if ids.contains(&pid) {
+                break ids;
+            }
+            assert!(Instant::now() < deadline, "no socket with port id {pid} (ip monitor's pid); found {ids:?}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    // `ip monitor` opens a second socket, which the kernel binds to a
+    // random negative port id: found through its inode alone.
+    for &port_id in &port_ids {
+        match ns.run_in(|| PortIdResolver::default().resolve(port_id).unwrap()) {
+            PortOwner::Resolved { process, exact } => {
+                assert!(exact, "port id {port_id}: found through the socket, not by guess: {process:?}");
+                assert_eq!((process.pid, process.tgid, process.comm.as_str()), (pid, pid, "ip"));
+                assert_eq!(process.cmdline.as_deref(), Some("ip monitor route"));
+                assert_eq!(process.ptgid, std::process::id());
+            }
+            other => panic!("port id {port_id} of ip monitor (pid {pid}) not resolved: {other:?}"),
+        }
+    }
+
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
+    for &port_id in &port_ids {
+        assert_eq!(ns.run_in(|| PortIdResolver::default().resolve(port_id).unwrap()), PortOwner::Exited);
+    }
+}

@@ -1,0 +1,31 @@
+//! Deleter attribution without eBPF: who removed a route guardian keeps.
+//!
+//! ```text
+//!  RTM_DELROUTE nlmsg_pid ─▶ portid::PortIdResolver ─▶ PortOwner ─▶ deleter::Deleter
+//!        (/proc/thread-self/net/netlink, /proc/*/fd, process::Procfs)        │
+//!                                   ┌───────────────────────────────────────┼───────────────┐
+//!                                   ▼                                       ▼               ▼
+//!                     deleter::DeleterLabels::label        fields::log_reinstalled    recent::Recent
+//!                     (bounded `deleter` metric label)     (`route reinstalled`)      (`guardian deletions`)
+//! ```
+//!
+//! The eBPF program (guardian-ebpf) yields the same [`Deleter`] with
+//! [`Attribution::Ebpf`]; everything after the resolver serves both. See
+//! shared/design/attribution.md ("Fallback without eBPF").
+
+pub mod deleter;
+pub mod fields;
+pub mod portid;
+pub mod process;
+pub mod recent;
+
+#[cfg(test)]
+mod fakeproc;
+#[cfg(test)]
+mod live_tests;
+
+pub use deleter::{Attribution, Deleter, DeleterLabels, Who};
+pub use fields::log_reinstalled;
+pub use portid::{PortIdResolver, PortOwner};
+pub use process::{ProcessInfo, Procfs};
+pub use recent::{Deletion, Recent};

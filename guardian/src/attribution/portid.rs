@@ -1,0 +1,290 @@
+//! From a netlink port id to the process that sent the request.
+//!
+//! The kernel's RTM_DELROUTE notification carries the requesting socket's
+//! port id in `nlmsg_pid` (0 when the kernel itself removed the route). The
+//! socket is found in `thread-self/net/netlink`, the table of the network
+//! namespace of the thread that reads it, which is guardian's, the one whose
+//! routes were deleted; the process holding it is the one whose
+//! `fd/` has a `socket:[inode]` link. This works in any pid namespace, but
+//! only while the socket is open: a short-lived `ip` has often exited by
+//! the time the notification is read, and is then reported as
+//! [`PortOwner::Exited`] rather than guessed.
+//!
+//! When the socket is gone, or its holder cannot be seen (reading another
+//! user's `fd/` needs ptrace rights guardian lacks), the port id is taken
+//! as a pid, by convention: the kernel binds a process's first netlink
+//! socket to its tgid, libnl to `pid | n << 22`. Such an answer is weaker
+//! (`exact: false`), and is kept only if that pid is a process leader in
+//! guardian's own pid namespace, the only one in which the number means it.
+
+use super::process::{ProcessError, ProcessInfo, Procfs};
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// `NETLINK_ROUTE`, the protocol column of rtnetlink sockets.
+const NETLINK_ROUTE: u32 = 0;
+/// libnl's port ids are `pid | n << 22`: pids fit in the low 22 bits
+/// (`PID_MAX_LIMIT` is 2^22).
+const PID_BITS: u32 = 22;
+
+/// Who holds the socket a request came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortOwner {
+    /// Port id 0: no process asked; the kernel removed the route itself
+    /// (its link went down, its address or nexthop was removed).
+    Kernel,
+    /// `exact`: found through the socket itself; otherwise the port id was
+    /// taken as a pid (see the module documentation).
+    Resolved { process: ProcessInfo, exact: bool },
+    /// The socket is closed and the port id names no live process: the
+    /// requester has exited.
+    Exited,
+    /// The socket is still open, but the process holding it could not be
+    /// seen and the port id names none of ours: the requester lives, unnamed.
+    Hidden,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PortIdError {
+    #[error("cannot read the netlink socket table {}: {source}", path.display())]
+    Table { path: PathBuf, source: io::Error },
+    #[error("{}: unexpected format: {line:?}", path.display())]
+    Format { path: PathBuf, line: String },
+    #[error(transparent)]
+    Process(#[from] ProcessError),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PortIdResolver {
+    procfs: Procfs,
+}
+
+impl PortIdResolver {
+    pub fn new(procfs: Procfs) -> PortIdResolver {
+        PortIdResolver { procfs }
+    }
+
+    /// Resolves the `nlmsg_pid` of a notification. Blocking file I/O that
+    /// walks every process's `fd/` (milliseconds on a busy host): call it
+    /// off the reconciler's task, once per port id of a batch.
+    pub fn resolve(&self, port_id: u32) -> Result<PortOwner, PortIdError> {
+        if port_id == 0 {
+            return Ok(PortOwner::Kernel);
+        }
+        let guess = pid_guess(port_id);
+        let inode = self.socket_inode(port_id)?;
+        if let Some(inode) = inode {
+            if let Some(pid) = self.socket_holder(inode, guess) {
+                match self.procfs.process(pid) {
+                    Ok(process) => return Ok(PortOwner::Resolved { process, exact: true }),
+                    Err(ProcessError::Gone(_)) => {} // it exited since: try the guess
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        if let Some(pid) = guess {
+            match self.procfs.process(pid) {
+                // A thread's id is no port id, and a number from another
+                // pid namespace names someone else here.
+                Ok(process) if process.tgid == pid && self.procfs.same_pid_namespace(pid) => {
+                    return Ok(PortOwner::Resolved { process, exact: false });
+                }
+                Ok(_) | Err(ProcessError::Gone(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(if inode.is_some() { PortOwner::Hidden } else { PortOwner::Exited })
+    }
+
+    fn table_path(&self) -> PathBuf {
+        self.procfs.root().join("thread-self/net/netlink")
+    }
+
+    /// The inode of the NETLINK_ROUTE socket bound to `port_id`, if open.
+    fn socket_inode(&self, port_id: u32) -> Result<Option<u64>, PortIdError> {
+        let path = self.table_path();
+        let text =
+            std::fs::read_to_string(&path).map_err(|source| PortIdError::Table { path: path.clone(), source })?;
+        find_socket(&text, NETLINK_ROUTE, port_id).map_err(|line| PortIdError::Format { path, line })
+    }
+
+    /// The first process with a `socket:[inode]` fd, trying `candidate`
+    /// (the port id as a pid, usually the creator) before the others.
+    /// Processes whose `fd/` cannot be read (exited, another user's) are
+    /// passed over.
+    fn socket_holder(&self, inode: u64, candidate: Option<u32>) -> Option<u32> {
+        let target = PathBuf::from(format!("socket:[{inode}]"));
+        if let Some(pid) = candidate.filter(|&pid| self.holds(pid, &target)) {
+            return Some(pid);
+        }
+        let entries = std::fs::read_dir(self.procfs.root()).ok()?;
+        entries
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|&pid| Some(pid) != candidate)
+            .find(|&pid| self.holds(pid, &target))
+    }
+
+    fn holds(&self, pid: u32, target: &Path) -> bool {
+        let Ok(fds) = std::fs::read_dir(self.procfs.pid_dir(pid).join("fd")) else {
+            return false;
+        };
+        fds.filter_map(Result::ok).any(|fd| std::fs::read_link(fd.path()).is_ok_and(|link| link == target))
+    }
+}
+
+/// The pid a port id names by convention, if any: its low 22 bits. A
+/// negative port id (as the kernel's `s32`) is one the kernel chose when
+/// the process's pid was taken (-4096 downwards): it names no pid.
+fn pid_guess(port_id: u32) -> Option<u32> {
+    if (port_id as i32) < 0 {
+        return None;
+    }
+    Some(port_id & ((1 << PID_BITS) - 1)).filter(|&pid| pid != 0)
+}
+
+/// Finds the inode of the socket of `protocol` bound to `port_id` in the
+/// text of /proc/net/netlink (`sk Eth Pid Groups Rmem Wmem Dump Locks Drops
+/// Inode`; columns found by their header names). Err: the offending line.
+fn find_socket(table: &str, protocol: u32, port_id: u32) -> Result<Option<u64>, String> {
+    let mut lines = table.lines();
+    let header = lines.next().unwrap_or_default();
+    let names: Vec<&str> = header.split_whitespace().collect();
+    let column = |name| names.iter().position(|&n| n == name).ok_or_else(|| header.to_owned());
+    let (eth, pid, ino) = (column("Eth")?, column("Pid")?, column("Inode")?);
+    for line in lines.filter(|l| !l.trim().is_empty()) {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let number = |i: usize| cols.get(i).and_then(|c| c.parse::<u64>().ok()).ok_or_else(|| line.to_owned());
+        if number(eth)? == u64::from(protocol) && number(pid)? == u64::from(port_id) {
+            return Ok(Some(number(ino)?));
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attribution::fakeproc::FakeProc;
+
+    const LIBNL_SECOND: u32 = 4242 | (1 << 22);
+    /// Port id -4096, the first the kernel picks when the pid is taken.
+    const AUTOBOUND: u32 = -4096i32 as u32;
+
+    fn resolver(fake: &FakeProc) -> PortIdResolver {
+        PortIdResolver::new(Procfs::new(fake.root()))
+    }
+
+    fn resolved(owner: PortOwner) -> (u32, String, bool) {
+        match owner {
+            PortOwner::Resolved { process, exact } => (process.pid, process.comm, exact),
+            other => panic!("not resolved: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn port_id_zero_is_the_kernel() {
+        let fake = FakeProc::new();
+        assert_eq!(resolver(&fake).resolve(0).unwrap(), PortOwner::Kernel);
+    }
+
+    #[test]
+    fn an_open_socket_names_its_holder_exactly() {
+        let fake = FakeProc::new();
+        fake.netlink(&[(0, 0, 4), (0, 4242, 555)]);
+        fake.process(4242, 4242, 1, "ip", b"ip\0route\0del\x0010.9.0.0/24\0", "0::/user.slice\n");
+        fake.socket_fd(4242, 3, 555);
+        assert_eq!(resolved(resolver(&fake).resolve(4242).unwrap()), (4242, "ip".into(), true));
+    }
+
+    #[test]
+    fn a_socket_the_kernel_bound_elsewhere_is_still_found_by_inode() {
+        let fake = FakeProc::new();
+        fake.netlink(&[(0, AUTOBOUND, 777)]);
+        fake.process(300, 300, 1, "bird", b"bird\0", "0::/\n");
+        fake.socket_fd(300, 9, 777);
+        assert_eq!(resolved(resolver(&fake).resolve(AUTOBOUND).unwrap()), (300, "bird".into(), true));
+    }
+
+    #[test]
+    fn the_creator_is_preferred_when_a_child_shares_the_socket() {
+        let fake = FakeProc::new();
+        fake.netlink(&[(0, 4242, 555)]);
+        for (pid, comm) in [(4242, "parent"), (1, "child0"), (9999, "child1"), (50, "child2")] {
+            fake.process(pid, pid, 4242, comm, b"x\0", "0::/\n");
+            fake.socket_fd(pid, 3, 555);
+        }
+        assert_eq!(resolved(resolver(&fake).resolve(4242).unwrap()), (4242, "parent".into(), true));
+    }
+
+    #[test]
+    fn only_route_sockets_count() {
+        let fake = FakeProc::new();
+        fake.netlink(&[(16, 4242, 555)]); // NETLINK_GENERIC
+        fake.process(300, 300, 1, "other", b"other\0", "0::/\n");
+        fake.socket_fd(300, 3, 555);
+        assert_eq!(resolver(&fake).resolve(4242).unwrap(), PortOwner::Exited);
+    }
+
+    #[test]
+    fn a_closed_libnl_socket_falls_back_to_the_pid_in_the_low_bits() {
+        let fake = FakeProc::new();
+        fake.netlink(&[]);
+        fake.process(4242, 4242, 1, "NetworkManager", b"/usr/sbin/NetworkManager\0--no-daemon\0", "0::/\n");
+        assert_eq!(resolved(resolver(&fake).resolve(LIBNL_SECOND).unwrap()), (4242, "NetworkManager".into(), false));
+    }
+
+    #[test]
+    fn a_closed_socket_whose_pid_is_gone_is_exited_not_guessed() {
+        let fake = FakeProc::new();
+        fake.netlink(&[(0, 0, 4)]);
+        fake.process(4243, 4243, 1, "neighbour", b"x\0", "0::/\n");
+        assert_eq!(resolver(&fake).resolve(4242).unwrap(), PortOwner::Exited);
+        assert_eq!(resolver(&fake).resolve(LIBNL_SECOND).unwrap(), PortOwner::Exited);
+    }
+
+    #[test]
+    fn an_open_socket_without_a_visible_holder_falls_back_to_the_pid_or_is_hidden() {
+        let fake = FakeProc::new();
+        fake.netlink(&[(0, 4242, 555), (0, AUTOBOUND, 556)]);
+        // 4242's fd/ shows no link, as when it belongs to another user.
+        fake.process(4242, 4242, 1, "ip", b"ip\0", "0::/\n");
+        assert_eq!(resolved(resolver(&fake).resolve(4242).unwrap()), (4242, "ip".into(), false));
+        assert_eq!(resolver(&fake).resolve(AUTOBOUND).unwrap(), PortOwner::Hidden);
+    }
+
+    #[test]
+    fn a_guess_must_be_a_process_leader_of_our_pid_namespace() {
+        let fake = FakeProc::new();
+        fake.netlink(&[]);
+        fake.process(4242, 4000, 1, "worker", b"x\0", "0::/\n"); // a thread
+        assert_eq!(resolver(&fake).resolve(4242).unwrap(), PortOwner::Exited);
+        fake.process(4343, 4343, 1, "inner", b"x\0", "0::/\n");
+        fake.write("4343/status", FakeProc::status(4343, 4343, 1).replace("NStgid:\t4343", "NStgid:\t4343\t7"));
+        assert_eq!(resolver(&fake).resolve(4343).unwrap(), PortOwner::Exited);
+    }
+
+    #[test]
+    fn a_kernel_chosen_port_id_is_no_pid() {
+        assert_eq!(pid_guess(AUTOBOUND), None);
+        assert_eq!(pid_guess(LIBNL_SECOND), Some(4242));
+        assert_eq!(pid_guess(1 << 22), None);
+        assert_eq!(pid_guess(17), Some(17));
+    }
+
+    #[test]
+    fn a_missing_or_malformed_table_is_an_error() {
+        let fake = FakeProc::new();
+        assert!(matches!(resolver(&fake).resolve(1), Err(PortIdError::Table { .. })));
+        fake.write("thread-self/net/netlink", "sk Protocol Port\n");
+        assert!(matches!(resolver(&fake).resolve(1), Err(PortIdError::Format { .. })));
+        fake.write("thread-self/net/netlink", "sk Eth Pid Inode\nffff 0 zz 5\n");
+        assert!(matches!(resolver(&fake).resolve(1), Err(PortIdError::Format { .. })));
+    }
+
+    #[test]
+    fn the_real_table_parses() {
+        // Every namespace has the kernel's own rtnetlink socket, port id 0.
+        let text = std::fs::read_to_string("/proc/thread-self/net/netlink").unwrap();
+        assert!(find_socket(&text, NETLINK_ROUTE, 0).unwrap().is_some(), "{text}");
+    }
+}

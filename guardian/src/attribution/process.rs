@@ -1,0 +1,259 @@
+//! What /proc says about one process: ids, name, command line, cgroup.
+//!
+//! Everything is read through a [`Procfs`] root so tests can point it at a
+//! fake tree. A process can exit between any two reads; a file that vanishes
+//! (ENOENT, or ESRCH from a task being torn down) means [`ProcessError::Gone`].
+
+use serde::{Deserialize, Serialize};
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// A command line longer than this is cut (at a character boundary) and
+/// ends with `…`: a deletion is kept in a ring of up to a thousand entries
+/// and logged, and an argument area can be megabytes.
+pub const CMDLINE_MAX: usize = 4096;
+
+/// A process as /proc showed it when guardian looked (or as the eBPF
+/// program captured it in the deleter's context).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessInfo {
+    /// The id asked about (a thread id when it is not the thread group leader).
+    pub pid: u32,
+    /// The process (thread group) id: what `ps` shows as PID.
+    pub tgid: u32,
+    /// The parent's tgid.
+    pub ptgid: u32,
+    /// Real uid and gid, as the eBPF helper `bpf_get_current_uid_gid`
+    /// reports them too; numbers as seen from guardian's user namespace.
+    pub uid: u32,
+    pub gid: u32,
+    /// The task name (at most 15 bytes; any process can choose its own).
+    pub comm: String,
+    /// Arguments joined with spaces; `None` when the process has none to
+    /// show (a kernel thread, a zombie, an exiting process).
+    pub cmdline: Option<String>,
+    /// The cgroup v2 path (`0::` line); `None` on a v1-only host.
+    pub cgroup: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error("process {0} no longer exists")]
+    Gone(u32),
+    #[error("cannot read {}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{}: no valid `{field}` line", path.display())]
+    Field { path: PathBuf, field: &'static str },
+}
+
+/// A procfs mount: `/proc` on a live system, a temp folder in tests.
+#[derive(Debug, Clone)]
+pub struct Procfs {
+    root: PathBuf,
+}
+
+impl Default for Procfs {
+    fn default() -> Procfs {
+        Procfs::new("/proc")
+    }
+}
+
+impl Procfs {
+    pub fn new(root: impl Into<PathBuf>) -> Procfs {
+        Procfs { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The folder of process `pid` (`<root>/<pid>`).
+    pub fn pid_dir(&self, pid: u32) -> PathBuf {
+        self.root.join(pid.to_string())
+    }
+
+    /// Reads what /proc knows about `pid`.
+    pub fn process(&self, pid: u32) -> Result<ProcessInfo, ProcessError> {
+        let dir = self.pid_dir(pid);
+        let status_path = dir.join("status");
+        let status = read(pid, &status_path)?;
+        let field = |name: &'static str| {
+            status_field(&status, name).ok_or_else(|| ProcessError::Field { path: status_path.clone(), field: name })
+        };
+        let tgid = first_number(field("Tgid")?).ok_or_else(|| bad(&status_path, "Tgid"))?;
+        let ptgid = first_number(field("PPid")?).ok_or_else(|| bad(&status_path, "PPid"))?;
+        // Real, effective, saved, filesystem: the first is the real id.
+        let uid = first_number(field("Uid")?).ok_or_else(|| bad(&status_path, "Uid"))?;
+        let gid = first_number(field("Gid")?).ok_or_else(|| bad(&status_path, "Gid"))?;
+        let comm = read(pid, &dir.join("comm"))?.trim_end_matches('\n').to_owned();
+        let cmdline = cmdline_text(&read_bytes(pid, &dir.join("cmdline"))?);
+        let cgroup = cgroup_v2_path(&read(pid, &dir.join("cgroup"))?);
+        Ok(ProcessInfo { pid, tgid, ptgid, uid, gid, comm, cmdline, cgroup })
+    }
+
+    /// True when `pid` is in guardian's own pid namespace, the only one in
+    /// which a port id (a pid by convention) names that process.
+    ///
+    /// Compares the `ns/pid` links of `self` and `pid`. Reading another
+    /// user's link needs ptrace rights, which guardian (CAP_NET_ADMIN only)
+    /// lacks; then the `NStgid` line of the status file, readable by
+    /// anyone, decides: a single id means the process lives in the pid
+    /// namespace of this procfs mount, which is guardian's. False when
+    /// neither can be read (the process is gone, or a kernel before 4.1).
+    pub fn same_pid_namespace(&self, pid: u32) -> bool {
+        let ours = std::fs::read_link(self.root.join("self/ns/pid"));
+        let theirs = std::fs::read_link(self.pid_dir(pid).join("ns/pid"));
+        if let (Ok(ours), Ok(theirs)) = (ours, theirs) {
+            return ours == theirs;
+        }
+        std::fs::read_to_string(self.pid_dir(pid).join("status"))
+            .ok()
+            .and_then(|status| status_field(&status, "NStgid").map(|ids| ids.split_whitespace().count() == 1))
+            .unwrap_or(false)
+    }
+}
+
+fn bad(path: &Path, field: &'static str) -> ProcessError {
+    ProcessError::Field { path: path.to_owned(), field }
+}
+
+fn read(pid: u32, path: &Path) -> Result<String, ProcessError> {
+    read_bytes(pid, path).map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+fn read_bytes(pid: u32, path: &Path) -> Result<Vec<u8>, ProcessError> {
+    std::fs::read(path).map_err(|e| gone_or_io(pid, path, e))
+}
+
+/// ENOENT: the folder is gone; ESRCH: the task is exiting as we read.
+fn gone_or_io(pid: u32, path: &Path, e: io::Error) -> ProcessError {
+    match e.raw_os_error() {
+        Some(libc::ENOENT) | Some(libc::ESRCH) => ProcessError::Gone(pid),
+        _ => ProcessError::Io { path: path.to_owned(), source: e },
+    }
+}
+
+/// The value of `Name:\tvalue` in a status file.
+fn status_field<'a>(status: &'a str, name: &str) -> Option<&'a str> {
+    status.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(':')).map(str::trim)
+}
+
+fn first_number(value: &str) -> Option<u32> {
+    value.split_whitespace().next()?.parse().ok()
+}
+
+/// /proc/PID/cmdline holds the arguments, each ending in a NUL; they are
+/// joined with spaces, as `ps` shows them.
+fn cmdline_text(raw: &[u8]) -> Option<String> {
+    let args: Vec<_> = raw.split(|&b| b == 0).filter(|a| !a.is_empty()).map(String::from_utf8_lossy).collect();
+    if args.is_empty() {
+        return None;
+    }
+    let mut text = args.join(" ");
+    if text.len() > CMDLINE_MAX {
+        let mut cut = CMDLINE_MAX;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push('…');
+    }
+    Some(text)
+}
+
+/// The path of the `0::PATH` line (cgroup v2, also present on hybrid hosts).
+fn cgroup_v2_path(cgroup: &str) -> Option<String> {
+    cgroup.lines().find_map(|line| line.strip_prefix("0::")).map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attribution::fakeproc::FakeProc;
+
+    #[test]
+    fn reads_ids_names_command_line_and_cgroup() {
+        let fake = FakeProc::new();
+        fake.process(4242, 4242, 17, "ip", b"ip\0route\0del\x0010.9.0.0/24\0", "0::/system.slice/foo.service\n");
+        let info = Procfs::new(fake.root()).process(4242).unwrap();
+        assert_eq!(
+            info,
+            ProcessInfo {
+                pid: 4242,
+                tgid: 4242,
+                ptgid: 17,
+                uid: 1000,
+                gid: 100,
+                comm: "ip".into(),
+                cmdline: Some("ip route del 10.9.0.0/24".into()),
+                cgroup: Some("/system.slice/foo.service".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn a_missing_process_is_gone() {
+        let fake = FakeProc::new();
+        assert!(matches!(Procfs::new(fake.root()).process(7), Err(ProcessError::Gone(7))));
+    }
+
+    #[test]
+    fn a_zombie_has_no_command_line_and_a_v1_host_no_cgroup() {
+        let fake = FakeProc::new();
+        fake.process(9, 9, 1, "dhclient", b"", "1:name=systemd:/\n");
+        let info = Procfs::new(fake.root()).process(9).unwrap();
+        assert_eq!((info.cmdline, info.cgroup), (None, None));
+    }
+
+    #[test]
+    fn the_cgroup_v2_line_is_found_on_a_hybrid_host() {
+        assert_eq!(cgroup_v2_path("4:memory:/x\n0::/init.scope\n").as_deref(), Some("/init.scope"));
+    }
+
+    #[test]
+    fn a_long_command_line_is_cut_at_a_character_boundary() {
+        let mut raw = b"x".to_vec();
+        raw.extend("é".repeat(CMDLINE_MAX).as_bytes());
+        let text = cmdline_text(&raw).unwrap();
+        assert!(text.ends_with('…'));
+        assert!(text.len() <= CMDLINE_MAX + '…'.len_utf8());
+    }
+
+    #[test]
+    fn a_missing_status_field_is_an_error_naming_it() {
+        let fake = FakeProc::new();
+        fake.process(5, 5, 1, "x", b"x\0", "0::/\n");
+        fake.write("5/status", "Name:\tx\nTgid:\t5\n");
+        let err = Procfs::new(fake.root()).process(5).unwrap_err();
+        assert!(matches!(err, ProcessError::Field { field: "PPid", .. }), "{err}");
+    }
+
+    #[test]
+    fn pid_namespace_is_compared_by_link_then_by_nstgid() {
+        let fake = FakeProc::new();
+        fake.process(10, 10, 1, "a", b"a\0", "0::/\n");
+        fake.process(11, 11, 1, "b", b"b\0", "0::/\n");
+        fake.symlink("self/ns/pid", "pid:[4026531836]");
+        fake.symlink("10/ns/pid", "pid:[4026531836]");
+        fake.symlink("11/ns/pid", "pid:[4026532999]");
+        let procfs = Procfs::new(fake.root());
+        assert!(procfs.same_pid_namespace(10));
+        assert!(!procfs.same_pid_namespace(11));
+        // Links unreadable (another user's process): NStgid decides.
+        fake.process(12, 12, 1, "c", b"c\0", "0::/\n");
+        fake.process(13, 13, 1, "d", b"d\0", "0::/\n");
+        fake.write("13/status", FakeProc::status(13, 13, 1).replace("NStgid:\t13", "NStgid:\t13\t1"));
+        assert!(procfs.same_pid_namespace(12));
+        assert!(!procfs.same_pid_namespace(13));
+        assert!(!procfs.same_pid_namespace(99));
+    }
+
+    #[test]
+    fn the_real_proc_describes_this_process() {
+        let me = std::process::id();
+        let info = Procfs::default().process(me).unwrap();
+        assert_eq!(info.tgid, me);
+        assert!(info.cmdline.is_some());
+        assert!(Procfs::default().same_pid_namespace(me));
+    }
+}

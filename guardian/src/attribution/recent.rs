@@ -1,0 +1,246 @@
+//! The recent deletions of tracked routes, for `guardian deletions`: a
+//! bounded ring, so a mass flush costs a fixed amount of memory (an entry's
+//! command line is capped at [`CMDLINE_MAX`](super::process::CMDLINE_MAX)).
+
+use super::deleter::{Attribution, Deleter, Who};
+use crate::reconcile::{Cause, Noticed, Repaired};
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::time::{Instant, SystemTime};
+
+/// One deletion of a tracked route: an entry of the command's JSON answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deletion {
+    /// When the loss was noticed; RFC 3339, UTC.
+    #[serde(with = "rfc3339")]
+    pub time: SystemTime,
+    /// The route as the `route reinstalled` line writes it.
+    pub route: String,
+    #[serde(with = "NoticedDef")]
+    pub noticed: Noticed,
+    /// `"cause": "deleted" | "replaced" | "link_down"`, with `"dev"` for
+    /// the last.
+    #[serde(flatten, with = "CauseDef")]
+    pub cause: Cause,
+    pub attribution: Attribution,
+    /// `null` when not attributed.
+    pub deleted_by: Option<Who>,
+}
+
+impl Deletion {
+    pub fn new(r: &Repaired, deleter: Option<Deleter>) -> Deletion {
+        Deletion {
+            time: wall_clock(r.lost_at),
+            route: r.route.clone(),
+            noticed: r.noticed,
+            cause: r.cause.clone(),
+            attribution: Attribution::of(deleter.as_ref()),
+            deleted_by: deleter.map(|d| d.who),
+        }
+    }
+}
+
+/// The wall-clock time of a monotonic instant in the past.
+fn wall_clock(at: Instant) -> SystemTime {
+    let now = SystemTime::now();
+    now.checked_sub(at.elapsed()).unwrap_or(now)
+}
+
+// Serde's mirrors of the reconciler's types: a variant added there fails to
+// compile here instead of going unlisted.
+
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "Noticed", rename_all = "snake_case")]
+enum NoticedDef {
+    Event,
+    Scan,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "Cause", tag = "cause", rename_all = "snake_case")]
+enum CauseDef {
+    Deleted,
+    Replaced,
+    LinkDown { dev: String },
+}
+
+mod rfc3339 {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+    use std::time::SystemTime;
+
+    pub fn serialize<S: Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&humantime::format_rfc3339_micros(*time))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        humantime::parse_rfc3339(&text).map_err(D::Error::custom)
+    }
+}
+
+/// The last deletions, oldest dropped first.
+#[derive(Debug, Clone)]
+pub struct Recent {
+    entries: VecDeque<Deletion>,
+    capacity: usize,
+}
+
+impl Default for Recent {
+    fn default() -> Recent {
+        Recent::new(Recent::DEFAULT_CAPACITY)
+    }
+}
+
+impl Recent {
+    pub const DEFAULT_CAPACITY: usize = 1024;
+
+    /// A ring of `capacity` entries; 0 keeps none.
+    pub fn new(capacity: usize) -> Recent {
+        // Allocated as it fills: most hosts never see a thousand deletions.
+        Recent { entries: VecDeque::new(), capacity }
+    }
+
+    pub fn push(&mut self, deletion: Deletion) {
+        if self.capacity == 0 {
+            return;
+        }
+        if self.entries.len() == self.capacity {
+            self.entries.pop_front();
+        }
+        self.entries.push_back(deletion);
+    }
+
+    /// Newest first, at most `limit` (all without one).
+    pub fn newest(&self, limit: Option<usize>) -> impl Iterator<Item = &Deletion> {
+        self.entries.iter().rev().take(limit.unwrap_or(usize::MAX))
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attribution::process::ProcessInfo;
+    use crate::route::Family;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn deletion(n: u64, deleter: Option<Deleter>) -> Deletion {
+        Deletion {
+            time: UNIX_EPOCH + Duration::from_micros(1_700_000_000_000_000 + n),
+            route: format!("10.9.{n}.0/24 via 192.0.2.2 dev veth0 table 100"),
+            noticed: Noticed::Event,
+            cause: Cause::Deleted,
+            attribution: Attribution::of(deleter.as_ref()),
+            deleted_by: deleter.map(|d| d.who),
+        }
+    }
+
+    fn ip_route_del() -> Deleter {
+        let process = ProcessInfo {
+            pid: 30343,
+            tgid: 30343,
+            ptgid: 30300,
+            uid: 0,
+            gid: 0,
+            comm: "ip".into(),
+            cmdline: Some("ip route del 10.9.0.0/24 table 100".into()),
+            cgroup: Some("/system.slice/foo.service".into()),
+        };
+        Deleter { attribution: Attribution::NetlinkPortid, who: Who::Process { process, exact: true } }
+    }
+
+    #[test]
+    fn the_ring_keeps_the_newest_and_lists_them_first() {
+        let mut recent = Recent::new(3);
+        for n in 0..5 {
+            recent.push(deletion(n, None));
+        }
+        assert_eq!(recent.len(), 3);
+        let routes: Vec<_> = recent.newest(None).map(|d| d.route.split(' ').next().unwrap().to_owned()).collect();
+        assert_eq!(routes, ["10.9.4.0/24", "10.9.3.0/24", "10.9.2.0/24"]);
+        assert_eq!(recent.newest(Some(1)).count(), 1);
+        assert_eq!(recent.newest(Some(10)).count(), 3);
+    }
+
+    #[test]
+    fn a_repair_becomes_a_deletion_timed_when_it_was_noticed() {
+        let repaired = Repaired {
+            route: "10.9.0.0/24 dev veth0".into(),
+            family: Family::V4,
+            noticed: Noticed::Event,
+            missing_for: Duration::from_micros(150),
+            cause: Cause::Replaced,
+            requester: None,
+            lost_at: Instant::now() - Duration::from_secs(60),
+        };
+        let d = Deletion::new(&repaired, Some(ip_route_del()));
+        let age = SystemTime::now().duration_since(d.time).unwrap();
+        assert!(age >= Duration::from_secs(60) && age < Duration::from_secs(120), "{age:?}");
+        assert_eq!(
+            (d.cause, d.attribution, d.route.as_str()),
+            (Cause::Replaced, Attribution::NetlinkPortid, "10.9.0.0/24 dev veth0")
+        );
+        assert!(matches!(d.deleted_by, Some(Who::Process { exact: true, .. })));
+    }
+
+    #[test]
+    fn a_ring_of_zero_keeps_nothing() {
+        let mut recent = Recent::new(0);
+        recent.push(deletion(0, None));
+        assert!(recent.is_empty());
+    }
+
+    #[test]
+    fn an_attributed_deletion_as_json() {
+        let json = serde_json::to_value(deletion(7, Some(ip_route_del()))).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "time": "2023-11-14T22:13:20.000007Z",
+                "route": "10.9.7.0/24 via 192.0.2.2 dev veth0 table 100",
+                "noticed": "event",
+                "cause": "deleted",
+                "attribution": "netlink-portid",
+                "deleted_by": {"process": {
+                    "pid": 30343, "tgid": 30343, "ptgid": 30300, "uid": 0, "gid": 0, "comm": "ip",
+                    "cmdline": "ip route del 10.9.0.0/24 table 100", "cgroup": "/system.slice/foo.service",
+                    "exact": true
+                }}
+            })
+        );
+    }
+
+    #[test]
+    fn exited_kernel_and_unattributed_deletions_as_json() {
+        let exited = Deleter { attribution: Attribution::NetlinkPortid, who: Who::Exited };
+        let json = serde_json::to_value(deletion(0, Some(exited))).unwrap();
+        assert_eq!((&json["attribution"], &json["deleted_by"]), (&"netlink-portid".into(), &"exited".into()));
+        let mut link_down = deletion(0, Some(Deleter { attribution: Attribution::NetlinkPortid, who: Who::Kernel }));
+        link_down.cause = Cause::LinkDown { dev: "veth0".into() };
+        link_down.noticed = Noticed::Scan;
+        let json = serde_json::to_value(link_down).unwrap();
+        assert_eq!(
+            (&json["cause"], &json["dev"], &json["noticed"], &json["deleted_by"]),
+            (&"link_down".into(), &"veth0".into(), &"scan".into(), &"kernel".into())
+        );
+        let json = serde_json::to_value(deletion(0, None)).unwrap();
+        assert_eq!((&json["attribution"], &json["deleted_by"]), (&"none".into(), &serde_json::Value::Null));
+    }
+
+    #[test]
+    fn the_json_reads_back_for_the_command_line_client() {
+        let mut link_down = deletion(3, None);
+        link_down.cause = Cause::LinkDown { dev: "veth0".into() };
+        for d in [deletion(1, Some(ip_route_del())), deletion(2, None), link_down] {
+            let text = serde_json::to_string(&d).unwrap();
+            assert_eq!(serde_json::from_str::<Deletion>(&text).unwrap(), d);
+        }
+    }
+}

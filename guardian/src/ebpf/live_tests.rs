@@ -1,0 +1,186 @@
+//! The programs against the running kernel: load, attach, and see real
+//! requests. Root only; without it each test prints `SKIPPED: <reason>`
+//! (and fails when `CI` is set).
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use guardian_common::{ioctl, rtm};
+use tokio::sync::mpsc;
+
+use super::{Attribution, Record, Request, DEFAULT_RING_SIZE};
+
+fn skip(test: &str, reason: &str) {
+    if std::env::var_os("CI").is_some() {
+        panic!("{test}: {reason} (CI is set, so this is a failure)");
+    }
+    eprintln!("SKIPPED: {test}: {reason}");
+}
+
+fn prerequisites(test: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        skip(test, "needs root (CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN)");
+        return false;
+    }
+    if Command::new("ip").arg("-V").output().is_err() {
+        skip(test, "needs `ip` (iproute2)");
+        return false;
+    }
+    true
+}
+
+/// A network namespace removed on drop.
+struct Netns(String);
+
+impl Netns {
+    fn new(tag: &str) -> Self {
+        let name = format!("ge-{}-{tag}", std::process::id());
+        let _ = Command::new("ip").args(["netns", "del", &name]).output();
+        let ok = Command::new("ip").args(["netns", "add", &name]).status();
+        assert!(matches!(ok, Ok(s) if s.success()), "ip netns add {name} failed");
+        Netns(name)
+    }
+
+    /// Runs `ip -n NS args...`; returns the `ip` process's pid.
+    fn ip(&self, args: &[&str]) -> u32 {
+        let child = Command::new("ip").args(["-n", &self.0]).args(args).spawn().expect("spawning ip");
+        let pid = child.id();
+        let out = child.wait_with_output().expect("waiting for ip");
+        assert!(out.status.success(), "ip -n {} {args:?} failed", self.0);
+        pid
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
+    }
+}
+
+/// Receives until `want` matches or the deadline passes.
+async fn wait_for(rx: &mut mpsc::Receiver<Record>, what: &str, want: impl Fn(&Record) -> bool) -> Record {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, rx.recv()).await {
+            Ok(Some(r)) if want(&r) => return r,
+            Ok(Some(r)) => seen.push(r),
+            Ok(None) => panic!("record channel closed while waiting for {what}"),
+            Err(_) => panic!("no record for {what} within 10 s; saw {seen:#?}"),
+        }
+    }
+}
+
+fn start(own_tgid: u32) -> (Attribution, mpsc::Receiver<Record>) {
+    match Attribution::start(own_tgid, DEFAULT_RING_SIZE, true) {
+        Ok(started) => started,
+        Err(err) => panic!("attribution did not start: {err}"),
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn route_delete_in_another_netns_is_recorded_with_the_deleter() {
+    let test = "route_delete_in_another_netns_is_recorded_with_the_deleter";
+    if !prerequisites(test) {
+        return;
+    }
+    let (attribution, mut rx) = start(std::process::id());
+    let ns = Netns::new("del");
+    ns.ip(&["link", "set", "lo", "up"]);
+    ns.ip(&["route", "add", "10.9.0.0/24", "dev", "lo", "table", "100"]);
+    ns.ip(&["-6", "route", "add", "2001:db8:9::/64", "dev", "lo"]);
+    let pid = ns.ip(&["route", "del", "10.9.0.0/24", "dev", "lo", "table", "100"]);
+    let pid6 = ns.ip(&["-6", "route", "del", "2001:db8:9::/64", "dev", "lo"]);
+    let down = ns.ip(&["link", "set", "lo", "down"]);
+
+    let r = wait_for(&mut rx, "RTM_DELROUTE (IPv4) from ip", |r| {
+        r.task.tgid == pid && matches!(r.request, Request::DelRoute(_))
+    })
+    .await;
+    assert_eq!(r.task.comm, "ip");
+    assert_eq!(r.task.pid, pid);
+    assert_eq!(r.task.ptgid, std::process::id());
+    assert!(
+        r.task.cmdline.starts_with(&format!("ip -n {} route del 10.9.0.0/24", ns.0)),
+        "cmdline {:?}",
+        r.task.cmdline
+    );
+    let Request::DelRoute(msg) = &r.request else { unreachable!() };
+    assert_eq!(msg.msg_type, rtm::DELROUTE);
+    assert_eq!(msg.family(), Some(libc::AF_INET as u8));
+    assert_ne!(msg.port_id, 0);
+    assert!(msg.body().len() >= 12, "rtmsg captured");
+    assert_eq!(msg.body()[4], 100, "rtm_table");
+    assert_ne!(r.netns_cookie, 0);
+    assert_ne!(Some(r.netns_cookie), super::current_netns_cookie().ok());
+
+    let r6 = wait_for(&mut rx, "RTM_DELROUTE (IPv6) from ip", |r| {
+        r.task.tgid == pid6 && matches!(r.request, Request::DelRoute(_))
+    })
+    .await;
+    let Request::DelRoute(msg6) = &r6.request else { unreachable!() };
+    assert_eq!(msg6.family(), Some(libc::AF_INET6 as u8));
+    assert_eq!(r6.netns_cookie, r.netns_cookie);
+
+    wait_for(&mut rx, "link down from ip", |r| r.task.tgid == down && matches!(r.request, Request::LinkDown(_))).await;
+    assert_eq!(attribution.drops(), 0);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn ioctl_route_delete_is_recorded_and_own_requests_are_skipped() {
+    let test = "ioctl_route_delete_is_recorded_and_own_requests_are_skipped";
+    if !prerequisites(test) {
+        return;
+    }
+    if let Err(reason) = tracefs() {
+        skip(test, &reason);
+        return;
+    }
+    let me = std::process::id();
+    let (seeing_me, mut rx_all) = start(0);
+    assert!(seeing_me.ioctl_attached(), "the ioctl tracepoint did not attach");
+    let (_skipping_me, mut rx_skip) = start(me);
+
+    // SIOCDELRT for a route that does not exist (fails with ESRCH, changes
+    // nothing): the program records the request at syscall entry.
+    // SAFETY: a socket, a zeroed rtentry with an AF_INET destination, close.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0);
+        assert!(fd >= 0);
+        let mut rt: libc::rtentry = std::mem::zeroed();
+        let dst = &mut rt.rt_dst as *mut libc::sockaddr as *mut libc::sockaddr_in;
+        (*dst).sin_family = libc::AF_INET as u16;
+        (*dst).sin_addr.s_addr = u32::from_ne_bytes([10, 254, 253, 0]);
+        let mask = &mut rt.rt_genmask as *mut libc::sockaddr as *mut libc::sockaddr_in;
+        (*mask).sin_family = libc::AF_INET as u16;
+        (*mask).sin_addr.s_addr = u32::from_ne_bytes([255, 255, 255, 0]);
+        libc::ioctl(fd, libc::SIOCDELRT as _, &rt);
+        libc::close(fd);
+    }
+    let r = wait_for(&mut rx_all, "SIOCDELRT from this test", |r| {
+        r.task.tgid == me && matches!(r.request, Request::IoctlDelRoute(_))
+    })
+    .await;
+    let Request::IoctlDelRoute(arg) = &r.request else { unreachable!() };
+    assert_eq!(arg.request, ioctl::SIOCDELRT);
+    assert_eq!(arg.bytes.len(), ioctl::RTENTRY_LEN as usize);
+    assert_eq!(&arg.bytes[8..10], &(libc::AF_INET as u16).to_ne_bytes(), "rt_dst family");
+    assert_eq!(&arg.bytes[12..16], &[10, 254, 253, 0], "rt_dst address");
+
+    // A marker from another process, then nothing of ours must have come first.
+    let ns = Netns::new("own");
+    let marker = ns.ip(&["link", "set", "lo", "down"]);
+    let first = wait_for(&mut rx_skip, "the marker", |r| r.task.tgid == marker || r.task.tgid == me).await;
+    assert_eq!(first.task.tgid, marker, "guardian's own request was recorded: {first:#?}");
+}
+
+/// The syscall tracepoint is found through tracefs (aya looks once per
+/// process, so it cannot be mounted privately by one test).
+fn tracefs() -> Result<(), String> {
+    if std::path::Path::new("/sys/kernel/tracing/events/syscalls").exists() {
+        return Ok(());
+    }
+    Err("tracefs is not mounted (mount -t tracefs nodev /sys/kernel/tracing)".into())
+}

@@ -1,0 +1,217 @@
+//! Loading the embedded object: read-only globals, ring size, load, attach.
+
+use std::io;
+
+use aya::{
+    maps::{MapData, MapError, PerCpuArray, RingBuf},
+    programs::{BtfTracePoint, ProgramError, TracePoint},
+    Ebpf, EbpfError as AyaError, EbpfLoader,
+};
+use guardian_common::{Filter, GLOBAL_FILTER, GLOBAL_OFFSETS, MAP_DROPS, MAP_RECORDS, PROG_IOCTL, PROG_NETLINK};
+
+use super::{btf, EbpfError};
+
+/// The eBPF object built by `cargo xtask build-ebpf` (committed, so the
+/// daemon builds with stable Rust alone). Aligned: aya parses it in place.
+pub static OBJECT: &[u8] = aya::include_bytes_aligned!("../../ebpf/guardian.bpf.o");
+
+/// Longest verifier log kept in an error: the tail, where the kernel says
+/// why it refused (a full log can be hundreds of thousands of lines).
+pub const VERIFIER_LOG_MAX: usize = 4096;
+
+/// What [`load`] needs.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadOptions {
+    /// guardian's own tgid: its requests are skipped in the program.
+    pub own_tgid: u32,
+    /// Ring buffer size in bytes (rounded up to a power of two of pages).
+    pub ring_size: u32,
+    /// `net_cookie` to restrict records to; 0 records every namespace.
+    pub netns_cookie: u64,
+    /// Let the program emit aya-log diagnostics.
+    pub program_log: bool,
+}
+
+/// The loaded, attached programs and the maps user space reads.
+pub struct Loaded {
+    pub ebpf: Ebpf,
+    pub records: RingBuf<MapData>,
+    pub drops: PerCpuArray<MapData, u64>,
+    /// Whether the ioctl program is attached (it needs tracefs).
+    pub ioctl: Result<(), EbpfError>,
+}
+
+/// Keeps the last `max` bytes of a verifier log (on a char boundary).
+pub fn truncate_log(log: &str, max: usize) -> String {
+    let log = log.trim_end();
+    if log.len() <= max {
+        return log.to_owned();
+    }
+    let mut start = log.len() - max;
+    while !log.is_char_boundary(start) {
+        start += 1;
+    }
+    let dropped = log[..start].lines().count();
+    format!("[... {dropped} earlier lines cut ...]\n{}", &log[start..])
+}
+
+/// Rounds a requested ring size to what the kernel accepts: a power of two,
+/// at least one page.
+pub fn ring_size(requested: u32) -> u32 {
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u32;
+    requested.max(page).checked_next_power_of_two().unwrap_or(1 << 31)
+}
+
+fn is_eperm(err: &io::Error) -> bool {
+    err.raw_os_error() == Some(libc::EPERM)
+}
+
+fn program_error(program: &'static str, err: ProgramError) -> EbpfError {
+    match err {
+        ProgramError::LoadError { io_error, verifier_log } => {
+            let log = format!("{verifier_log:?}");
+            if is_eperm(&io_error) && log.trim().is_empty() {
+                EbpfError::NotPermitted { what: program, source: io_error }
+            } else {
+                EbpfError::ProgramRefused { program, source: io_error, log: truncate_log(&log, VERIFIER_LOG_MAX) }
+            }
+        }
+        ProgramError::SyscallError(e) if is_eperm(&e.io_error) => {
+            EbpfError::NotPermitted { what: program, source: e.io_error }
+        }
+        other => EbpfError::Other { what: program, source: Box::new(other) },
+    }
+}
+
+fn loader_error(err: AyaError) -> EbpfError {
+    match err {
+        AyaError::MapError(MapError::CreateError { io_error, .. }) if is_eperm(&io_error) => {
+            EbpfError::NotPermitted { what: "creating the maps", source: io_error }
+        }
+        AyaError::ProgramError(e) => program_error("the object", e),
+        other => EbpfError::Other { what: "loading the eBPF object", source: Box::new(other) },
+    }
+}
+
+/// Loads the object, patches the globals and attaches both programs.
+pub fn load(options: &LoadOptions) -> Result<Loaded, EbpfError> {
+    let data = std::fs::read(btf::VMLINUX_BTF)
+        .map_err(|source| EbpfError::NoBtf { reason: format!("cannot read {}: {source}", btf::VMLINUX_BTF) })?;
+    let offsets = btf::Btf::parse(&data)
+        .and_then(|b| b.kernel_offsets())
+        .map_err(|e| EbpfError::NoBtf { reason: e.to_string() })?;
+    let kernel_btf =
+        aya::Btf::parse(&data, aya::Endianness::Little).map_err(|e| EbpfError::NoBtf { reason: e.to_string() })?;
+    drop(data);
+    let filter = Filter { own_tgid: options.own_tgid, _pad: 0, netns_cookie: options.netns_cookie };
+    let log_level: u8 = if options.program_log { 0xff } else { 0 };
+
+    let mut ebpf = EbpfLoader::new()
+        .btf(Some(&kernel_btf))
+        .override_global(GLOBAL_OFFSETS, &offsets, true)
+        .override_global(GLOBAL_FILTER, &filter, true)
+        .override_global(aya_log::LEVEL, &log_level, true)
+        .map_max_entries(MAP_RECORDS, ring_size(options.ring_size))
+        .load(OBJECT)
+        .map_err(loader_error)?;
+
+    let program = ebpf.program_mut(PROG_NETLINK).ok_or(EbpfError::MissingInObject(PROG_NETLINK))?;
+    let tp_btf: &mut BtfTracePoint = program.try_into().map_err(|e| program_error(PROG_NETLINK, e))?;
+    tp_btf.load("consume_skb", &kernel_btf).map_err(|e| program_error(PROG_NETLINK, e))?;
+    tp_btf.attach().map_err(|e| program_error(PROG_NETLINK, e))?;
+
+    let ioctl = attach_ioctl(&mut ebpf);
+
+    let map_error = |what: &'static str| move |e: MapError| EbpfError::Other { what, source: Box::new(e) };
+    let records = ebpf.take_map(MAP_RECORDS).ok_or(EbpfError::MissingInObject(MAP_RECORDS))?;
+    let records = RingBuf::try_from(records).map_err(map_error("opening the ring buffer"))?;
+    let drops = ebpf.take_map(MAP_DROPS).ok_or(EbpfError::MissingInObject(MAP_DROPS))?;
+    let drops = PerCpuArray::try_from(drops).map_err(map_error("opening the drop counter"))?;
+    Ok(Loaded { ebpf, records, drops, ioctl })
+}
+
+/// The ioctl program is optional: its tracepoint is found through tracefs,
+/// which is not mounted everywhere (containers).
+fn attach_ioctl(ebpf: &mut Ebpf) -> Result<(), EbpfError> {
+    let program = ebpf.program_mut(PROG_IOCTL).ok_or(EbpfError::MissingInObject(PROG_IOCTL))?;
+    let tp: &mut TracePoint = program.try_into().map_err(|e| program_error(PROG_IOCTL, e))?;
+    tp.load().map_err(|e| program_error(PROG_IOCTL, e))?;
+    tp.attach("syscalls", "sys_enter_ioctl").map_err(|e| program_error(PROG_IOCTL, e))?;
+    Ok(())
+}
+
+/// Sum of the per-CPU drop counters.
+pub fn read_drops(drops: &PerCpuArray<MapData, u64>) -> u64 {
+    drops.get(&0, 0).map(|values| values.iter().sum()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_logs_are_kept_whole() {
+        assert_eq!(truncate_log("0: r1 = 0\nok\n", 100), "0: r1 = 0\nok");
+    }
+
+    #[test]
+    fn long_logs_keep_their_tail() {
+        let log: String = (0..10_000).map(|i| format!("{i}: insn\n")).collect();
+        let cut = truncate_log(&log, 200);
+        assert!(cut.len() < 300, "{}", cut.len());
+        assert!(cut.starts_with("[... "));
+        assert!(cut.ends_with("9999: insn"));
+    }
+
+    #[test]
+    fn truncation_respects_char_boundaries() {
+        let log = "é".repeat(1000);
+        let cut = truncate_log(&log, 101);
+        assert!(cut.ends_with('é'));
+    }
+
+    #[test]
+    fn ring_sizes_are_powers_of_two_of_pages() {
+        assert_eq!(ring_size(0), 4096);
+        assert_eq!(ring_size(16 << 20), 16 << 20);
+        assert_eq!(ring_size((16 << 20) + 1), 32 << 20);
+    }
+
+    #[test]
+    fn the_embedded_object_holds_both_programs_and_maps() {
+        let obj = aya_obj_names(OBJECT);
+        for name in [PROG_NETLINK, PROG_IOCTL, MAP_RECORDS, MAP_DROPS, GLOBAL_OFFSETS, GLOBAL_FILTER] {
+            assert!(obj.iter().any(|n| n == name), "{name} missing from the object");
+        }
+    }
+
+    /// Symbol names in the ELF object (a small reader: the symbol table is
+    /// all this test needs).
+    fn aya_obj_names(elf: &[u8]) -> Vec<String> {
+        let u16_at = |at: usize| u16::from_le_bytes(elf[at..at + 2].try_into().unwrap()) as usize;
+        let u32_at = |at: usize| u32::from_le_bytes(elf[at..at + 4].try_into().unwrap()) as usize;
+        let u64_at = |at: usize| u64::from_le_bytes(elf[at..at + 8].try_into().unwrap()) as usize;
+        assert_eq!(&elf[..4], b"\x7fELF");
+        let shoff = u64_at(0x28);
+        let shentsize = u16_at(0x3a);
+        let shnum = u16_at(0x3c);
+        let section = |i: usize| shoff + i * shentsize;
+        let mut names = Vec::new();
+        for i in 0..shnum {
+            let sh = section(i);
+            if u32_at(sh + 4) != 2 {
+                continue; // SHT_SYMTAB
+            }
+            let (off, size, link, entsize) =
+                (u64_at(sh + 0x18), u64_at(sh + 0x20), u32_at(sh + 0x28), u64_at(sh + 0x38));
+            let strtab = u64_at(section(link) + 0x18);
+            for sym in (off..off + size).step_by(entsize) {
+                let name = strtab + u32_at(sym);
+                let end = elf[name..].iter().position(|&c| c == 0).unwrap();
+                names.push(String::from_utf8_lossy(&elf[name..name + end]).into_owned());
+            }
+        }
+        names
+    }
+}
