@@ -8,8 +8,10 @@
 //! signals: SIGHUP -> reload, SIGTERM/SIGINT -> shutdown
 //! ```
 
-use crate::config::{Config, ConfigError};
+use crate::attribution::{Attributor, DeleterLabels, Source};
+use crate::config::{AttributionConfig, AttributionMode, Config, ConfigError};
 use crate::control::{self, api::Status};
+use crate::ebpf;
 use crate::kernel::monitor::Monitor;
 use crate::kernel::routes::RouteWriter;
 use crate::kernel::KernelError;
@@ -38,6 +40,8 @@ pub enum DaemonError {
     Metrics { addr: SocketAddr, source: std::io::Error },
     #[error("cannot open netlink sockets: {0}")]
     Netlink(#[from] KernelError),
+    #[error("attribution mode \"ebpf\" needs the eBPF programs, which did not load: {0} (use mode \"auto\" to fall back to netlink port ids)")]
+    Ebpf(ebpf::EbpfError),
 }
 
 impl DaemonError {
@@ -45,6 +49,7 @@ impl DaemonError {
         match self {
             DaemonError::Config(_) => 2,
             DaemonError::MissingNetAdmin => 3,
+            DaemonError::Ebpf(ebpf::EbpfError::NotPermitted { .. }) => 3,
             _ => 1,
         }
     }
@@ -72,17 +77,17 @@ pub async fn run(config: Config, config_path: Option<PathBuf>, started: std::tim
     let (command_tx, command_rx) = mpsc::channel(16);
 
     tokio::spawn(monitor.run(writer.port_id(), protocol, event_tx));
-    let (repair_tx, mut repair_rx) = mpsc::unbounded_channel();
-    let report_metrics = metrics.clone();
-    tokio::spawn(async move {
-        while let Some(repaired) = repair_rx.recv().await {
-            crate::reconcile::log_unattributed(&repaired, &report_metrics);
-        }
-    });
+    let (repair_tx, repair_rx) = mpsc::unbounded_channel();
+    let (query_tx, query_rx) = mpsc::channel(16);
+    let (source, programs, records) = start_attribution(&config.attribution)?;
+    let labels = DeleterLabels::new(config.attribution.deleter_labels.iter().cloned())
+        .expect("deleter labels are validated with the configuration");
+    let attributor = Attributor::new(source, programs, labels, metrics.clone());
+    tokio::spawn(attributor.run(repair_rx, records, query_rx));
     let reconciler = Reconciler::new(config, writer, metrics.clone(), status_tx, repair_tx, started);
     let reconciler = tokio::spawn(reconciler.run(event_rx, command_rx));
 
-    let control = control::control_router(status_rx, command_tx.clone());
+    let control = control::control_router(status_rx, command_tx.clone(), query_tx);
     tokio::spawn(async move {
         if let Err(e) = axum::serve(control_listener, control).await {
             tracing::error!(error = %e, "control socket server stopped");
@@ -115,6 +120,38 @@ pub async fn run(config: Config, config_path: Option<PathBuf>, started: std::tim
     let _ = std::fs::remove_file(&control_path);
     tracing::info!("guardian stopped");
     Ok(())
+}
+
+type Started = (Source, Option<ebpf::Attribution>, Option<mpsc::Receiver<ebpf::Record>>);
+
+/// Loads the eBPF programs when the mode asks for them. `auto` falls back
+/// to netlink port ids with one warning; `ebpf` refuses to start without.
+fn start_attribution(config: &AttributionConfig) -> Result<Started, DaemonError> {
+    let try_ebpf = || {
+        let ring = u32::try_from(config.ring_buffer_size).unwrap_or(u32::MAX);
+        ebpf::Attribution::start(std::process::id(), ring, config.all_netns)
+    };
+    match config.mode {
+        AttributionMode::Off => Ok((Source::Off, None, None)),
+        AttributionMode::Netlink => Ok((Source::NetlinkPortid, None, None)),
+        AttributionMode::Ebpf => match try_ebpf() {
+            Ok((programs, records)) => Ok((Source::Ebpf, Some(programs), Some(records))),
+            Err(e) => Err(DaemonError::Ebpf(e)),
+        },
+        AttributionMode::Auto => match try_ebpf() {
+            Ok((programs, records)) => {
+                tracing::info!("deleter attribution: eBPF");
+                Ok((Source::Ebpf, Some(programs), Some(records)))
+            }
+            Err(e) => {
+                tracing::warn!(
+                    error = %e,
+                    "eBPF attribution unavailable; naming deleters from netlink port ids instead (weaker: short-lived processes show as exited)"
+                );
+                Ok((Source::NetlinkPortid, None, None))
+            }
+        },
+    }
 }
 
 async fn reload(path: Option<&Path>, commands: &mpsc::Sender<Command>) {

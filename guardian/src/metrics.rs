@@ -19,6 +19,20 @@ pub struct RepairLabels {
     pub family: &'static str,
     /// `event` or `scan`: how the loss was noticed.
     pub noticed: &'static str,
+    /// Bounded: `kernel`, `unknown`, `other` or an allow-listed process name.
+    pub deleter: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FailureLabels {
+    pub family: &'static str,
+    pub noticed: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ModeLabels {
+    /// `ebpf`, `netlink-portid` or `none`.
+    pub mode: &'static str,
 }
 
 pub struct Metrics {
@@ -26,11 +40,14 @@ pub struct Metrics {
     pub routes_tracked: MetricFamily<FamilyLabels, Gauge>,
     pub routes_desired: MetricFamily<FamilyLabels, Gauge>,
     pub reinstalls: MetricFamily<RepairLabels, Counter>,
-    pub reinstall_failures: MetricFamily<RepairLabels, Counter>,
+    pub reinstall_failures: MetricFamily<FailureLabels, Counter>,
     pub reconcile_duration: Histogram,
     pub reconcile_checked: Gauge,
     pub netlink_overruns: Counter,
     pub routes_damped: Gauge,
+    pub attribution_mode: MetricFamily<ModeLabels, Gauge>,
+    pub attribution_drops: Gauge,
+    pub attribution_records: Counter,
 }
 
 impl Metrics {
@@ -50,7 +67,7 @@ impl Metrics {
             "Routes put back after something removed or changed them",
             reinstalls.clone(),
         );
-        let reinstall_failures = MetricFamily::<RepairLabels, Counter>::default();
+        let reinstall_failures = MetricFamily::<FailureLabels, Counter>::default();
         registry.register(
             "route_reinstall_failures",
             "Repairs the kernel refused (retried later)",
@@ -78,6 +95,20 @@ impl Metrics {
         let routes_damped = Gauge::default();
         registry.register("routes_damped", "Routes whose repairs are backing off", routes_damped.clone());
         registry.register("build", "guardian's version", Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]));
+        let attribution_mode = MetricFamily::<ModeLabels, Gauge>::default();
+        registry.register(
+            "attribution_mode",
+            "How deleters are found: 1 for the active mode (ebpf, netlink-portid, none)",
+            attribution_mode.clone(),
+        );
+        let attribution_drops = Gauge::default();
+        registry.register(
+            "attribution_drops",
+            "Records the eBPF program could not queue because its ring buffer was full",
+            attribution_drops.clone(),
+        );
+        let attribution_records = Counter::default();
+        registry.register("attribution_records", "Records read from the eBPF program", attribution_records.clone());
         Metrics {
             registry,
             routes_tracked,
@@ -88,6 +119,9 @@ impl Metrics {
             reconcile_checked,
             netlink_overruns,
             routes_damped,
+            attribution_mode,
+            attribution_drops,
+            attribution_records,
         }
     }
 

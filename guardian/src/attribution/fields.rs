@@ -63,8 +63,7 @@ pub fn log_reinstalled(r: &Repaired, deleter: Option<&Deleter>) {
 mod tests {
     use super::*;
     use crate::attribution::process::ProcessInfo;
-    use crate::reconcile::{Cause, Noticed};
-    use crate::route::Family;
+    use crate::reconcile::Cause;
     use serde_json::{json, Value};
     use std::io::Write;
     use std::sync::{Arc, Mutex};
@@ -117,15 +116,7 @@ mod tests {
     const ROUTE: &str = "10.9.0.0/24 via 192.0.2.2 dev veth0 table 100";
 
     fn repaired(cause: Cause) -> Repaired {
-        Repaired {
-            route: ROUTE.into(),
-            family: Family::V4,
-            noticed: Noticed::Event,
-            missing_for: Duration::from_micros(1200),
-            cause,
-            requester: None,
-            lost_at: Instant::now(),
-        }
+        Repaired::example(ROUTE, cause, Duration::from_micros(1200), Instant::now())
     }
 
     fn ip_route_del(attribution: Attribution, exact: bool) -> Deleter {

@@ -18,6 +18,7 @@ pub mod fields;
 pub mod portid;
 pub mod process;
 pub mod recent;
+pub mod task;
 
 #[cfg(test)]
 mod fakeproc;
@@ -29,3 +30,4 @@ pub use fields::log_reinstalled;
 pub use portid::{PortIdResolver, PortOwner};
 pub use process::{ProcessInfo, Procfs};
 pub use recent::{Deletion, Recent};
+pub use task::{Attributor, Query, Source};

@@ -128,7 +128,6 @@ impl Recent {
 mod tests {
     use super::*;
     use crate::attribution::process::ProcessInfo;
-    use crate::route::Family;
     use std::time::{Duration, UNIX_EPOCH};
 
     fn deletion(n: u64, deleter: Option<Deleter>) -> Deletion {
@@ -171,15 +170,12 @@ mod tests {
 
     #[test]
     fn a_repair_becomes_a_deletion_timed_when_it_was_noticed() {
-        let repaired = Repaired {
-            route: "10.9.0.0/24 dev veth0".into(),
-            family: Family::V4,
-            noticed: Noticed::Event,
-            missing_for: Duration::from_micros(150),
-            cause: Cause::Replaced,
-            requester: None,
-            lost_at: Instant::now() - Duration::from_secs(60),
-        };
+        let repaired = Repaired::example(
+            "10.9.0.0/24 dev veth0",
+            Cause::Replaced,
+            Duration::from_micros(150),
+            Instant::now() - Duration::from_secs(60),
+        );
         let d = Deletion::new(&repaired, Some(ip_route_del()));
         let age = SystemTime::now().duration_since(d.time).unwrap();
         assert!(age >= Duration::from_secs(60) && age < Duration::from_secs(120), "{age:?}");

@@ -1,6 +1,7 @@
 //! The `guardian` command line: one file per subcommand.
 
 mod check_config;
+mod deletions;
 mod reconcile;
 mod routes;
 mod run;
@@ -41,6 +42,8 @@ pub enum Command {
     Routes(routes::Args),
     /// Run a reconcile cycle now
     Reconcile(reconcile::Args),
+    /// List recent deletions of guarded routes and who made them
+    Deletions(deletions::Args),
 }
 
 /// An error that ends the command: printed as one line, exits with `code`.
@@ -78,6 +81,7 @@ impl Cli {
             Command::Status(args) => status::execute(args, &client_socket()),
             Command::Routes(args) => routes::execute(args, &client_socket()),
             Command::Reconcile(args) => reconcile::execute(args, &client_socket()),
+            Command::Deletions(args) => deletions::execute(args, &client_socket()),
         }
     }
 }

@@ -1,5 +1,5 @@
 use super::Failure;
-use crate::config::Config;
+use crate::config::{AttributionMode, Config};
 use crate::logging::{self, LogFormat};
 use std::path::PathBuf;
 
@@ -8,6 +8,9 @@ pub struct Args {
     /// Configuration file; without it guardian runs on an embedded default (no routes)
     #[arg(long, short, value_name = "PATH")]
     config: Option<PathBuf>,
+    /// Override [attribution] mode: auto, ebpf, netlink (port ids only) or off
+    #[arg(long, value_enum, value_name = "MODE")]
+    attribution: Option<AttributionMode>,
 }
 
 pub fn execute(args: Args, control_socket: Option<PathBuf>, format: LogFormat) -> Result<(), Failure> {
@@ -19,6 +22,9 @@ pub fn execute(args: Args, control_socket: Option<PathBuf>, format: LogFormat) -
     };
     if let Some(path) = control_socket {
         config.daemon.control_socket = path;
+    }
+    if let Some(mode) = args.attribution {
+        config.attribution.mode = mode;
     }
     tracing::info!(config = %config.origin, version = env!("CARGO_PKG_VERSION"), routes = config.routes.specs.len(), "guardian starting");
     if config.daemon.route_protocol == 186 {

@@ -286,6 +286,9 @@ impl Config {
                 a.ring_buffer_size
             )));
         }
+        if let Err(e) = crate::attribution::DeleterLabels::new(a.deleter_labels.iter().cloned()) {
+            return Err(invalid(format!("`attribution.deleter_labels`: {e}")));
+        }
         let attribution = AttributionConfig {
             mode: a.mode,
             ring_buffer_size: a.ring_buffer_size,

@@ -8,10 +8,11 @@
 pub mod api;
 pub mod client;
 
+use crate::attribution::Query as AttributionQuery;
 use crate::metrics::Metrics;
 use crate::reconcile::Command;
 use api::{ErrorBody, Status};
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -23,14 +24,36 @@ use tokio::sync::{mpsc, oneshot, watch};
 struct Control {
     status: watch::Receiver<Status>,
     commands: mpsc::Sender<Command>,
+    queries: mpsc::Sender<AttributionQuery>,
 }
 
-pub fn control_router(status: watch::Receiver<Status>, commands: mpsc::Sender<Command>) -> Router {
+pub fn control_router(
+    status: watch::Receiver<Status>,
+    commands: mpsc::Sender<Command>,
+    queries: mpsc::Sender<AttributionQuery>,
+) -> Router {
     Router::new()
         .route("/v1/status", get(status_handler))
         .route("/v1/routes", get(routes_handler))
         .route("/v1/reconcile", post(reconcile_handler))
-        .with_state(Control { status, commands })
+        .route("/v1/deletions", get(deletions_handler))
+        .with_state(Control { status, commands, queries })
+}
+
+#[derive(serde::Deserialize)]
+struct DeletionsParams {
+    limit: Option<usize>,
+}
+
+async fn deletions_handler(State(c): State<Control>, Query(params): Query<DeletionsParams>) -> Response {
+    let (reply, rx) = oneshot::channel();
+    if c.queries.send(AttributionQuery::Deletions { limit: params.limit, reply }).await.is_err() {
+        return unavailable();
+    }
+    match rx.await {
+        Ok(deletions) => Json(deletions).into_response(),
+        Err(_) => unavailable(),
+    }
 }
 
 async fn status_handler(State(c): State<Control>) -> Json<Status> {

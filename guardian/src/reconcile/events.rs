@@ -79,7 +79,10 @@ impl Reconciler {
         let mut work: Vec<(usize, Purpose)> = lost
             .into_iter()
             .filter_map(|(i, (cause, requester))| {
-                self.on_lost(i, Loss { since: batch.received, noticed: Noticed::Event, cause, requester })
+                self.on_lost(
+                    i,
+                    Loss { since: batch.received, noticed: Noticed::Event, cause, requester, link_index: None },
+                )
             })
             .collect();
         if retry_failed {

@@ -6,7 +6,7 @@ use super::table::State;
 use super::{log_unattributed, Purpose, Reconciler, Repaired, Trigger, RETRY_DELAY};
 use crate::kernel::routes::{Op, OpError};
 use crate::kernel::wire::RouteRequest;
-use crate::metrics::RepairLabels;
+use crate::metrics::FailureLabels;
 use crate::route::RouteSpec;
 use std::cmp::Reverse;
 use tokio::time::Instant;
@@ -114,6 +114,8 @@ impl Reconciler {
         // repair path (it may read /proc or wait for an eBPF record).
         let repaired = Repaired {
             route: self.display(i),
+            key,
+            link_index: loss.link_index,
             family: key.family,
             noticed: loss.noticed,
             missing_for: now.duration_since(loss.since),
@@ -134,7 +136,7 @@ impl Reconciler {
         let key = self.table.slot(i).spec.key;
         self.table.set_state(i, State::Failed);
         if let Some(loss) = self.missing.get(&key) {
-            let labels = RepairLabels { family: key.family.label(), noticed: loss.noticed.label() };
+            let labels = FailureLabels { family: key.family.label(), noticed: loss.noticed.label() };
             self.metrics.reinstall_failures.get_or_create(&labels).inc();
         }
         if self.errors.get(&key) != Some(&e.message) {

@@ -133,6 +133,8 @@ struct Loss {
     cause: Cause,
     /// The request that caused it, when a notification said.
     requester: Option<Requester>,
+    /// For a route flushed with its link: that link's interface index.
+    link_index: Option<u32>,
 }
 
 /// A lost route that guardian put back, for the task that says who took it.
@@ -140,6 +142,9 @@ struct Loss {
 pub struct Repaired {
     /// The route as `ip route` would print it.
     pub route: String,
+    pub key: RouteKey,
+    /// For a route flushed with its link: that link's interface index.
+    pub link_index: Option<u32>,
     pub family: Family,
     pub noticed: Noticed,
     pub missing_for: Duration,
@@ -150,10 +155,40 @@ pub struct Repaired {
     pub lost_at: std::time::Instant,
 }
 
+#[cfg(test)]
+impl Repaired {
+    /// A repair of 10.9.0.0/24 in the main table, for tests of what reports it.
+    pub fn example(route: &str, cause: Cause, missing_for: Duration, lost_at: std::time::Instant) -> Repaired {
+        let dst: std::net::IpAddr = "10.9.0.0".parse().unwrap();
+        Repaired {
+            route: route.into(),
+            key: RouteKey {
+                family: Family::V4,
+                table: crate::route::MAIN_TABLE,
+                dst: crate::route::Addr::from_ip(&dst),
+                dst_len: 24,
+                tos: 0,
+                metric: 0,
+            },
+            link_index: None,
+            family: Family::V4,
+            noticed: Noticed::Event,
+            missing_for,
+            cause,
+            requester: None,
+            lost_at,
+        }
+    }
+}
+
 /// The `route reinstalled` line and counter without attribution: for when
 /// the task that attributes losses is gone (guardian is stopping).
 pub fn log_unattributed(r: &Repaired, metrics: &Metrics) {
-    let labels = crate::metrics::RepairLabels { family: r.family.label(), noticed: r.noticed.label() };
+    let labels = crate::metrics::RepairLabels {
+        family: r.family.label(),
+        noticed: r.noticed.label(),
+        deleter: "unknown".into(),
+    };
     metrics.reinstalls.get_or_create(&labels).inc();
     tracing::warn!(
         route = %r.route,

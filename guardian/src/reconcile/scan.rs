@@ -77,10 +77,9 @@ impl Reconciler {
             match (self.table.slot(i).state, present) {
                 (State::Installed, false) => {
                     missing += 1;
-                    let cause = self.scan_cause(i, started);
-                    work.extend(
-                        self.on_lost(i, Loss { since: started, noticed: Noticed::Scan, cause, requester: None }),
-                    );
+                    let (cause, link_index) = self.scan_cause(i, started);
+                    let loss = Loss { since: started, noticed: Noticed::Scan, cause, requester: None, link_index };
+                    work.extend(self.on_lost(i, loss));
                 }
                 (State::Pending, true) => self.mark_present(i), // adopted as it stands
                 (State::Pending, false) => work.push((i, Purpose::Initial)),
@@ -155,28 +154,28 @@ impl Reconciler {
     /// Why a scan found a route missing: IPv4 flushes the routes over a link
     /// that goes down without a notification per route, so a route over a
     /// link that went down lately is blamed on the link.
-    fn scan_cause(&self, i: usize, now: Instant) -> Cause {
-        let recent = |(name, when): &(String, Instant)| {
-            (now.saturating_duration_since(*when) <= LINK_DOWN_BLAME).then(|| name.clone())
+    fn scan_cause(&self, i: usize, now: Instant) -> (Cause, Option<u32>) {
+        let recent = |(index, (name, when)): (&u32, &(String, Instant))| {
+            (now.saturating_duration_since(*when) <= LINK_DOWN_BLAME).then(|| (*index, name.clone()))
         };
         let spec = &self.table.slot(i).spec;
-        let dev = match spec.dev {
+        let link = match spec.dev {
             Some(dev) => {
                 let name = self.table.devs.name(dev);
-                self.links_down.values().find(|(n, _)| n == name).and_then(recent)
+                self.links_down.iter().filter(|(_, (n, _))| n == name).find_map(recent)
             }
             // Without a configured device, a single link down lately is the likely cause.
             None => {
-                let mut recent_downs = self.links_down.values().filter_map(recent);
+                let mut recent_downs = self.links_down.iter().filter_map(recent);
                 match (recent_downs.next(), recent_downs.next()) {
-                    (Some(name), None) => Some(name),
+                    (Some(link), None) => Some(link),
                     _ => None,
                 }
             }
         };
-        match dev {
-            Some(dev) => Cause::LinkDown { dev },
-            None => Cause::Deleted,
+        match link {
+            Some((index, dev)) => (Cause::LinkDown { dev }, Some(index)),
+            None => (Cause::Deleted, None),
         }
     }
 

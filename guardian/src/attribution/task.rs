@@ -1,0 +1,451 @@
+//! The attribution task: joins each repair with who caused it, then writes
+//! the `route reinstalled` line, counts it, and keeps it for `guardian
+//! deletions`.
+//!
+//! ```text
+//!  reconcile ──Repaired──▶ ┌────────────┐ ──▶ log line, guardian_route_reinstalls_total{deleter}
+//!  ebpf reader ──Record──▶ │ Attributor │ ──▶ Recent (guardian deletions)
+//!  control API ──Query───▶ └────────────┘
+//! ```
+//!
+//! A deletion is joined with the eBPF record of the request the kernel's
+//! notification names (its port id and sequence number), so a request that
+//! failed is never blamed. The record may reach user space a little after
+//! the notification: a repair waits for it up to [`RECORD_WAIT`], then falls
+//! back to the port id. A route found missing by a scan (after an overrun,
+//! say) is joined with a recent delete record for that very route, and one
+//! flushed with its link with the record that set the link down.
+
+use super::{Attribution, Deleter, DeleterLabels, Deletion, PortIdResolver, ProcessInfo, Procfs, Recent, Who};
+use crate::ebpf::{self, Record, Request};
+use crate::kernel::wire;
+use crate::metrics::{Metrics, ModeLabels, RepairLabels};
+use crate::reconcile::{Cause, Repaired};
+use crate::route::RouteKey;
+use std::collections::{HashMap, VecDeque};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+
+/// How long a repair waits for the eBPF record of its deletion.
+pub const RECORD_WAIT: Duration = Duration::from_millis(200);
+/// How long records are kept for joining.
+const RECORD_TTL: Duration = Duration::from_secs(30);
+/// At most this many records are kept (a mass flush is a record per route).
+const MAX_RECORDS: usize = 1 << 20;
+
+/// Where deleters come from, as decided at start-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Ebpf,
+    NetlinkPortid,
+    Off,
+}
+
+impl Source {
+    pub fn label(self) -> &'static str {
+        match self {
+            Source::Ebpf => "ebpf",
+            Source::NetlinkPortid => "netlink-portid",
+            Source::Off => "none",
+        }
+    }
+}
+
+/// Requests from the control API.
+pub enum Query {
+    Deletions { limit: Option<usize>, reply: oneshot::Sender<Vec<Deletion>> },
+}
+
+pub struct Attributor {
+    source: Source,
+    labels: DeleterLabels,
+    recent: Recent,
+    metrics: Arc<Metrics>,
+    procfs: Procfs,
+    resolver: PortIdResolver,
+    /// The loaded programs: they stay attached while this lives.
+    programs: Option<ebpf::Attribution>,
+    records: Records,
+    /// Repairs waiting for their record, by (port id, sequence).
+    waiting: HashMap<(u32, u32), Vec<Repaired>>,
+    deadlines: VecDeque<(Instant, (u32, u32))>,
+    cgroups: CgroupPaths,
+}
+
+impl Attributor {
+    pub fn new(
+        source: Source,
+        programs: Option<ebpf::Attribution>,
+        labels: DeleterLabels,
+        metrics: Arc<Metrics>,
+    ) -> Attributor {
+        for mode in [Source::Ebpf, Source::NetlinkPortid, Source::Off] {
+            let active = i64::from(mode == source);
+            metrics.attribution_mode.get_or_create(&ModeLabels { mode: mode.label() }).set(active);
+        }
+        Attributor {
+            source,
+            labels,
+            recent: Recent::default(),
+            metrics,
+            procfs: Procfs::default(),
+            resolver: PortIdResolver::default(),
+            programs,
+            records: Records::default(),
+            waiting: HashMap::new(),
+            deadlines: VecDeque::new(),
+            cgroups: CgroupPaths::default(),
+        }
+    }
+
+    pub async fn run(
+        mut self,
+        mut repairs: mpsc::UnboundedReceiver<Repaired>,
+        records: Option<mpsc::Receiver<Record>>,
+        mut queries: mpsc::Receiver<Query>,
+    ) {
+        let mut records = records;
+        let mut drops_tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            let next_deadline = self.deadlines.front().map(|(at, _)| tokio::time::Instant::from_std(*at));
+            tokio::select! {
+                repaired = repairs.recv() => match repaired {
+                    Some(repaired) => self.on_repaired(repaired),
+                    None => break,
+                },
+                record = recv_record(&mut records) => match record {
+                    Some(record) => self.on_record(record),
+                    None => records = None,
+                },
+                query = queries.recv() => match query {
+                    Some(Query::Deletions { limit, reply }) => {
+                        let _ = reply.send(self.recent.newest(limit).cloned().collect());
+                    }
+                    None => {}
+                },
+                _ = sleep_until(next_deadline), if next_deadline.is_some() => self.expire_waiting(),
+                _ = drops_tick.tick() => {
+                    if let Some(programs) = &self.programs {
+                        self.metrics.attribution_drops.set(programs.drops() as i64);
+                    }
+                }
+            }
+        }
+        // Stopping: whatever still waits is reported with what is known.
+        let waiting: Vec<Repaired> = self.waiting.drain().flat_map(|(_, v)| v).collect();
+        for repaired in waiting {
+            let deleter = self.fallback(&repaired);
+            self.report(&repaired, deleter);
+        }
+    }
+
+    fn on_repaired(&mut self, repaired: Repaired) {
+        match self.source {
+            Source::Off => self.report(&repaired, None),
+            Source::NetlinkPortid => {
+                let deleter = self.fallback(&repaired);
+                self.report(&repaired, deleter);
+            }
+            Source::Ebpf => {
+                if let Some(record) = self.record_for(&repaired) {
+                    let deleter = self.deleter_from_record(&record);
+                    self.report(&repaired, Some(deleter));
+                    return;
+                }
+                match repaired.requester {
+                    // The record may still be on its way.
+                    Some(req) if req.port_id != 0 => {
+                        let key = (req.port_id, req.seq);
+                        self.waiting.entry(key).or_default().push(repaired);
+                        self.deadlines.push_back((Instant::now() + RECORD_WAIT, key));
+                    }
+                    _ => {
+                        let deleter = self.fallback(&repaired);
+                        self.report(&repaired, deleter);
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_record(&mut self, record: Record) {
+        self.metrics.attribution_records.inc();
+        let request = match &record.request {
+            Request::DelRoute(m) | Request::ReplaceRoute(m) => Some((m.port_id, m.seq)),
+            _ => None,
+        };
+        if let Some(waiting) = request.and_then(|key| self.waiting.remove(&key)) {
+            let deleter = self.deleter_from_record(&record);
+            for repaired in waiting {
+                self.report(&repaired, Some(deleter.clone()));
+            }
+        }
+        self.records.push(record);
+    }
+
+    fn expire_waiting(&mut self) {
+        let now = Instant::now();
+        while let Some((at, key)) = self.deadlines.front().copied() {
+            if at > now {
+                break;
+            }
+            self.deadlines.pop_front();
+            for repaired in self.waiting.remove(&key).unwrap_or_default() {
+                let deleter = self.fallback(&repaired);
+                self.report(&repaired, deleter);
+            }
+        }
+    }
+
+    /// The eBPF record that explains a repair, if one has arrived.
+    fn record_for(&mut self, r: &Repaired) -> Option<Record> {
+        self.records.expire();
+        match (&r.cause, r.requester) {
+            (Cause::Deleted | Cause::Replaced, Some(req)) => {
+                self.records.by_request.get(&(req.port_id, req.seq)).cloned()
+            }
+            (Cause::Deleted, None) => self.records.by_route.get(&r.key).cloned(),
+            (Cause::LinkDown { dev }, _) => self.records.link_down(r.link_index, dev),
+            _ => None,
+        }
+    }
+
+    /// Without a record: the notification's port id, resolved through /proc.
+    fn fallback(&self, r: &Repaired) -> Option<Deleter> {
+        if self.source == Source::Off {
+            return None;
+        }
+        let req = r.requester?;
+        let owner = tokio::task::block_in_place(|| self.resolver.resolve(req.port_id));
+        match owner {
+            Ok(owner) => Deleter::from_port_owner(owner),
+            Err(e) => {
+                tracing::debug!(error = %e, port_id = req.port_id, "cannot resolve a netlink port id");
+                None
+            }
+        }
+    }
+
+    fn deleter_from_record(&mut self, record: &Record) -> Deleter {
+        let t = &record.task;
+        let mut process = ProcessInfo {
+            pid: t.pid,
+            tgid: t.tgid,
+            ptgid: t.ptgid,
+            uid: t.uid,
+            gid: t.gid,
+            comm: t.comm.clone(),
+            cmdline: (!t.cmdline.is_empty()).then(|| t.cmdline.clone()),
+            cgroup: None,
+        };
+        // While the process lives, /proc has its whole command line and
+        // cgroup path; the record keeps what a short-lived one left behind.
+        if let Ok(live) = self.procfs.process(t.tgid) {
+            if live.comm == t.comm {
+                if t.cmdline_truncated && live.cmdline.is_some() {
+                    process.cmdline = live.cmdline;
+                }
+                process.cgroup = live.cgroup;
+            }
+        }
+        if process.cgroup.is_none() {
+            process.cgroup = self.cgroups.path(t.cgroup_id);
+        }
+        Deleter { attribution: Attribution::Ebpf, who: Who::Process { process, exact: true } }
+    }
+
+    fn report(&mut self, r: &Repaired, deleter: Option<Deleter>) {
+        super::log_reinstalled(r, deleter.as_ref());
+        let labels = RepairLabels {
+            family: r.family.label(),
+            noticed: r.noticed.label(),
+            deleter: self.labels.label(deleter.as_ref()).to_owned(),
+        };
+        self.metrics.reinstalls.get_or_create(&labels).inc();
+        self.recent.push(Deletion::new(r, deleter));
+    }
+}
+
+async fn recv_record(records: &mut Option<mpsc::Receiver<Record>>) -> Option<Record> {
+    match records {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Recent records, indexed the ways repairs look them up.
+#[derive(Default)]
+struct Records {
+    order: VecDeque<(Instant, Record)>,
+    by_request: HashMap<(u32, u32), Record>,
+    by_route: HashMap<RouteKey, Record>,
+}
+
+impl Records {
+    fn push(&mut self, record: Record) {
+        self.expire();
+        match &record.request {
+            Request::DelRoute(m) | Request::ReplaceRoute(m) => {
+                self.by_request.insert((m.port_id, m.seq), record.clone());
+                if let Some(route) = wire::parse_route(m.body()) {
+                    if matches!(record.request, Request::DelRoute(_)) {
+                        self.by_route.insert(route.key, record.clone());
+                    }
+                }
+            }
+            _ => {}
+        }
+        self.order.push_back((Instant::now(), record));
+        while self.order.len() > MAX_RECORDS {
+            self.evict_front();
+        }
+    }
+
+    fn expire(&mut self) {
+        let now = Instant::now();
+        while self.order.front().is_some_and(|(at, _)| now.duration_since(*at) > RECORD_TTL) {
+            self.evict_front();
+        }
+    }
+
+    fn evict_front(&mut self) {
+        let Some((_, record)) = self.order.pop_front() else { return };
+        if let Request::DelRoute(m) | Request::ReplaceRoute(m) = &record.request {
+            if self.by_request.get(&(m.port_id, m.seq)) == Some(&record) {
+                self.by_request.remove(&(m.port_id, m.seq));
+            }
+            if let Some(route) = wire::parse_route(m.body()) {
+                if self.by_route.get(&route.key) == Some(&record) {
+                    self.by_route.remove(&route.key);
+                }
+            }
+        }
+    }
+
+    /// The newest record that set this link down or deleted it.
+    fn link_down(&self, index: Option<u32>, dev: &str) -> Option<Record> {
+        self.order
+            .iter()
+            .rev()
+            .find(|(_, record)| match &record.request {
+                Request::LinkDown(m) | Request::DelLink(m) => {
+                    // struct ifinfomsg: family, pad, type (u16), index (i32).
+                    let body = m.body();
+                    let ifindex = body.get(4..8).map(|b| u32::from_ne_bytes(b.try_into().unwrap()));
+                    (index.is_some() && ifindex == index) || link_name(body) == Some(dev)
+                }
+                Request::IoctlLinkDown(arg) => arg.ifname().as_deref() == Some(dev),
+                _ => false,
+            })
+            .map(|(_, record)| record.clone())
+    }
+}
+
+/// IFLA_IFNAME of an ifinfomsg body, when the request named the link.
+fn link_name(body: &[u8]) -> Option<&str> {
+    const IFINFOMSG_LEN: usize = 16;
+    const IFLA_IFNAME: u16 = 3;
+    let (_, value) = wire::attributes(body.get(IFINFOMSG_LEN..)?).find(|(ty, _)| *ty == IFLA_IFNAME)?;
+    std::str::from_utf8(value.split(|b| *b == 0).next()?).ok()
+}
+
+/// cgroup v2 ids are directory inode numbers: a short-lived deleter's
+/// cgroup is found by walking the cgroup2 hierarchy once per id.
+#[derive(Default)]
+struct CgroupPaths {
+    known: HashMap<u64, Option<String>>,
+}
+
+impl CgroupPaths {
+    /// A walk stops after this many directories (a busy host has thousands).
+    const MAX_DIRS: usize = 20_000;
+
+    fn path(&mut self, id: u64) -> Option<String> {
+        if id == 0 {
+            return None;
+        }
+        if let Some(known) = self.known.get(&id) {
+            return known.clone();
+        }
+        // Only inside the cgroup2 mount: inode numbers repeat across filesystems
+        // (on a hybrid host /sys/fs/cgroup itself is a tmpfs).
+        let root = cgroup2_mount()?;
+        let found = tokio::task::block_in_place(|| find_inode(&root, id, Self::MAX_DIRS));
+        let found = found.map(|p| {
+            let relative = p.strip_prefix(&root).unwrap_or(&p).display().to_string();
+            format!("/{}", relative.trim_start_matches('/'))
+        });
+        if self.known.len() > 4096 {
+            self.known.clear();
+        }
+        self.known.insert(id, found.clone());
+        found
+    }
+}
+
+/// Where the cgroup2 hierarchy is mounted (/sys/fs/cgroup, or
+/// /sys/fs/cgroup/unified on a hybrid host).
+fn cgroup2_mount() -> Option<std::path::PathBuf> {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
+    mounts.lines().find_map(|line| {
+        let mut fields = line.split_whitespace();
+        let (_, path, kind) = (fields.next()?, fields.next()?, fields.next()?);
+        (kind == "cgroup2").then(|| std::path::PathBuf::from(path))
+    })
+}
+
+fn find_inode(root: &Path, inode: u64, budget: usize) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let mut queue = VecDeque::from([root.to_path_buf()]);
+    let mut visited = 0;
+    while let Some(dir) = queue.pop_front() {
+        visited += 1;
+        if visited > budget {
+            return None;
+        }
+        if std::fs::metadata(&dir).is_ok_and(|m| m.ino() == inode) {
+            return Some(dir);
+        }
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                queue.push_back(entry.path());
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_name_reads_ifla_ifname() {
+        let mut body = vec![0u8; 16];
+        body.extend_from_slice(&[10, 0, 3, 0]);
+        body.extend_from_slice(b"veth0\0\0\0");
+        assert_eq!(link_name(&body), Some("veth0"));
+        assert_eq!(link_name(&body[..10]), None);
+    }
+
+    #[test]
+    fn cgroup_ids_are_directory_inodes() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = std::env::temp_dir().join(format!("guardian-cgroup-test-{}", std::process::id()));
+        let leaf = dir.join("a/b");
+        std::fs::create_dir_all(&leaf).unwrap();
+        let ino = std::fs::metadata(&leaf).unwrap().ino();
+        assert_eq!(find_inode(&dir, ino, 100), Some(leaf.clone()));
+        assert_eq!(find_inode(&dir, ino, 1), None, "the walk stops at its budget");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
