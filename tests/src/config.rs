@@ -44,12 +44,13 @@ impl RouteSpec {
     }
 }
 
-/// A configuration file: `[daemon]` and `[reconcile]` keys (values written
+/// A configuration file: `[daemon]`, `[reconcile]` and `[attribution]` keys (values written
 /// as TOML literals, e.g. `"\"4KiB\""` or `"201"`) and routes.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
     daemon: Vec<(String, String)>,
     reconcile: Vec<(String, String)>,
+    attribution: Vec<(String, String)>,
     pub routes: Vec<RouteSpec>,
 }
 
@@ -70,6 +71,12 @@ impl Config {
         self
     }
 
+    /// `[attribution] key = value` (value is a TOML literal).
+    pub fn attribution(mut self, key: &str, value: &str) -> Self {
+        self.attribution.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
     pub fn route(mut self, route: RouteSpec) -> Self {
         self.routes.push(route);
         self
@@ -82,7 +89,9 @@ impl Config {
 
     pub fn to_toml(&self) -> String {
         let mut s = String::new();
-        for (section, keys) in [("daemon", &self.daemon), ("reconcile", &self.reconcile)] {
+        for (section, keys) in
+            [("daemon", &self.daemon), ("reconcile", &self.reconcile), ("attribution", &self.attribution)]
+        {
             if !keys.is_empty() {
                 let _ = writeln!(s, "[{section}]");
                 for (k, v) in keys {

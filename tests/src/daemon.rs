@@ -80,7 +80,7 @@ impl<'a> DaemonBuilder<'a> {
         self
     }
 
-    /// Programs to put between `ip netns exec NS` and the binary (they must
+    /// Programs to put between `nsenter --net=NS --` and the binary (they must
     /// exec it), e.g. `["setpriv", "--bounding-set=-net_admin", ...]`.
     pub fn wrapper(mut self, args: &[&str]) -> Self {
         self.wrapper = args.iter().map(|s| s.to_string()).collect();

@@ -78,12 +78,15 @@ impl Netns {
         c
     }
 
-    /// A `Command` running `program` inside the namespace
-    /// (`ip netns exec <ns> <program>`; `ip` execs it, so the child's pid is
-    /// the program's pid).
+    /// A `Command` running `program` inside the namespace (`nsenter` execs
+    /// it, so the child's pid is the program's pid). It enters the network
+    /// namespace only. `nsenter`
+    /// rather than `ip netns exec`: the latter also gives the program a mount
+    /// namespace with a fresh /sys, which hides tracefs from guardian's
+    /// eBPF loader (and from an operator's setup it would not match either).
     pub fn exec(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.name]).arg(program);
+        let mut c = Command::new("nsenter");
+        c.arg(format!("--net=/run/netns/{}", self.name)).arg("--").arg(program);
         c
     }
 

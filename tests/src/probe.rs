@@ -31,6 +31,24 @@ pub fn tool_ready(tool: &str) -> bool {
     }
 }
 
+/// True when deleter attribution by eBPF can run here (the kernel has BTF;
+/// loading itself needs root, which [`netns_ready`] checks), otherwise
+/// skips (or panics under CI).
+pub fn ebpf_ready() -> bool {
+    if !std::path::Path::new("/sys/kernel/btf/vmlinux").exists() {
+        return skip("the kernel has no BTF (/sys/kernel/btf/vmlinux), which guardian's eBPF programs need");
+    }
+    true
+}
+
+/// True when tracefs is mounted (the ioctl tracepoint attaches through it).
+pub fn tracefs_ready() -> bool {
+    if !std::path::Path::new("/sys/kernel/tracing/events").exists() {
+        return skip("tracefs is not mounted at /sys/kernel/tracing (mount -t tracefs nodev /sys/kernel/tracing)");
+    }
+    true
+}
+
 fn skip(reason: &str) -> bool {
     // libtest names each test's thread after the test.
     let current = std::thread::current();
@@ -97,6 +115,17 @@ macro_rules! require_netns {
 macro_rules! require_tool {
     ($tool:expr) => {
         if !$crate::probe::tool_ready($tool) {
+            return;
+        }
+    };
+}
+
+/// `guardian_tests::require_ebpf!();` skips like [`require_netns!`] when
+/// eBPF attribution cannot run.
+#[macro_export]
+macro_rules! require_ebpf {
+    () => {
+        if !$crate::probe::netns_ready() || !$crate::probe::ebpf_ready() {
             return;
         }
     };

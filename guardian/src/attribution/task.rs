@@ -72,7 +72,13 @@ pub struct Attributor {
     waiting: HashMap<(u32, u32), Vec<Repaired>>,
     deadlines: VecDeque<(Instant, (u32, u32))>,
     cgroups: CgroupPaths,
+    /// Port ids resolved lately: a flush is thousands of deletions from one
+    /// socket, and each resolution reads every process's fds.
+    owners: HashMap<u32, (Instant, Option<Deleter>)>,
 }
+
+/// How long a resolved port id is trusted.
+const OWNER_TTL: Duration = Duration::from_secs(1);
 
 impl Attributor {
     pub fn new(
@@ -97,6 +103,7 @@ impl Attributor {
             waiting: HashMap::new(),
             deadlines: VecDeque::new(),
             cgroups: CgroupPaths::default(),
+            owners: HashMap::new(),
         }
     }
 
@@ -203,6 +210,8 @@ impl Attributor {
     fn record_for(&mut self, r: &Repaired) -> Option<Record> {
         self.records.expire();
         match (&r.cause, r.requester) {
+            // The kernel's own socket (port 0) carries out ioctl deletions.
+            (Cause::Deleted, Some(req)) if req.port_id == 0 => self.records.by_ioctl.get(&ioctl_key(&r.key)?).cloned(),
             (Cause::Deleted | Cause::Replaced, Some(req)) => {
                 self.records.by_request.get(&(req.port_id, req.seq)).cloned()
             }
@@ -213,19 +222,29 @@ impl Attributor {
     }
 
     /// Without a record: the notification's port id, resolved through /proc.
-    fn fallback(&self, r: &Repaired) -> Option<Deleter> {
+    fn fallback(&mut self, r: &Repaired) -> Option<Deleter> {
         if self.source == Source::Off {
             return None;
         }
         let req = r.requester?;
-        let owner = tokio::task::block_in_place(|| self.resolver.resolve(req.port_id));
-        match owner {
+        let now = Instant::now();
+        if let Some((at, owner)) = self.owners.get(&req.port_id) {
+            if now.duration_since(*at) <= OWNER_TTL {
+                return owner.clone();
+            }
+        }
+        let owner = match tokio::task::block_in_place(|| self.resolver.resolve(req.port_id)) {
             Ok(owner) => Deleter::from_port_owner(owner),
             Err(e) => {
                 tracing::debug!(error = %e, port_id = req.port_id, "cannot resolve a netlink port id");
                 None
             }
+        };
+        if self.owners.len() > 1024 {
+            self.owners.retain(|_, (at, _)| now.duration_since(*at) <= OWNER_TTL);
         }
+        self.owners.insert(req.port_id, (now, owner.clone()));
+        owner
     }
 
     fn deleter_from_record(&mut self, record: &Record) -> Deleter {
@@ -288,6 +307,30 @@ struct Records {
     order: VecDeque<(Instant, Record)>,
     by_request: HashMap<(u32, u32), Record>,
     by_route: HashMap<RouteKey, Record>,
+    /// SIOCDELRT records by (IPv4 destination, prefix length).
+    by_ioctl: HashMap<([u8; 4], u8), Record>,
+}
+
+/// What SIOCDELRT can name: an IPv4 route in the main table.
+fn ioctl_key(key: &RouteKey) -> Option<([u8; 4], u8)> {
+    (key.family == crate::route::Family::V4 && key.table == crate::route::MAIN_TABLE)
+        .then(|| (key.dst.0[..4].try_into().unwrap(), key.dst_len))
+}
+
+/// Destination and prefix length of a `struct rtentry` (x86_64/aarch64
+/// layout: `rt_pad1`, then `rt_dst`, `rt_gateway`, `rt_genmask` as
+/// `sockaddr_in`, then `rt_flags`).
+fn rtentry_route(bytes: &[u8]) -> Option<([u8; 4], u8)> {
+    const RTF_HOST: u16 = 0x4;
+    let family = u16::from_ne_bytes(bytes.get(8..10)?.try_into().ok()?);
+    if family != libc::AF_INET as u16 {
+        return None;
+    }
+    let dst: [u8; 4] = bytes.get(12..16)?.try_into().ok()?;
+    let mask = u32::from_be_bytes(bytes.get(44..48)?.try_into().ok()?);
+    let flags = u16::from_ne_bytes(bytes.get(56..58)?.try_into().ok()?);
+    let len = if flags & RTF_HOST != 0 { 32 } else { mask.count_ones() as u8 };
+    Some((dst, len))
 }
 
 impl Records {
@@ -300,6 +343,11 @@ impl Records {
                     if matches!(record.request, Request::DelRoute(_)) {
                         self.by_route.insert(route.key, record.clone());
                     }
+                }
+            }
+            Request::IoctlDelRoute(arg) => {
+                if let Some(key) = rtentry_route(&arg.bytes) {
+                    self.by_ioctl.insert(key, record.clone());
                 }
             }
             _ => {}
@@ -319,6 +367,13 @@ impl Records {
 
     fn evict_front(&mut self) {
         let Some((_, record)) = self.order.pop_front() else { return };
+        if let Request::IoctlDelRoute(arg) = &record.request {
+            if let Some(key) = rtentry_route(&arg.bytes) {
+                if self.by_ioctl.get(&key) == Some(&record) {
+                    self.by_ioctl.remove(&key);
+                }
+            }
+        }
         if let Request::DelRoute(m) | Request::ReplaceRoute(m) = &record.request {
             if self.by_request.get(&(m.port_id, m.seq)) == Some(&record) {
                 self.by_request.remove(&(m.port_id, m.seq));
@@ -435,6 +490,21 @@ mod tests {
         body.extend_from_slice(b"veth0\0\0\0");
         assert_eq!(link_name(&body), Some("veth0"));
         assert_eq!(link_name(&body[..10]), None);
+    }
+
+    #[test]
+    fn rtentry_gives_destination_and_prefix() {
+        let mut rt = vec![0u8; 120];
+        rt[8..10].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
+        rt[12..16].copy_from_slice(&[10, 9, 0, 0]);
+        rt[40..42].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
+        rt[44..48].copy_from_slice(&[255, 255, 255, 0]);
+        assert_eq!(rtentry_route(&rt), Some(([10, 9, 0, 0], 24)));
+        rt[56..58].copy_from_slice(&0x4u16.to_ne_bytes());
+        assert_eq!(rtentry_route(&rt), Some(([10, 9, 0, 0], 32)), "RTF_HOST");
+        assert_eq!(rtentry_route(&rt[..40]), None);
+        rt[8..10].copy_from_slice(&(libc::AF_INET6 as u16).to_ne_bytes());
+        assert_eq!(rtentry_route(&rt), None);
     }
 
     #[test]

@@ -102,7 +102,9 @@ impl Attribution {
             what: "registering the ring buffer with the runtime",
             source: Box::new(source),
         };
-        let (tx, rx) = mpsc::channel(4096);
+        // Deep enough that a mass flush is drained from the ring into memory
+        // while the attribution task catches up, instead of dropping in the kernel.
+        let (tx, rx) = mpsc::channel(1 << 16);
         // SAFETY: the ring buffer owns its map fd and keeps it open while
         // the AsyncFd holds it.
         let records = unsafe { AsyncFd::register(records) }.map_err(|e| async_error(e.into()))?;
