@@ -251,3 +251,38 @@ fn a_flush_of_100000_routes_is_attributed_route_by_route_without_drops() {
     });
     drop(d);
 }
+
+/// As packaging/guardian.service runs it: not root, only CAP_NET_ADMIN,
+/// CAP_BPF and CAP_PERFMON, and still eBPF attribution.
+#[test]
+fn an_unprivileged_user_with_bpf_capabilities_attributes_with_ebpf() {
+    use std::os::unix::fs::PermissionsExt;
+    require_ebpf!();
+    require_tool!("setpriv");
+    let ns = Netns::with_link();
+    let dir = std::sync::Arc::new(guardian_tests::tempdir::TempDir::new("bpfuser"));
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let spec = v4("10.9.7.0/24");
+    let caps = "-all,+net_admin,+bpf,+perfmon";
+    let d = Daemon::builder(&ns)
+        .dir(dir)
+        .config(&config("ebpf").route(spec.clone()))
+        .wrapper(&[
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            &format!("--inh-caps={caps}"),
+            &format!("--ambient-caps={caps}"),
+        ])
+        .spawn();
+    d.wait_ready(LONG);
+    guardian_tests::ip::wait_installed(&ns, &spec, SHORT);
+    let mark = d.log_mark();
+    let mut del = ns.exec("ip");
+    del.args(["route", "del", &spec.dst]);
+    let pid = run(del);
+    let line = reinstall_after(&d, mark, &spec.dst);
+    assert_eq!(field(&line, "attribution").as_deref(), Some("ebpf"), "{line}");
+    assert_eq!(field_u64(&line, "deleted_by.pid"), Some(pid as u64), "{line}");
+}
