@@ -75,6 +75,23 @@ impl Deleter {
     }
 }
 
+/// `ip route del 10.9.0.0/24 table 100` as pid 30343, for tests of what
+/// reports a deleter.
+#[cfg(test)]
+pub fn example_ip_route_del(attribution: Attribution, exact: bool) -> Deleter {
+    let process = ProcessInfo {
+        pid: 30343,
+        tgid: 30343,
+        ptgid: 30300,
+        uid: 0,
+        gid: 0,
+        comm: "ip".into(),
+        cmdline: Some("ip route del 10.9.0.0/24 table 100".into()),
+        cgroup: Some("/system.slice/foo.service".into()),
+    };
+    Deleter { attribution, who: Who::Process { process, exact } }
+}
+
 /// The allow-list of design/reconcile.md: names worth a label of their own.
 pub const DEFAULT_LABELLED: [&str; 8] =
     ["ip", "NetworkManager", "systemd-networkd", "dhclient", "dhcpcd", "bird", "zebra", "route"];

@@ -62,7 +62,6 @@ pub fn log_reinstalled(r: &Repaired, deleter: Option<&Deleter>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::attribution::process::ProcessInfo;
     use crate::reconcile::Cause;
     use serde_json::{json, Value};
     use std::io::Write;
@@ -120,17 +119,7 @@ mod tests {
     }
 
     fn ip_route_del(attribution: Attribution, exact: bool) -> Deleter {
-        let process = ProcessInfo {
-            pid: 30343,
-            tgid: 30343,
-            ptgid: 30300,
-            uid: 0,
-            gid: 0,
-            comm: "ip".into(),
-            cmdline: Some("ip route del 10.9.0.0/24 table 100".into()),
-            cgroup: Some("/system.slice/foo.service".into()),
-        };
-        Deleter { attribution, who: Who::Process { process, exact } }
+        crate::attribution::deleter::example_ip_route_del(attribution, exact)
     }
 
     #[test]

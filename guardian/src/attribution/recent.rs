@@ -127,7 +127,6 @@ impl Recent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::attribution::process::ProcessInfo;
     use std::time::{Duration, UNIX_EPOCH};
 
     fn deletion(n: u64, deleter: Option<Deleter>) -> Deletion {
@@ -142,17 +141,7 @@ mod tests {
     }
 
     fn ip_route_del() -> Deleter {
-        let process = ProcessInfo {
-            pid: 30343,
-            tgid: 30343,
-            ptgid: 30300,
-            uid: 0,
-            gid: 0,
-            comm: "ip".into(),
-            cmdline: Some("ip route del 10.9.0.0/24 table 100".into()),
-            cgroup: Some("/system.slice/foo.service".into()),
-        };
-        Deleter { attribution: Attribution::NetlinkPortid, who: Who::Process { process, exact: true } }
+        crate::attribution::deleter::example_ip_route_del(Attribution::NetlinkPortid, true)
     }
 
     #[test]

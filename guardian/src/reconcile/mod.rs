@@ -190,16 +190,7 @@ pub fn log_unattributed(r: &Repaired, metrics: &Metrics) {
         deleter: "unknown".into(),
     };
     metrics.reinstalls.get_or_create(&labels).inc();
-    tracing::warn!(
-        route = %r.route,
-        family = %r.family.label(),
-        noticed = %r.noticed.label(),
-        missing_for = ?r.missing_for,
-        cause = %r.cause.label(),
-        dev = r.cause.link(),
-        attribution = "none",
-        "route reinstalled"
-    );
+    crate::attribution::log_reinstalled(r, None);
 }
 
 /// A scan that finds a route missing within this long of its link going
