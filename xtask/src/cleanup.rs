@@ -13,9 +13,12 @@ struct Registry {
     netns: Vec<String>,
     pids: Vec<i32>,
     paths: Vec<PathBuf>,
+    /// Files under /proc/sys changed for a while, with the text to write back.
+    sysctls: Vec<(PathBuf, String)>,
 }
 
-static REGISTRY: Mutex<Registry> = Mutex::new(Registry { netns: Vec::new(), pids: Vec::new(), paths: Vec::new() });
+static REGISTRY: Mutex<Registry> =
+    Mutex::new(Registry { netns: Vec::new(), pids: Vec::new(), paths: Vec::new(), sysctls: Vec::new() });
 
 fn with<T>(f: impl FnOnce(&mut Registry) -> T) -> T {
     // A panic while holding the lock must not stop the cleanup.
@@ -33,6 +36,30 @@ pub fn add_pid(pid: i32) {
 
 pub fn add_path(path: &Path) {
     with(|r| r.paths.push(path.to_owned()));
+}
+
+/// Writes `value` to the sysctl file `path` (e.g. /proc/sys/kernel/bpf_stats_enabled),
+/// remembering the value it had the first time, to be written back by
+/// `restore_sysctl` or on any exit path.
+pub fn set_sysctl(path: &Path, value: &str) -> std::io::Result<()> {
+    let old = std::fs::read_to_string(path)?;
+    with(|r| {
+        if !r.sysctls.iter().any(|(p, _)| p == path) {
+            r.sysctls.push((path.to_owned(), old.trim().to_owned()));
+        }
+    });
+    std::fs::write(path, value)
+}
+
+/// Writes back the value `path` had before the first `set_sysctl`.
+pub fn restore_sysctl(path: &Path) {
+    let old = with(|r| {
+        let i = r.sysctls.iter().position(|(p, _)| p == path)?;
+        Some(r.sysctls.remove(i).1)
+    });
+    if let Some(old) = old {
+        let _ = std::fs::write(path, old);
+    }
 }
 
 /// Deletes a namespace now (kernel routes and interfaces go with it).
@@ -56,8 +83,17 @@ fn delete_netns(name: &str) {
 
 /// Kills what is still running and removes what is still there.
 pub fn run_all() {
-    let (pids, netns, paths) =
-        with(|r| (std::mem::take(&mut r.pids), std::mem::take(&mut r.netns), std::mem::take(&mut r.paths)));
+    let (pids, netns, paths, sysctls) = with(|r| {
+        (
+            std::mem::take(&mut r.pids),
+            std::mem::take(&mut r.netns),
+            std::mem::take(&mut r.paths),
+            std::mem::take(&mut r.sysctls),
+        )
+    });
+    for (path, old) in sysctls {
+        let _ = std::fs::write(path, old);
+    }
     for pid in pids {
         // SAFETY: plain syscall; the pid is a child we spawned and have not reaped
         // (its owner forgets it before waiting for it), so it cannot be recycled.

@@ -33,11 +33,17 @@ impl Daemon {
     /// Starts `guardian --control-socket S --log-format json run --config C`
     /// inside `ns` (RUST_LOG=info, whatever the caller's environment says).
     pub fn start(bin: &Path, ns: &Netns, config: &Path, socket: &Path) -> Result<Daemon> {
+        Daemon::start_with(bin, ns, config, socket, &[])
+    }
+
+    /// Like `start`, with more arguments after `run --config C` (e.g. `--attribution ebpf`).
+    pub fn start_with(bin: &Path, ns: &Netns, config: &Path, socket: &Path, run_args: &[&str]) -> Result<Daemon> {
         let mut cmd = ns.command(bin)?;
         cmd.arg("--control-socket")
             .arg(socket)
             .args(["--log-format", "json", "run", "--config"])
             .arg(config)
+            .args(run_args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -172,6 +178,22 @@ impl Daemon {
         logs.iter()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
             .find(|v| field(v, "message").and_then(Value::as_str) == Some(message))
+    }
+
+    /// The daemon's process id (in the host's pid namespace).
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// How many stderr lines have been read so far.
+    pub fn log_len(&self) -> usize {
+        self.logs.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// The raw stderr lines from index `start` on (see `log_len`).
+    pub fn log_lines_from(&self, start: usize) -> Vec<String> {
+        let logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
+        logs.get(start..).map(<[String]>::to_vec).unwrap_or_default()
     }
 
     pub fn log_tail(&self, n: usize) -> String {

@@ -75,6 +75,9 @@ pub struct Attributor {
     /// Port ids resolved lately: a flush is thousands of deletions from one
     /// socket, and each resolution reads every process's fds.
     owners: HashMap<u32, (Instant, Option<Deleter>)>,
+    /// /proc facts of deleters seen lately, by tgid: a batch of deletions
+    /// from one process would otherwise read its /proc files per route.
+    processes: HashMap<u32, (Instant, Option<ProcessInfo>)>,
 }
 
 /// How long a resolved port id is trusted.
@@ -104,6 +107,7 @@ impl Attributor {
             deadlines: VecDeque::new(),
             cgroups: CgroupPaths::default(),
             owners: HashMap::new(),
+            processes: HashMap::new(),
         }
     }
 
@@ -119,7 +123,11 @@ impl Attributor {
             let next_deadline = self.deadlines.front().map(|(at, _)| tokio::time::Instant::from_std(*at));
             tokio::select! {
                 repaired = repairs.recv() => match repaired {
-                    Some(repaired) => self.on_repaired(repaired),
+                    Some(repaired) => {
+                        // Its record is usually already read: handle records first.
+                        self.drain_records(&mut records);
+                        self.on_repaired(repaired);
+                    }
                     None => break,
                 },
                 record = recv_record(&mut records) => match record {
@@ -132,7 +140,12 @@ impl Attributor {
                     }
                     None => {}
                 },
-                _ = sleep_until(next_deadline), if next_deadline.is_some() => self.expire_waiting(),
+                _ = sleep_until(next_deadline), if next_deadline.is_some() => {
+                    // Records already read but not yet handled may be the ones
+                    // the expiring repairs wait for: take them first.
+                    self.drain_records(&mut records);
+                    self.expire_waiting();
+                }
                 _ = drops_tick.tick() => {
                     if let Some(programs) = &self.programs {
                         self.metrics.attribution_drops.set(programs.drops() as i64);
@@ -145,6 +158,12 @@ impl Attributor {
         for repaired in waiting {
             let deleter = self.fallback(&repaired);
             self.report(&repaired, deleter);
+        }
+    }
+
+    fn drain_records(&mut self, records: &mut Option<mpsc::Receiver<Record>>) {
+        while let Some(Ok(record)) = records.as_mut().map(|rx| rx.try_recv()) {
+            self.on_record(record);
         }
     }
 
@@ -261,7 +280,7 @@ impl Attributor {
         };
         // While the process lives, /proc has its whole command line and
         // cgroup path; the record keeps what a short-lived one left behind.
-        if let Ok(live) = self.procfs.process(t.tgid) {
+        if let Some(live) = self.live_process(t.tgid) {
             if live.comm == t.comm {
                 if t.cmdline_truncated && live.cmdline.is_some() {
                     process.cmdline = live.cmdline;
@@ -273,6 +292,21 @@ impl Attributor {
             process.cgroup = self.cgroups.path(t.cgroup_id);
         }
         Deleter { attribution: Attribution::Ebpf, who: Who::Process { process, exact: true } }
+    }
+
+    fn live_process(&mut self, tgid: u32) -> Option<ProcessInfo> {
+        let now = Instant::now();
+        if let Some((at, info)) = self.processes.get(&tgid) {
+            if now.duration_since(*at) <= OWNER_TTL {
+                return info.clone();
+            }
+        }
+        let info = self.procfs.process(tgid).ok();
+        if self.processes.len() > 1024 {
+            self.processes.retain(|_, (at, _)| now.duration_since(*at) <= OWNER_TTL);
+        }
+        self.processes.insert(tgid, (now, info.clone()));
+        info
     }
 
     fn report(&mut self, r: &Repaired, deleter: Option<Deleter>) {

@@ -9,7 +9,9 @@
 //! | scan    | `guardian reconcile` at 1k..1M routes | a raw dump of the table that only counts |
 //! | install | routes/s from start to ready at 1M | `ip -batch` of the same routes |
 //! | memory  | RSS per tracked route at 1M | (none: the target is absolute) |
+//! | ebpf    | ns per invocation of the attribution hooks under a UDP flood; pps with them attached; attributed reinstalls after 50k deletions | pps with `--attribution netlink` (no programs) |
 
+mod ebpf;
 mod install;
 mod memory;
 mod repair;
@@ -33,6 +35,7 @@ pub enum Scenario {
     Scan,
     Install,
     Memory,
+    Ebpf,
 }
 
 #[derive(clap::Args)]
@@ -87,6 +90,13 @@ impl Ctx {
         Daemon::start(&self.bin, ns, config, &socket)
     }
 
+    /// Like `start_daemon`, with more `guardian run` arguments (e.g. `--attribution ebpf`).
+    pub fn start_daemon_with(&self, ns: &Netns, config: &Path, run_args: &[&str]) -> Result<Daemon> {
+        let socket = self.dir.join(format!("{}.sock", ns.name()));
+        let _ = std::fs::remove_file(&socket);
+        Daemon::start_with(&self.bin, ns, config, &socket, run_args)
+    }
+
     /// Writes a guardian config of `count` routes into the bench folder.
     pub fn config_of(&self, count: u32) -> Result<PathBuf> {
         let path = self.dir.join(format!("routes-{count}.toml"));
@@ -115,11 +125,12 @@ pub fn run(options: &Options) -> Result<ExitCode> {
     let wanted = |s: Scenario| options.only.is_none_or(|o| o == s);
     let mut rows = Vec::new();
     let mut failures = Vec::new();
-    let scenarios: [(Scenario, &str, Bench); 4] = [
+    let scenarios: [(Scenario, &str, Bench); 5] = [
         (Scenario::Repair, "repair", repair::run),
         (Scenario::Scan, "scan", scan::run),
         (Scenario::Install, "install", install::run),
         (Scenario::Memory, "memory", memory::run),
+        (Scenario::Ebpf, "ebpf", ebpf::run),
     ];
     for (scenario, name, bench) in scenarios {
         if !wanted(scenario) {
