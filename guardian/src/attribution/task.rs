@@ -68,9 +68,9 @@ pub struct Attributor {
     /// The loaded programs: they stay attached while this lives.
     programs: Option<ebpf::Attribution>,
     records: Records,
-    /// Repairs waiting for their record, by (port id, sequence).
-    waiting: HashMap<(u32, u32), Vec<Repaired>>,
-    deadlines: VecDeque<(Instant, (u32, u32))>,
+    /// Repairs waiting for their record.
+    waiting: HashMap<WaitKey, Vec<Repaired>>,
+    deadlines: VecDeque<(Instant, WaitKey)>,
     cgroups: CgroupPaths,
     /// Port ids resolved lately: a flush is thousands of deletions from one
     /// socket, and each resolution reads every process's fds.
@@ -180,14 +180,22 @@ impl Attributor {
                     self.report(&repaired, Some(deleter));
                     return;
                 }
-                match repaired.requester {
-                    // The record may still be on its way.
-                    Some(req) if req.port_id != 0 => {
-                        let key = (req.port_id, req.seq);
+                // The record may still be on its way: a request's by its port
+                // id and sequence, an ioctl's (done by the kernel's own
+                // socket, port 0) by the route it names.
+                let key = match repaired.requester {
+                    Some(req) if req.port_id != 0 => Some(WaitKey::Request(req.port_id, req.seq)),
+                    Some(_) if self.programs.as_ref().is_some_and(|p| p.ioctl_attached()) => {
+                        ioctl_key(&repaired.key).map(|(dst, len)| WaitKey::Ioctl(dst, len))
+                    }
+                    _ => None,
+                };
+                match key {
+                    Some(key) => {
                         self.waiting.entry(key).or_default().push(repaired);
                         self.deadlines.push_back((Instant::now() + RECORD_WAIT, key));
                     }
-                    _ => {
+                    None => {
                         let deleter = self.fallback(&repaired);
                         self.report(&repaired, deleter);
                     }
@@ -199,7 +207,8 @@ impl Attributor {
     fn on_record(&mut self, record: Record) {
         self.metrics.attribution_records.inc();
         let request = match &record.request {
-            Request::DelRoute(m) | Request::ReplaceRoute(m) => Some((m.port_id, m.seq)),
+            Request::DelRoute(m) | Request::ReplaceRoute(m) => Some(WaitKey::Request(m.port_id, m.seq)),
+            Request::IoctlDelRoute(arg) => rtentry_route(&arg.bytes).map(|(dst, len)| WaitKey::Ioctl(dst, len)),
             _ => None,
         };
         if let Some(waiting) = request.and_then(|key| self.waiting.remove(&key)) {
@@ -333,6 +342,15 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
+}
+
+/// What a repair waiting for its record is waiting for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum WaitKey {
+    /// A netlink request: the sender's port id and sequence number.
+    Request(u32, u32),
+    /// A SIOCDELRT ioctl: IPv4 destination and prefix length.
+    Ioctl([u8; 4], u8),
 }
 
 /// Recent records, indexed the ways repairs look them up.

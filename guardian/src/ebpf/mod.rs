@@ -7,7 +7,7 @@
 //! kernel: tp_btf/consume_skb, tracepoint sys_enter_ioctl
 //!    │ RawRecord (guardian-common)
 //!    ▼
-//! RECORDS ring buffer ──AsyncFd──> reader task ──records::Record──> mpsc::Receiver<Record>
+//! RECORDS ring buffer ──poll──> reader thread ──records::Record──> mpsc::Receiver<Record>
 //! AYA_LOGS ring buffer ──AsyncFd──> log task ──> tracing (target guardian::ebpf::program, DEBUG)
 //! DROPS per-CPU counter <── Attribution::drops()
 //! ```
@@ -20,16 +20,19 @@ pub mod btf;
 pub mod loader;
 pub mod records;
 
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use aya::maps::{MapData, PerCpuArray, RingBuf};
 use tokio::io::unix::AsyncFd;
-use tokio::sync::mpsc;
+use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio::task::JoinHandle;
 
 pub use guardian_common::DEFAULT_RING_SIZE;
-pub use records::{DecodeError, IoctlArg, NetlinkMsg, Record, Request, Task};
+pub use records::{DecodeError, Decoder, IoctlArg, NetlinkMsg, Record, Request, Task};
 
 /// tracing target of the program's own aya-log diagnostics (DEBUG).
 pub const PROGRAM_LOG_TARGET: &str = "guardian::ebpf::program";
@@ -73,6 +76,8 @@ pub enum EbpfError {
 pub struct Attribution {
     drops: PerCpuArray<MapData, u64>,
     tasks: Vec<JoinHandle<()>>,
+    /// The ring buffer reader thread and its stop flag.
+    reader: Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
     ioctl_attached: bool,
     // Last: the programs and links live as long as this.
     _ebpf: aya::Ebpf,
@@ -105,10 +110,18 @@ impl Attribution {
         // Deep enough that a mass flush is drained from the ring into memory
         // while the attribution task catches up, instead of dropping in the kernel.
         let (tx, rx) = mpsc::channel(1 << 16);
-        // SAFETY: the ring buffer owns its map fd and keeps it open while
-        // the AsyncFd holds it.
-        let records = unsafe { AsyncFd::register(records) }.map_err(|e| async_error(e.into()))?;
-        let mut tasks = vec![tokio::spawn(read_records(records, tx))];
+        let stop = Arc::new(AtomicBool::new(false));
+        let reader = {
+            let stop = Arc::clone(&stop);
+            std::thread::Builder::new()
+                .name("guardian-ebpf-ring".into())
+                .spawn(move || read_records(records, tx, &stop))
+                .map_err(|source| EbpfError::Other {
+                    what: "starting the ring buffer reader thread",
+                    source: Box::new(source),
+                })?
+        };
+        let mut tasks = Vec::new();
         if program_log {
             match aya_log::EbpfLogger::init_with_logger(&mut ebpf, TracingLog) {
                 Ok(logger) => {
@@ -119,7 +132,7 @@ impl Attribution {
                 Err(err) => tracing::warn!(error = %err, "eBPF program log unavailable"),
             }
         }
-        Ok((Attribution { drops, tasks, ioctl_attached: ioctl.is_ok(), _ebpf: ebpf }, rx))
+        Ok((Attribution { drops, tasks, reader: Some((stop, reader)), ioctl_attached: ioctl.is_ok(), _ebpf: ebpf }, rx))
     }
 
     /// Whether `SIOCDELRT`/`SIOCSIFFLAGS` ioctls are recorded too (the
@@ -138,6 +151,11 @@ impl Drop for Attribution {
     fn drop(&mut self) {
         for task in &self.tasks {
             task.abort();
+        }
+        if let Some((stop, reader)) = self.reader.take() {
+            stop.store(true, Ordering::Relaxed);
+            // It notices within one poll timeout.
+            let _ = reader.join();
         }
     }
 }
@@ -163,39 +181,67 @@ pub fn current_netns_cookie() -> io::Result<u64> {
     Ok(cookie)
 }
 
-/// Drains the ring buffer whenever it is readable; decoded records go to
-/// `tx` (awaiting when the consumer is behind: the ring buffer absorbs the
-/// burst and the program counts what does not fit).
-async fn read_records(mut fd: AsyncFd<RingBuf<MapData>>, tx: mpsc::Sender<Record>) {
-    loop {
-        let mut guard = match fd.readable_mut().await {
-            Ok(guard) => guard,
-            Err(err) => {
+/// How long the reader thread sleeps in `poll` before looking at its stop
+/// flag, and how long while records wait for room in the channel.
+const READER_POLL_MS: libc::c_int = 100;
+const BACKLOG_POLL_MS: libc::c_int = 1;
+/// Records the reader thread keeps while the channel is full (a few hundred
+/// bytes each). A mass flush is drained from the kernel's ring at once and
+/// waits here until the attribution task catches up; beyond this the reader
+/// leaves records in the ring, and the program counts what does not fit.
+pub const READER_BACKLOG_MAX: usize = 1 << 18;
+
+/// The reader thread: drains the ring buffer whenever it is readable and
+/// hands the decoded records to `tx`, keeping up to [`READER_BACKLOG_MAX`]
+/// of them when the channel is full. A thread of its own, not a task on
+/// the runtime: during a mass flush the runtime is busy reinstalling
+/// routes and logging them, and a reader that waits for a worker, or for
+/// room in the channel, lets the ring fill up.
+fn read_records(mut ring: RingBuf<MapData>, tx: mpsc::Sender<Record>, stop: &AtomicBool) {
+    let fd = ring.as_raw_fd();
+    let mut decoder = records::Decoder::default();
+    let mut backlog = VecDeque::new();
+    while !stop.load(Ordering::Relaxed) {
+        // Oldest first: the attribution task relies on the ring's order.
+        while let Some(record) = backlog.pop_front() {
+            match tx.try_send(record) {
+                Ok(()) => {}
+                Err(TrySendError::Full(record)) => {
+                    backlog.push_front(record);
+                    break;
+                }
+                Err(TrySendError::Closed(_)) => return, // nobody wants records
+            }
+        }
+        while backlog.len() < READER_BACKLOG_MAX {
+            let Some(item) = ring.next() else { break };
+            let decoded = decoder.decode(&item);
+            drop(item); // hands the space back to the program
+            match decoded {
+                Ok(record) if backlog.is_empty() => match tx.try_send(record) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(record)) => backlog.push_back(record),
+                    Err(TrySendError::Closed(_)) => return,
+                },
+                Ok(record) => backlog.push_back(record),
+                Err(err) => tracing::warn!(error = %err, "undecodable eBPF record skipped"),
+            }
+        }
+        if backlog.len() >= READER_BACKLOG_MAX {
+            // The ring stays readable: poll would return at once.
+            std::thread::sleep(std::time::Duration::from_millis(BACKLOG_POLL_MS as u64));
+            continue;
+        }
+        let timeout = if backlog.is_empty() { READER_POLL_MS } else { BACKLOG_POLL_MS };
+        let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd; the ring buffer keeps its fd open.
+        let ret = unsafe { libc::poll(&mut pfd, 1, timeout) };
+        if ret < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
                 tracing::error!(error = %err, "eBPF ring buffer unreadable, attribution stopped");
                 return;
             }
-        };
-        let mut batch = Vec::new();
-        {
-            let ring = guard.get_inner_mut();
-            while let Some(item) = ring.next() {
-                match Record::try_from(&*item) {
-                    Ok(record) => batch.push(record),
-                    Err(err) => tracing::warn!(error = %err, "undecodable eBPF record skipped"),
-                }
-                if batch.len() >= 256 {
-                    break;
-                }
-            }
-        }
-        let drained = batch.len() < 256;
-        for record in batch {
-            if tx.send(record).await.is_err() {
-                return; // receiver gone: nobody wants records
-            }
-        }
-        if drained {
-            guard.clear_ready();
         }
     }
 }

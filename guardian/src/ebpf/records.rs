@@ -151,6 +151,42 @@ impl TryFrom<&[u8]> for Record {
     type Error = DecodeError;
 
     fn try_from(b: &[u8]) -> Result<Self, DecodeError> {
+        Decoder::default().decode(b)
+    }
+}
+
+/// Decodes a stream of records, reusing the previous record's [`Task`] when
+/// the same task sent the next one (a mass flush is thousands of records
+/// from one `ip`): one comparison instead of re-parsing the command line.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    /// The raw task bytes of the last record and what they decoded to.
+    last: Option<(TaskKey, Task)>,
+}
+
+/// The bytes a [`Task`] is decoded from.
+#[derive(Debug, PartialEq, Eq)]
+struct TaskKey {
+    ids: [u8; layout::NL_PORTID - layout::PID],
+    cgroup_id: u64,
+    truncated: bool,
+    comm: [u8; COMM_LEN],
+    cmdline: Vec<u8>,
+}
+
+impl TaskKey {
+    fn matches(&self, b: &[u8], truncated: bool, cmdline: &[u8]) -> bool {
+        self.ids[..] == b[layout::PID..layout::NL_PORTID]
+            && self.cgroup_id == u64_at(b, layout::CGROUP_ID)
+            && self.truncated == truncated
+            && self.comm[..] == b[layout::COMM..layout::COMM + COMM_LEN]
+            && self.cmdline[..] == *cmdline
+    }
+}
+
+impl Decoder {
+    /// Decodes one record (see [`Record`]'s `TryFrom<&[u8]>`).
+    pub fn decode(&mut self, b: &[u8]) -> Result<Record, DecodeError> {
         if b.len() < RAW_RECORD_LEN {
             return Err(DecodeError::TooShort { len: b.len() });
         }
@@ -159,63 +195,23 @@ impl TryFrom<&[u8]> for Record {
         let flags = u32_at(b, layout::FLAGS);
         let data_len = checked_len(b, layout::DATA_LEN, MSG_CAPTURE, "data_len")?;
         let cmdline_len = checked_len(b, layout::CMDLINE_LEN, CMDLINE_CAPTURE, "cmdline_len")?;
-        let data = if flags & FLAG_DATA_UNREADABLE != 0 {
-            Vec::new()
-        } else {
-            b[layout::DATA..layout::DATA + data_len].to_vec()
-        };
-
+        let request = request(b, source, msg_type, flags, data_len)?;
+        let truncated = flags & FLAG_CMDLINE_TRUNCATED != 0;
         let cmdline_raw = &b[layout::CMDLINE..layout::CMDLINE + cmdline_len];
-        let cmdline = cmdline_raw
-            .split(|&c| c == 0)
-            .filter(|arg| !arg.is_empty())
-            .map(String::from_utf8_lossy)
-            .collect::<Vec<_>>()
-            .join(" ");
-        let task = Task {
-            pid: u32_at(b, layout::PID),
-            tgid: u32_at(b, layout::TGID),
-            ptgid: u32_at(b, layout::PTGID),
-            uid: u32_at(b, layout::UID),
-            gid: u32_at(b, layout::GID),
-            comm: c_string(&b[layout::COMM..layout::COMM + COMM_LEN]),
-            cmdline,
-            cmdline_truncated: flags & FLAG_CMDLINE_TRUNCATED != 0,
-            cgroup_id: u64_at(b, layout::CGROUP_ID),
-        };
-
-        let request = match source {
-            SOURCE_NETLINK => {
-                let nl_flags = u32_at(b, layout::NL_FLAGS);
-                let unknown = DecodeError::UnknownType { record_source: source, msg_type };
-                let ty = u16::try_from(msg_type).map_err(|_| unknown)?;
-                let msg = NetlinkMsg {
-                    msg_type: ty,
-                    flags: u16::try_from(nl_flags).map_err(|_| unknown)?,
-                    seq: u32_at(b, layout::NL_SEQ),
-                    port_id: u32_at(b, layout::NL_PORTID),
-                    len: u32_at(b, layout::MSG_LEN),
-                    bytes: data,
+        let task = match &self.last {
+            Some((key, task)) if key.matches(b, truncated, cmdline_raw) => task.clone(),
+            _ => {
+                let task = task(b, truncated, cmdline_raw);
+                let key = TaskKey {
+                    ids: b[layout::PID..layout::NL_PORTID].try_into().expect("ids"),
+                    cgroup_id: u64_at(b, layout::CGROUP_ID),
+                    truncated,
+                    comm: b[layout::COMM..layout::COMM + COMM_LEN].try_into().expect("comm"),
+                    cmdline: cmdline_raw.to_vec(),
                 };
-                match ty {
-                    rtm::DELROUTE => Request::DelRoute(msg),
-                    rtm::NEWROUTE => Request::ReplaceRoute(msg),
-                    rtm::NEWLINK | rtm::SETLINK => Request::LinkDown(msg),
-                    rtm::DELLINK => Request::DelLink(msg),
-                    rtm::DELADDR => Request::DelAddr(msg),
-                    rtm::DELNEXTHOP => Request::DelNexthop(msg),
-                    _ => return Err(unknown),
-                }
+                self.last = Some((key, task.clone()));
+                task
             }
-            SOURCE_IOCTL => {
-                let arg = IoctlArg { request: msg_type, bytes: data };
-                match msg_type {
-                    ioctl::SIOCDELRT => Request::IoctlDelRoute(arg),
-                    ioctl::SIOCSIFFLAGS => Request::IoctlLinkDown(arg),
-                    _ => return Err(DecodeError::UnknownType { record_source: source, msg_type }),
-                }
-            }
-            other => return Err(DecodeError::UnknownSource(other)),
         };
         Ok(Record {
             ktime_ns: u64_at(b, layout::KTIME_NS),
@@ -224,6 +220,70 @@ impl TryFrom<&[u8]> for Record {
             request,
         })
     }
+}
+
+fn task(b: &[u8], truncated: bool, cmdline_raw: &[u8]) -> Task {
+    let cmdline = cmdline_raw
+        .split(|&c| c == 0)
+        .filter(|arg| !arg.is_empty())
+        .map(String::from_utf8_lossy)
+        .collect::<Vec<_>>()
+        .join(" ");
+    Task {
+        pid: u32_at(b, layout::PID),
+        tgid: u32_at(b, layout::TGID),
+        ptgid: u32_at(b, layout::PTGID),
+        uid: u32_at(b, layout::UID),
+        gid: u32_at(b, layout::GID),
+        comm: c_string(&b[layout::COMM..layout::COMM + COMM_LEN]),
+        cmdline,
+        cmdline_truncated: truncated,
+        cgroup_id: u64_at(b, layout::CGROUP_ID),
+    }
+}
+
+fn request(b: &[u8], source: u32, msg_type: u32, flags: u32, data_len: usize) -> Result<Request, DecodeError> {
+    let data = || {
+        if flags & FLAG_DATA_UNREADABLE != 0 {
+            Vec::new()
+        } else {
+            b[layout::DATA..layout::DATA + data_len].to_vec()
+        }
+    };
+    Ok(match source {
+        SOURCE_NETLINK => {
+            let nl_flags = u32_at(b, layout::NL_FLAGS);
+            let unknown = DecodeError::UnknownType { record_source: source, msg_type };
+            let ty = u16::try_from(msg_type).map_err(|_| unknown)?;
+            let flags = u16::try_from(nl_flags).map_err(|_| unknown)?;
+            let wrap: fn(NetlinkMsg) -> Request = match ty {
+                rtm::DELROUTE => Request::DelRoute,
+                rtm::NEWROUTE => Request::ReplaceRoute,
+                rtm::NEWLINK | rtm::SETLINK => Request::LinkDown,
+                rtm::DELLINK => Request::DelLink,
+                rtm::DELADDR => Request::DelAddr,
+                rtm::DELNEXTHOP => Request::DelNexthop,
+                _ => return Err(unknown),
+            };
+            wrap(NetlinkMsg {
+                msg_type: ty,
+                flags,
+                seq: u32_at(b, layout::NL_SEQ),
+                port_id: u32_at(b, layout::NL_PORTID),
+                len: u32_at(b, layout::MSG_LEN),
+                bytes: data(),
+            })
+        }
+        SOURCE_IOCTL => {
+            let wrap: fn(IoctlArg) -> Request = match msg_type {
+                ioctl::SIOCDELRT => Request::IoctlDelRoute,
+                ioctl::SIOCSIFFLAGS => Request::IoctlLinkDown,
+                _ => return Err(DecodeError::UnknownType { record_source: source, msg_type }),
+            };
+            wrap(IoctlArg { request: msg_type, bytes: data() })
+        }
+        other => return Err(DecodeError::UnknownSource(other)),
+    })
 }
 
 #[cfg(test)]
@@ -432,8 +492,34 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_decoder_reuses_the_task_of_the_previous_record_only_when_it_is_the_same() {
+        let mut decoder = Decoder::default();
+        let first = Raw::netlink(rtm::DELROUTE, 0, &rtmsg_v4());
+        assert_eq!(decoder.decode(&first.0), first.decode());
+        let mut second = Raw::netlink(rtm::DELROUTE, 0, &rtmsg_v4());
+        second.put32(layout::NL_SEQ, 8);
+        assert_eq!(decoder.decode(&second.0), second.decode());
+        // Another task (pid, comm, command line, truncation) decodes afresh.
+        let mut other = Raw::netlink(rtm::DELROUTE, 0, &rtmsg_v4());
+        other.put32(layout::PID, 9);
+        assert_eq!(decoder.decode(&other.0).unwrap().task.pid, 9);
+        other.0[layout::COMM] = b'x';
+        assert_eq!(decoder.decode(&other.0).unwrap().task.comm, "xp");
+        other.put32(layout::CMDLINE_LEN, 2);
+        assert_eq!(decoder.decode(&other.0).unwrap().task.cmdline, "ip");
+        other.put32(layout::FLAGS, FLAG_CMDLINE_TRUNCATED);
+        assert!(decoder.decode(&other.0).unwrap().task.cmdline_truncated);
+        // Errors leave the cache as it was.
+        let mut bad = Raw::netlink(rtm::DELROUTE, 0, &[]);
+        bad.put32(layout::SOURCE, 9);
+        assert!(decoder.decode(&bad.0).is_err());
+        assert_eq!(decoder.decode(&first.0), first.decode());
+    }
+
+    #[test]
     fn decoding_arbitrary_bytes_never_panics() {
         let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut decoder = Decoder::default();
         for _ in 0..2000 {
             let mut b = vec![0u8; RAW_RECORD_LEN];
             for byte in &mut b {
@@ -444,6 +530,7 @@ pub(crate) mod tests {
             }
             b[layout::SOURCE] = (state % 3) as u8;
             let _ = Record::try_from(b.as_slice());
+            let _ = decoder.decode(b.as_slice());
         }
     }
 
