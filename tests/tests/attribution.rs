@@ -246,3 +246,21 @@ fn an_unprivileged_user_with_bpf_capabilities_attributes_with_ebpf() {
     assert_eq!(field(&line, "attribution").as_deref(), Some("ebpf"), "{line}");
     assert_eq!(field_u64(&line, "deleted_by.pid"), Some(pid as u64), "{line}");
 }
+
+#[test]
+fn a_replace_by_another_process_names_it_with_cause_replaced() {
+    require_ebpf!();
+    let ns = Netns::with_link();
+    let spec = v4("10.9.8.0/24");
+    let d = Daemon::start(&ns, &config("ebpf").route(spec.clone()));
+    guardian_tests::ip::wait_installed(&ns, &spec, SHORT);
+    let mark = d.log_mark();
+    let mut replace = ns.exec("ip");
+    replace.args(["route", "replace", &spec.dst, "via", guardian_tests::netns::GW4_OTHER, "dev", DEV]);
+    let pid = run(replace);
+    let line = reinstall_after(&d, mark, &spec.dst);
+    assert_eq!(field(&line, "cause").as_deref(), Some("replaced"), "{line}");
+    assert_eq!(field(&line, "attribution").as_deref(), Some("ebpf"), "{line}");
+    assert_eq!(field_u64(&line, "deleted_by.pid"), Some(pid as u64), "{line}");
+    guardian_tests::ip::wait_installed(&ns, &spec, SHORT);
+}
