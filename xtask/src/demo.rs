@@ -134,7 +134,7 @@ pub fn run() -> Result<ExitCode> {
     let deleted_at = Instant::now();
     host.ip(&["route", "del", VICTIM, "table", VICTIM_TABLE])?;
 
-    step("waiting for guardian to notice (netlink event) and put it back; its log says:");
+    step("waiting for guardian to notice (netlink event), put it back and say who deleted it (eBPF); its log says:");
     let line = daemon.wait_log(
         "route reinstalled",
         |v| field(v, "route").and_then(Value::as_str).is_some_and(|r| r.contains(VICTIM)),
@@ -183,12 +183,30 @@ pub fn run() -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `2026-..Z  WARN guardian::reconcile: route reinstalled route=... noticed=event missing_for=1.2ms`
+/// `2026-..Z  WARN guardian::reconcile: route reinstalled route=... noticed=event missing_for=1.2ms
+/// cause=deleted deleted_by.pid=... deleted_by.comm=ip ... attribution=ebpf`
 fn render_log(line: &Value) -> String {
     let get = |k: &str| field(line, k).map(value_text).unwrap_or_default();
     let message = field(line, "message").and_then(Value::as_str).unwrap_or_default();
     let mut out = format!("{} {:>5} {}: {message}", get("timestamp"), get("level"), get("target"));
-    for key in ["route", "family", "noticed", "missing_for"] {
+    // The daemon's own field order (JSON objects come back sorted).
+    const FIELDS: [&str; 14] = [
+        "route",
+        "family",
+        "noticed",
+        "missing_for",
+        "cause",
+        "dev",
+        "deleted_by",
+        "deleted_by.pid",
+        "deleted_by.ppid",
+        "deleted_by.comm",
+        "deleted_by.cmdline",
+        "deleted_by.uid",
+        "deleted_by.cgroup",
+        "attribution",
+    ];
+    for key in FIELDS {
         if let Some(v) = field(line, key) {
             out.push_str(&format!(" {key}={}", value_text(v)));
         }
