@@ -30,8 +30,9 @@ use tokio::sync::{mpsc, oneshot};
 
 /// How long a repair waits for the eBPF record of its deletion.
 pub const RECORD_WAIT: Duration = Duration::from_millis(200);
-/// How long records are kept for joining.
-const RECORD_TTL: Duration = Duration::from_secs(30);
+/// How long records are kept for joining (a repair waits at most
+/// [`RECORD_WAIT`]; a resync after an overrun comes within seconds).
+const RECORD_TTL: Duration = Duration::from_secs(10);
 /// At most this many records are kept (a mass flush is a record per route).
 const MAX_RECORDS: usize = 1 << 20;
 
@@ -235,7 +236,7 @@ impl Attributor {
     }
 
     /// The eBPF record that explains a repair, if one has arrived.
-    fn record_for(&mut self, r: &Repaired) -> Option<Record> {
+    fn record_for(&mut self, r: &Repaired) -> Option<Arc<Record>> {
         self.records.expire();
         match (&r.cause, r.requester) {
             // The kernel's own socket (port 0) carries out ioctl deletions.
@@ -356,11 +357,13 @@ enum WaitKey {
 /// Recent records, indexed the ways repairs look them up.
 #[derive(Default)]
 struct Records {
-    order: VecDeque<(Instant, Record)>,
-    by_request: HashMap<(u32, u32), Record>,
-    by_route: HashMap<RouteKey, Record>,
+    // One copy of each record, shared by the indexes: a mass flush keeps a
+    // million of them for a while.
+    order: VecDeque<(Instant, Arc<Record>)>,
+    by_request: HashMap<(u32, u32), Arc<Record>>,
+    by_route: HashMap<RouteKey, Arc<Record>>,
     /// SIOCDELRT records by (IPv4 destination, prefix length).
-    by_ioctl: HashMap<([u8; 4], u8), Record>,
+    by_ioctl: HashMap<([u8; 4], u8), Arc<Record>>,
 }
 
 /// What SIOCDELRT can name: an IPv4 route in the main table.
@@ -388,6 +391,7 @@ fn rtentry_route(bytes: &[u8]) -> Option<([u8; 4], u8)> {
 impl Records {
     fn push(&mut self, record: Record) {
         self.expire();
+        let record = Arc::new(record);
         match &record.request {
             Request::DelRoute(m) | Request::ReplaceRoute(m) => {
                 self.by_request.insert((m.port_id, m.seq), record.clone());
@@ -421,17 +425,17 @@ impl Records {
         let Some((_, record)) = self.order.pop_front() else { return };
         if let Request::IoctlDelRoute(arg) = &record.request {
             if let Some(key) = rtentry_route(&arg.bytes) {
-                if self.by_ioctl.get(&key) == Some(&record) {
+                if self.by_ioctl.get(&key).is_some_and(|r| Arc::ptr_eq(r, &record)) {
                     self.by_ioctl.remove(&key);
                 }
             }
         }
         if let Request::DelRoute(m) | Request::ReplaceRoute(m) = &record.request {
-            if self.by_request.get(&(m.port_id, m.seq)) == Some(&record) {
+            if self.by_request.get(&(m.port_id, m.seq)).is_some_and(|r| Arc::ptr_eq(r, &record)) {
                 self.by_request.remove(&(m.port_id, m.seq));
             }
             if let Some(route) = wire::parse_route(m.body()) {
-                if self.by_route.get(&route.key) == Some(&record) {
+                if self.by_route.get(&route.key).is_some_and(|r| Arc::ptr_eq(r, &record)) {
                     self.by_route.remove(&route.key);
                 }
             }
@@ -439,7 +443,7 @@ impl Records {
     }
 
     /// The newest record that set this link down or deleted it.
-    fn link_down(&self, index: Option<u32>, dev: &str) -> Option<Record> {
+    fn link_down(&self, index: Option<u32>, dev: &str) -> Option<Arc<Record>> {
         self.order
             .iter()
             .rev()
