@@ -17,3 +17,4 @@ pub mod metrics;
 pub mod privileges;
 pub mod reconcile;
 pub mod route;
+pub mod time;

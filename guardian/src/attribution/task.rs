@@ -75,14 +75,40 @@ pub struct Attributor {
     cgroups: CgroupPaths,
     /// Port ids resolved lately: a flush is thousands of deletions from one
     /// socket, and each resolution reads every process's fds.
-    owners: HashMap<u32, (Instant, Option<Deleter>)>,
+    owners: Recently<Option<Deleter>>,
     /// /proc facts of deleters seen lately, by tgid: a batch of deletions
     /// from one process would otherwise read its /proc files per route.
-    processes: HashMap<u32, (Instant, Option<ProcessInfo>)>,
+    processes: Recently<Option<ProcessInfo>>,
 }
 
-/// How long a resolved port id is trusted.
+/// How long a resolved port id, or a process's /proc facts, are trusted.
 const OWNER_TTL: Duration = Duration::from_secs(1);
+
+/// Answers looked up lately, by port id or tgid, trusted for [`OWNER_TTL`].
+struct Recently<V> {
+    entries: HashMap<u32, (Instant, V)>,
+}
+
+impl<V: Clone> Recently<V> {
+    fn new() -> Self {
+        Recently { entries: HashMap::new() }
+    }
+
+    fn get_or_insert_with(&mut self, key: u32, look_up: impl FnOnce() -> V) -> V {
+        let now = Instant::now();
+        if let Some((at, value)) = self.entries.get(&key) {
+            if now.duration_since(*at) <= OWNER_TTL {
+                return value.clone();
+            }
+        }
+        let value = look_up();
+        if self.entries.len() > 1024 {
+            self.entries.retain(|_, (at, _)| now.duration_since(*at) <= OWNER_TTL);
+        }
+        self.entries.insert(key, (now, value.clone()));
+        value
+    }
+}
 
 impl Attributor {
     pub fn new(
@@ -107,8 +133,8 @@ impl Attributor {
             waiting: HashMap::new(),
             deadlines: VecDeque::new(),
             cgroups: CgroupPaths::default(),
-            owners: HashMap::new(),
-            processes: HashMap::new(),
+            owners: Recently::new(),
+            processes: Recently::new(),
         }
     }
 
@@ -141,7 +167,7 @@ impl Attributor {
                     }
                     None => {}
                 },
-                _ = sleep_until(next_deadline), if next_deadline.is_some() => {
+                _ = crate::time::sleep_until(next_deadline), if next_deadline.is_some() => {
                     // Records already read but not yet handled may be the ones
                     // the expiring repairs wait for: take them first.
                     self.drain_records(&mut records);
@@ -256,24 +282,16 @@ impl Attributor {
             return None;
         }
         let req = r.requester?;
-        let now = Instant::now();
-        if let Some((at, owner)) = self.owners.get(&req.port_id) {
-            if now.duration_since(*at) <= OWNER_TTL {
-                return owner.clone();
+        let resolver = &self.resolver;
+        self.owners.get_or_insert_with(req.port_id, || {
+            match tokio::task::block_in_place(|| resolver.resolve(req.port_id)) {
+                Ok(owner) => Deleter::from_port_owner(owner),
+                Err(e) => {
+                    tracing::debug!(error = %e, port_id = req.port_id, "cannot resolve a netlink port id");
+                    None
+                }
             }
-        }
-        let owner = match tokio::task::block_in_place(|| self.resolver.resolve(req.port_id)) {
-            Ok(owner) => Deleter::from_port_owner(owner),
-            Err(e) => {
-                tracing::debug!(error = %e, port_id = req.port_id, "cannot resolve a netlink port id");
-                None
-            }
-        };
-        if self.owners.len() > 1024 {
-            self.owners.retain(|_, (at, _)| now.duration_since(*at) <= OWNER_TTL);
-        }
-        self.owners.insert(req.port_id, (now, owner.clone()));
-        owner
+        })
     }
 
     fn deleter_from_record(&mut self, record: &Record) -> Deleter {
@@ -305,18 +323,8 @@ impl Attributor {
     }
 
     fn live_process(&mut self, tgid: u32) -> Option<ProcessInfo> {
-        let now = Instant::now();
-        if let Some((at, info)) = self.processes.get(&tgid) {
-            if now.duration_since(*at) <= OWNER_TTL {
-                return info.clone();
-            }
-        }
-        let info = self.procfs.process(tgid).ok();
-        if self.processes.len() > 1024 {
-            self.processes.retain(|_, (at, _)| now.duration_since(*at) <= OWNER_TTL);
-        }
-        self.processes.insert(tgid, (now, info.clone()));
-        info
+        let procfs = &self.procfs;
+        self.processes.get_or_insert_with(tgid, || procfs.process(tgid).ok())
     }
 
     fn report(&mut self, r: &Repaired, deleter: Option<Deleter>) {
@@ -334,13 +342,6 @@ impl Attributor {
 async fn recv_record(records: &mut Option<mpsc::Receiver<Record>>) -> Option<Record> {
     match records {
         Some(rx) => rx.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn sleep_until(at: Option<tokio::time::Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
 }

@@ -182,18 +182,7 @@ impl Default for AttributionSection {
             // A flush of 10,000 routes fits several times over (attribution.md).
             ring_buffer_size: 16 << 20,
             all_netns: false,
-            deleter_labels: [
-                "ip",
-                "NetworkManager",
-                "systemd-networkd",
-                "dhclient",
-                "dhcpcd",
-                "bird",
-                "zebra",
-                "route",
-            ]
-            .map(String::from)
-            .to_vec(),
+            deleter_labels: crate::attribution::deleter::DEFAULT_LABELLED.map(String::from).to_vec(),
         }
     }
 }

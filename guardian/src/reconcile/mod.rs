@@ -324,9 +324,9 @@ impl Reconciler {
                     Some(command) => self.on_command(command).await,
                     None => return,
                 },
-                _ = sleep_until(resync_at), if resync_at.is_some() => {}
-                _ = sleep_until(next_retry), if next_retry.is_some() => {}
-                _ = sleep_until(self.next_scan), if self.next_scan.is_some() => {}
+                _ = crate::time::sleep_until(resync_at), if resync_at.is_some() => {}
+                _ = crate::time::sleep_until(next_retry), if next_retry.is_some() => {}
+                _ = crate::time::sleep_until(self.next_scan), if self.next_scan.is_some() => {}
             }
             // Timers are checked after every wake-up, not only when their
             // branch wins: a steady stream of events must not starve them.
@@ -464,12 +464,5 @@ fn release_startup_memory() {
     // SAFETY: malloc_trim only releases free heap pages.
     unsafe {
         libc::malloc_trim(0);
-    }
-}
-
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }
