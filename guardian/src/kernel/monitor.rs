@@ -35,6 +35,10 @@ pub enum Event {
     AddressRemoved,
     /// The socket's buffer overflowed: events were lost, resync.
     Overrun,
+    /// Guardian's own add or replace with this request sequence number has
+    /// been applied (a run of them is one event, with the run's last number).
+    /// A delete read before it happened before it in the kernel.
+    OwnEcho { seq: u32 },
 }
 
 /// Who asked the kernel for a change, as its notification says: the
@@ -112,7 +116,11 @@ fn classify(buf: &[u8], own_port: u32, protocol: u8, out: &mut Vec<Event>) {
         let Ok(msg) = msg else { return };
         let own = own_port != 0 && msg.pid == own_port;
         match msg.ty {
-            wire::RTM_NEWROUTE if !own => {
+            wire::RTM_NEWROUTE if own => match out.last_mut() {
+                Some(Event::OwnEcho { seq }) => *seq = msg.seq,
+                _ => out.push(Event::OwnEcho { seq: msg.seq }),
+            },
+            wire::RTM_NEWROUTE => {
                 let Some(route) = wire::parse_route(msg.payload) else {
                     continue;
                 };

@@ -77,6 +77,12 @@ impl RouteWriter {
         self.socket.port_id()
     }
 
+    /// The sequence number the next op of [`Self::apply`] gets; the ops of a
+    /// call are numbered consecutively from it.
+    pub fn next_op_seq(&self) -> u32 {
+        self.seq
+    }
+
     /// Applies `ops` in order and returns one result per op. Deleting a
     /// route that is already gone is a success.
     pub async fn apply(&mut self, ops: &[Op]) -> Result<Vec<Result<(), OpError>>, KernelError> {

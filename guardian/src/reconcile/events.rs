@@ -2,9 +2,10 @@
 //! other losses of the same wake-up, unless damping holds it back.
 
 use super::table::State;
-use super::{damping, Cause, Loss, Noticed, Purpose, Reconciler, Trigger};
+use super::{damping, Cause, Loss, Noticed, Purpose, Reconciler, Trigger, ECHO_WINDOW};
 use crate::kernel::monitor::{Event, EventBatch, Requester};
 use crate::kernel::wire::KernelRoute;
+use crate::route::RouteKey;
 use std::collections::HashMap;
 use tokio::time::Instant;
 
@@ -21,6 +22,7 @@ impl Reconciler {
                     let Some(i) = self.table.find(&route.key) else { continue };
                     if self.is_ours(i, &route) {
                         lost.remove(&i);
+                        self.confirm_install(i);
                         // Someone else put it back as we meant it.
                         if matches!(self.table.slot(i).state, State::Missing | State::Failed | State::Damped) {
                             self.mark_present(i);
@@ -34,9 +36,16 @@ impl Reconciler {
                 }
                 Event::RouteDeleted { route, requester } => {
                     let Some(i) = self.table.find(&route.key) else { continue };
-                    if self.is_ours(i, &route) && self.is_current_loss(i, read_done) {
-                        lost.insert(i, (Cause::Deleted, Some(requester)));
+                    if !self.is_ours(i, &route) || !self.is_current_loss(i, read_done) {
+                        continue;
                     }
+                    if self.precedes_our_install(i, read_done) {
+                        let check_at = batch.received + ECHO_WINDOW;
+                        self.unconfirmed.insert(route.key, check_at);
+                        self.verify_at = Some(self.verify_at.map_or(check_at, |at| at.min(check_at)));
+                        continue;
+                    }
+                    lost.insert(i, (Cause::Deleted, Some(requester)));
                 }
                 Event::LinkChanged(link) => {
                     let was_up = self.link_up.insert(link.index, link.up);
@@ -66,6 +75,7 @@ impl Reconciler {
                 }
                 Event::AddressAdded => retry_failed = true,
                 Event::AddressRemoved => self.request_resync(Trigger::LinkOrAddress),
+                Event::OwnEcho { seq } => self.on_own_echo(seq),
                 Event::Overrun => {
                     self.overruns += 1;
                     self.metrics.netlink_overruns.inc();
@@ -101,6 +111,68 @@ impl Reconciler {
     fn is_current_loss(&self, i: usize, read_done: u64) -> bool {
         let slot = self.table.slot(i);
         slot.state == State::Installed && read_done >= slot.sent_at
+    }
+
+    /// The kernel notifies in the order it applies changes, so a delete read
+    /// while the notification of guardian's own install is still awaited
+    /// happened before that install: it is what the install repaired (after
+    /// an overrun, a resync can repair a route before its delete is read).
+    /// The window bounds the wait, since an IPv4 replace identical to the
+    /// route in place sends no notification at all.
+    fn precedes_our_install(&self, i: usize, read_done: u64) -> bool {
+        let slot = self.table.slot(i);
+        slot.echo_pending && read_done < slot.sent_at + ECHO_WINDOW.as_micros() as u64
+    }
+
+    pub(super) fn await_echo(&mut self, key: RouteKey, seq: u32) {
+        self.echo_seq.insert(key, seq);
+        self.echo_queue.push_back((seq, key));
+    }
+
+    /// Every install up to `seq` has been applied (sequence numbers are
+    /// consecutive, so this also settles installs whose own notification was
+    /// lost to an overrun, or never sent).
+    fn on_own_echo(&mut self, seq: u32) {
+        while let Some(&(sent, key)) = self.echo_queue.front() {
+            if (seq.wrapping_sub(sent) as i32) < 0 {
+                break;
+            }
+            self.echo_queue.pop_front();
+            // A later install of the same route waits for its own number.
+            if self.echo_seq.get(&key) == Some(&sent) {
+                if let Some(i) = self.table.find(&key) {
+                    self.confirm_install(i);
+                }
+            }
+        }
+    }
+
+    fn confirm_install(&mut self, i: usize) {
+        let slot = self.table.slot_mut(i);
+        if slot.echo_pending {
+            slot.echo_pending = false;
+            let key = slot.spec.key;
+            self.echo_seq.remove(&key);
+            self.unconfirmed.remove(&key);
+        }
+    }
+
+    /// Deletes set aside by [`Self::precedes_our_install`] whose install was
+    /// never confirmed: a scan tells whether the route is still there.
+    pub(super) fn verify_unconfirmed(&mut self, now: Instant) {
+        let mut doubtful = false;
+        let table = &self.table;
+        self.unconfirmed.retain(|key, at| {
+            if *at > now {
+                return true;
+            }
+            doubtful |= table.find(key).is_some_and(|i| table.slot(i).echo_pending);
+            false
+        });
+        self.verify_at = self.unconfirmed.values().min().copied();
+        if doubtful {
+            self.request_resync(Trigger::Unconfirmed);
+        }
     }
 
     /// Records a loss; returns the route to repair now, unless damped.

@@ -42,8 +42,17 @@ impl Reconciler {
         }
         // Taken before sending: a loss read before this instant is repaired by this batch.
         let sent_at = self.micros(Instant::now());
-        for (i, _) in &sent {
-            self.table.slot_mut(*i).sent_at = sent_at;
+        let first_seq = self.writer.next_op_seq();
+        for (n, (i, _)) in sent.iter().enumerate() {
+            let slot = self.table.slot_mut(*i);
+            slot.sent_at = sent_at;
+            // Only a route seen missing is sure to be notified: replacing an
+            // identical IPv4 route (a reload adding `dev`) is silent.
+            slot.echo_pending = matches!(slot.state, State::Missing | State::Damped | State::Failed);
+            if slot.echo_pending {
+                let key = slot.spec.key;
+                self.await_echo(key, first_seq.wrapping_add(n as u32));
+            }
         }
         match self.writer.apply(&ops).await {
             Ok(results) => {

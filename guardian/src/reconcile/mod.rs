@@ -33,7 +33,7 @@ use crate::route::{DevNames, Family, RouteDisplay, RouteKey, RouteSpec};
 use damping::Damping;
 use decide::DevIndex;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use table::RouteTable;
@@ -82,6 +82,9 @@ pub enum Trigger {
     LinkOrAddress,
     /// The previous scan could not finish.
     Retry,
+    /// A delete was read while guardian's own install of that route was
+    /// still unconfirmed, and the confirmation never came (see `events.rs`).
+    Unconfirmed,
 }
 
 impl Trigger {
@@ -93,6 +96,7 @@ impl Trigger {
             Trigger::Overrun => "overrun",
             Trigger::LinkOrAddress => "link_or_address",
             Trigger::Retry => "retry",
+            Trigger::Unconfirmed => "unconfirmed_delete",
         }
     }
 }
@@ -215,6 +219,10 @@ const RETRY_DELAY: Duration = Duration::from_secs(5);
 /// even while events keep arriving.
 const RESYNC_MAX_DELAY: Duration = Duration::from_millis(200);
 /// A scan whose dump failed is tried again after this long.
+/// How long a delete read before guardian's own install of the route is
+/// confirmed counts as older than that install. Generous: the confirmation
+/// normally follows within milliseconds, and if it never comes a scan decides.
+const ECHO_WINDOW: Duration = Duration::from_secs(5);
 const SCAN_RETRY_DELAY: Duration = Duration::from_secs(1);
 
 pub struct Reconciler {
@@ -244,6 +252,14 @@ pub struct Reconciler {
     /// and heap entries that disagree with it are stale.
     retries: BinaryHeap<Reverse<(Instant, RouteKey)>>,
     retry_at: HashMap<RouteKey, Instant>,
+    /// Deletes taken as older than guardian's unconfirmed install, with the
+    /// time to check that the install's notification came after all.
+    unconfirmed: HashMap<RouteKey, Instant>,
+    verify_at: Option<Instant>,
+    /// Repairs whose own notification is awaited, by request sequence number
+    /// (in sending order), and the latest number per route.
+    echo_queue: VecDeque<(u32, RouteKey)>,
+    echo_seq: HashMap<RouteKey, u32>,
     resync: Option<(Trigger, Instant)>,
     next_scan: Option<Instant>,
     ready: bool,
@@ -292,6 +308,10 @@ impl Reconciler {
             errors: HashMap::new(),
             retries: BinaryHeap::new(),
             retry_at: HashMap::new(),
+            unconfirmed: HashMap::new(),
+            verify_at: None,
+            echo_queue: VecDeque::new(),
+            echo_seq: HashMap::new(),
             resync: None,
             next_scan: None,
             ready: false,
@@ -327,6 +347,7 @@ impl Reconciler {
                 _ = crate::time::sleep_until(resync_at), if resync_at.is_some() => {}
                 _ = crate::time::sleep_until(next_retry), if next_retry.is_some() => {}
                 _ = crate::time::sleep_until(self.next_scan), if self.next_scan.is_some() => {}
+                _ = crate::time::sleep_until(self.verify_at), if self.verify_at.is_some() => {}
             }
             // Timers are checked after every wake-up, not only when their
             // branch wins: a steady stream of events must not starve them.
@@ -339,6 +360,9 @@ impl Reconciler {
         let now = Instant::now();
         if self.retries.peek().is_some_and(|Reverse((at, _))| *at <= now) {
             self.retry_due().await;
+        }
+        if self.verify_at.is_some_and(|at| at <= now) {
+            self.verify_unconfirmed(now);
         }
         if self.next_scan.is_some_and(|at| at <= now) {
             self.scan(Trigger::Periodic).await;

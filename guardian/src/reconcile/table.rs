@@ -44,6 +44,9 @@ pub struct Slot {
     /// since the reconciler started: a loss read before then is already repaired.
     pub sent_at: u64,
     pub reinstalls: u32,
+    /// Guardian sent this route and has not yet read the kernel's
+    /// notification of it: a delete read meanwhile came first in the kernel.
+    pub echo_pending: bool,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -123,7 +126,7 @@ impl RouteTable {
         let slots = &self.slots;
         let hasher = &self.hasher;
         self.index.insert_unique(hash, i as u32, |&j| hasher.hash_one(slots[j as usize].spec.key));
-        self.slots.push(Slot { spec, state: State::Pending, sent_at: 0, reinstalls: 0 });
+        self.slots.push(Slot { spec, state: State::Pending, sent_at: 0, reinstalls: 0, echo_pending: false });
         self.count(State::Pending, spec.key.family, 1);
         self.count_member(spec.key.family, 1);
         *self.tables.entry((spec.key.family, spec.key.table)).or_default() += 1;
