@@ -148,6 +148,32 @@ fn route_del_from_net_tools_is_attributed_through_its_ioctl() {
 }
 
 #[test]
+fn ifconfig_down_names_the_link_and_who_set_it_down_through_its_ioctl() {
+    require_ebpf!();
+    require_tool!("ifconfig");
+    if !guardian_tests::probe::tracefs_ready() {
+        return;
+    }
+    let ns = Netns::with_link();
+    let spec = v4("10.9.5.0/24").table(100);
+    let d = Daemon::start(&ns, &config("ebpf").route(spec.clone()));
+    guardian_tests::ip::wait_installed(&ns, &spec, SHORT);
+    let mark = d.log_mark();
+    // net-tools sets the link down with SIOCSIFFLAGS, not with netlink.
+    let mut down = ns.exec("ifconfig");
+    down.args([DEV, "down"]);
+    let pid = run(down);
+    guardian_tests::ip::wait_absent(&ns, "10.9.5.0/24", "100", SHORT);
+    ns.link_set(DEV, "up");
+    let line = reinstall_after(&d, mark, "10.9.5.0/24");
+    assert_eq!(field(&line, "cause").as_deref(), Some("link_down"), "{line}");
+    assert_eq!(field(&line, "dev").as_deref(), Some(DEV), "{line}");
+    assert_eq!(field(&line, "attribution").as_deref(), Some("ebpf"), "{line}");
+    assert_eq!(field(&line, "deleted_by.comm").as_deref(), Some("ifconfig"), "{line}");
+    assert_eq!(field_u64(&line, "deleted_by.pid"), Some(pid as u64), "{line}");
+}
+
+#[test]
 fn deletions_elsewhere_and_failed_deletes_blame_nobody() {
     require_ebpf!();
     let ns = Netns::with_link();

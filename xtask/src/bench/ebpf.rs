@@ -8,13 +8,16 @@
 //!    - Cost per invocation: with `kernel.bpf_stats_enabled=1` (restored
 //!      afterwards, also on Ctrl-C), `run_time_ns` / `run_cnt` of each of
 //!      guardian's programs, read from /proc/<guardian>/fdinfo/<prog fd>
-//!      before and after the flood.
+//!      before and after the flood. The floor is an empty program on the
+//!      same hook ([`super::floor`]), attached by the bench during the same
+//!      floods. (The ioctl program runs only on ioctl(2) calls, which the
+//!      flood does not make: its row says how often that was.)
 //!    - Packets per second received by iperf3 with guardian on
 //!      `--attribution netlink` (no programs: the floor) and `--attribution
 //!      ebpf`, in interleaved pairs (the order alternates), with the stats
 //!      off (they add two clock reads to every invocation); the figure is the
 //!      median of the per-pair ratios.
-//! 2. The record pipeline under a mass deletion: guardian guards 50k /32
+//! 2. The record pipeline under a mass deletion: guardian guards 1M /32
 //!    routes; one `ip -batch` of `route del` lines (one round, unlike `ip
 //!    route flush`) deletes them all; the bench waits for every `route
 //!    reinstalled` line and reports the deletion rate, the attribution of
@@ -35,6 +38,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
+use super::floor;
 use super::{count_label, median, min_max, num, percentile, Ctx, Row};
 use crate::cleanup;
 use crate::config::{self, TABLE};
@@ -53,7 +57,7 @@ const TARGET_NS: f64 = 15.0;
 /// What the prototype measured (attribution.md), for the record.
 const PROTOTYPE_NS: f64 = 45.0;
 /// Routes deleted at once in part 2.
-const ROUTES: u32 = 50_000;
+const ROUTES: u32 = 1_000_000;
 /// Metrics inside part 2's namespace (its own loopback).
 const METRICS: &str = "127.0.0.1:9469";
 /// guardian refreshes `attribution_drops` every 5 s.
@@ -197,6 +201,24 @@ struct ProgDelta {
     runs_per_sec: f64,
 }
 
+/// Run time per run of each program between two reads of its stats.
+fn deltas(before: &BTreeMap<u32, ProgStat>, after: &BTreeMap<u32, ProgStat>, secs: f64) -> Vec<ProgDelta> {
+    after
+        .values()
+        .map(|a| {
+            let b = before.get(&a.id);
+            let runs = a.run_cnt - b.map_or(0, |b| b.run_cnt);
+            let time = a.run_time_ns - b.map_or(0, |b| b.run_time_ns);
+            ProgDelta {
+                label: prog_label(a.kind),
+                ns_per_run: (runs > 0).then(|| time as f64 / runs as f64),
+                runs,
+                runs_per_sec: runs as f64 / secs,
+            }
+        })
+        .collect()
+}
+
 fn start_guardian(ctx: &Ctx, ns: &Netns, config: &Path, mode: &str) -> Result<Daemon> {
     let mut daemon = ctx.start_daemon_with(ns, config, &["--attribution", mode])?;
     daemon.wait_ready(Duration::from_secs(30)).with_context(|| format!("guardian --attribution {mode}"))?;
@@ -251,30 +273,24 @@ fn hook_cost(ctx: &Ctx) -> Result<Vec<Row>> {
     cleanup::set_sysctl(stats_path, "1").with_context(|| format!("writing {BPF_STATS}"))?;
     let mut runs: Vec<Vec<ProgDelta>> = Vec::new();
     let mut stats_pps = Vec::new();
+    let mut floor_ns = Vec::new();
     let measured = (|| -> Result<()> {
+        let _floor = floor::Floor::attach().context("attaching the floor program")?;
+        let own = std::process::id() as i32;
         for i in 0..STATS_RUNS {
             let mut daemon = start_guardian(ctx, &g_ns, &config, "ebpf")?;
             let before = prog_stats(daemon.pid())?;
+            let floor_before = prog_stats(own)?;
             let t0 = Instant::now();
             let r = flood.run()?;
             let after = prog_stats(daemon.pid())?;
+            let floor_after = prog_stats(own)?;
             let secs = t0.elapsed().as_secs_f64();
             daemon.check_alive()?;
             let _ = daemon.stop(Duration::from_secs(10));
-            let deltas: Vec<ProgDelta> = after
-                .values()
-                .map(|a| {
-                    let b = before.get(&a.id);
-                    let runs = a.run_cnt - b.map_or(0, |b| b.run_cnt);
-                    let time = a.run_time_ns - b.map_or(0, |b| b.run_time_ns);
-                    ProgDelta {
-                        label: prog_label(a.kind),
-                        ns_per_run: (runs > 0).then(|| time as f64 / runs as f64),
-                        runs,
-                        runs_per_sec: runs as f64 / secs,
-                    }
-                })
-                .collect();
+            let floor = deltas(&floor_before, &floor_after, secs);
+            floor_ns.extend(floor.iter().filter_map(|d| d.ns_per_run));
+            let deltas = deltas(&before, &after, secs);
             let text: Vec<String> = deltas
                 .iter()
                 .map(|d| {
@@ -287,7 +303,13 @@ fn hook_cost(ctx: &Ctx) -> Result<Vec<Row>> {
                     )
                 })
                 .collect();
-            println!("    stats run {}: {}; received {} pps", i + 1, text.join("; "), num(r.pps));
+            let floor_text = floor.first().and_then(|d| d.ns_per_run).map(num).unwrap_or_else(|| "-".into());
+            println!(
+                "    stats run {}: {}; empty tp_btf floor: {floor_text} ns/run; received {} pps",
+                i + 1,
+                text.join("; "),
+                num(r.pps)
+            );
             runs.push(deltas);
             stats_pps.push(r.pps);
         }
@@ -315,6 +337,10 @@ fn hook_cost(ctx: &Ctx) -> Result<Vec<Row>> {
         "bpf_stats_enabled": "0 during the pairs",
         "bpf_stats_enabled_before": stats_before,
     });
+    let floor = (!floor_ns.is_empty()).then(|| median(&floor_ns));
+    if let Some(f) = floor {
+        println!("    empty tp_btf floor on consume_skb: median {} ns/run", num(f));
+    }
     for label in &labels {
         let of: Vec<&ProgDelta> = runs.iter().flatten().filter(|d| &d.label == label).collect();
         let ns: Vec<f64> = of.iter().filter_map(|d| d.ns_per_run).collect();
@@ -328,6 +354,7 @@ fn hook_cost(ctx: &Ctx) -> Result<Vec<Row>> {
             "received_pps_with_stats_on": stats_pps,
             "measured": "delta run_time_ns / delta run_cnt from /proc/<guardian>/fdinfo around each flood, kernel.bpf_stats_enabled=1; runs/s over the wall time between the two reads",
             "prototype_ns": PROTOTYPE_NS,
+            "floor_ns_per_run": floor_ns,
         });
         if !ns.is_empty() {
             let m = median(&ns);
@@ -338,9 +365,9 @@ fn hook_cost(ctx: &Ctx) -> Result<Vec<Row>> {
                 unit: "ns",
                 target: is_skb.then(|| format!("<= {TARGET_NS} ns")),
                 met: is_skb.then_some(m <= TARGET_NS),
-                floor: None,
-                floor_what: None,
-                ratio: None,
+                floor: floor.filter(|_| is_skb),
+                floor_what: is_skb.then_some("empty tp_btf program on consume_skb, same floods"),
+                ratio: floor.filter(|_| is_skb).map(|f| m / f),
                 detail: detail.clone(),
             });
         }

@@ -9,9 +9,10 @@
 //! | scan    | `guardian reconcile` at 1k..1M routes | a raw dump of the table that only counts |
 //! | install | routes/s from start to ready at 1M | `ip -batch` of the same routes |
 //! | memory  | RSS per tracked route at 1M | (none: the target is absolute) |
-//! | ebpf    | ns per invocation of the attribution hooks under a UDP flood; pps with them attached; attributed reinstalls after 50k deletions | pps with `--attribution netlink` (no programs) |
+//! | ebpf    | ns per invocation of the attribution hooks under a UDP flood; pps with them attached; attributed reinstalls after 1M deletions | an empty tp_btf program on the same hook; pps with `--attribution netlink` (no programs) |
 
 mod ebpf;
+mod floor;
 mod install;
 mod memory;
 mod repair;
