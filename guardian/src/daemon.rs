@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! Monitor task ──events──▶ Reconciler task ◀──commands── control server (Unix socket)
-//!                                │ watch<Status> ──────▶ control server
+//! Liveness task ──gates──────────▶│ watch<Status> ──────▶ control server
 //!                                └ metrics ────────────▶ metrics server (TCP)
 //! signals: SIGHUP -> reload, SIGTERM/SIGINT -> shutdown
 //! ```
@@ -15,6 +15,7 @@ use crate::ebpf;
 use crate::kernel::monitor::Monitor;
 use crate::kernel::routes::RouteWriter;
 use crate::kernel::KernelError;
+use crate::liveness::task::{LivenessHandle, LivenessTask};
 use crate::metrics::Metrics;
 use crate::privileges;
 use crate::reconcile::{Command, Reconciler};
@@ -84,10 +85,17 @@ pub async fn run(config: Config, config_path: Option<PathBuf>, started: std::tim
         .expect("deleter labels are validated with the configuration");
     let attributor = Attributor::new(source, programs, labels, metrics.clone());
     tokio::spawn(attributor.run(repair_rx, records, query_rx));
+    if config.routes.excluded > 0 {
+        tracing::info!(routes = config.routes.excluded, "routes left out by liveness.exclude");
+    }
+    let (gate_tx, gate_rx) = mpsc::unbounded_channel();
+    let (liveness, liveness_handle, liveness_rx) =
+        LivenessTask::new(config.liveness.clone(), config.routes.liveness.clone(), metrics.clone(), gate_tx);
+    tokio::spawn(liveness.run(liveness_rx));
     let reconciler = Reconciler::new(config, writer, metrics.clone(), status_tx, repair_tx, started);
-    let reconciler = tokio::spawn(reconciler.run(event_rx, command_rx));
+    let reconciler = tokio::spawn(reconciler.run(event_rx, command_rx, gate_rx));
 
-    let control = control::control_router(status_rx, command_tx.clone(), query_tx);
+    let control = control::control_router(status_rx, command_tx.clone(), query_tx, liveness_handle.clone());
     tokio::spawn(async move {
         if let Err(e) = axum::serve(control_listener, control).await {
             tracing::error!(error = %e, "control socket server stopped");
@@ -107,7 +115,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>, started: std::tim
     let mut interrupt = signal(SignalKind::interrupt()).expect("installing a signal handler");
     loop {
         tokio::select! {
-            _ = hangup.recv() => reload(config_path.as_deref(), &command_tx).await,
+            _ = hangup.recv() => reload(config_path.as_deref(), &command_tx, &liveness_handle).await,
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
         }
@@ -154,7 +162,7 @@ fn start_attribution(config: &AttributionConfig) -> Result<Started, DaemonError>
     }
 }
 
-async fn reload(path: Option<&Path>, commands: &mpsc::Sender<Command>) {
+async fn reload(path: Option<&Path>, commands: &mpsc::Sender<Command>, liveness: &LivenessHandle) {
     let Some(path) = path else {
         tracing::info!("SIGHUP ignored: running on the embedded default configuration, there is no file to re-read");
         return;
@@ -166,10 +174,14 @@ async fn reload(path: Option<&Path>, commands: &mpsc::Sender<Command>) {
             return;
         }
     };
+    let (live_config, live_routes) = (config.liveness.clone(), config.routes.liveness.clone());
     let (tx, rx) = oneshot::channel();
     if commands.send(Command::Reload(Box::new(config), tx)).await.is_ok() {
         let _ = rx.await;
     }
+    // After the reconciler knows which routes are gated now: the liveness
+    // task then re-sends every verdict.
+    liveness.reload(live_config, live_routes).await;
 }
 
 /// Binds the control socket, refusing to steal it from a live daemon and

@@ -12,6 +12,7 @@ pub mod control;
 pub mod daemon;
 pub mod ebpf;
 pub mod kernel;
+pub mod liveness;
 pub mod logging;
 pub mod metrics;
 pub mod privileges;

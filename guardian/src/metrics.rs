@@ -48,6 +48,7 @@ pub struct Metrics {
     pub attribution_mode: MetricFamily<ModeLabels, Gauge>,
     pub attribution_drops: Gauge,
     pub attribution_records: Counter,
+    pub liveness: crate::liveness::metrics::LivenessMetrics,
 }
 
 impl Metrics {
@@ -109,8 +110,10 @@ impl Metrics {
         );
         let attribution_records = Counter::default();
         registry.register("attribution_records", "Records read from the eBPF program", attribution_records.clone());
+        let liveness = crate::liveness::metrics::LivenessMetrics::register(&mut registry);
         Metrics {
             registry,
+            liveness,
             routes_tracked,
             routes_desired,
             reinstalls,

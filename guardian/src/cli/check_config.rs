@@ -10,6 +10,14 @@ pub struct Args {
 
 pub fn execute(args: Args) -> Result<(), Failure> {
     let config = Config::load(&args.path).map_err(|e| Failure::new(2, e))?;
-    println!("{}: valid, {} routes", args.path.display(), config.routes.specs.len());
+    let routes = &config.routes;
+    println!(
+        "{}: valid, {} routes ({} with liveness, profile {}; {} excluded by liveness.exclude)",
+        args.path.display(),
+        routes.specs.len(),
+        routes.liveness.len(),
+        config.liveness.profile.label(),
+        routes.excluded
+    );
     Ok(())
 }

@@ -24,8 +24,8 @@ pub fn execute(args: Args, socket: &Path) -> Result<(), Failure> {
         status.config
     );
     println!(
-        "routes: {} desired, {} installed, {} pending, {} failed, {} damped",
-        r.desired, r.installed, r.pending, r.failed, r.damped
+        "routes: {} desired, {} installed, {} pending, {} failed, {} damped, {} withdrawn (liveness down)",
+        r.desired, r.installed, r.pending, r.failed, r.damped, r.withdrawn
     );
     println!("reinstalls: {}, netlink overruns: {}", status.reinstalls, status.overruns);
     if let Some(c) = status.last_reconcile {

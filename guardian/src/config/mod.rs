@@ -4,8 +4,13 @@
 //! Every error names the key and the line, because the person reading it is
 //! an operator with the file open in an editor.
 
+mod liveness;
 mod units;
 
+pub use liveness::{
+    LivenessConfig, LivenessMode, LivenessRoute, LivenessTarget, Prefix, MIN_DEFAULT_QUEUE_BOUND,
+    QUEUE_ENTRIES_PER_SESSION,
+};
 pub use units::protocol_name;
 
 use crate::route::{Addr, DevNames, Family, Gateway, RouteKey, RouteSpec, IPV6_DEFAULT_METRIC, MAIN_TABLE};
@@ -36,6 +41,7 @@ pub struct Config {
     pub daemon: DaemonConfig,
     pub reconcile: ReconcileConfig,
     pub attribution: AttributionConfig,
+    pub liveness: LivenessConfig,
     pub routes: RouteSet,
 }
 
@@ -99,6 +105,13 @@ pub struct ReconcileConfig {
 pub struct RouteSet {
     pub specs: Vec<RouteSpec>,
     pub devs: DevNames,
+    /// The routes that have liveness (a side table, so `RouteSpec` stays
+    /// small), in file order; each has a `RouteSpec` with the same key.
+    pub liveness: Vec<LivenessRoute>,
+    /// Routes left out because `liveness.exclude` covers their destination:
+    /// they are in neither `specs` nor `liveness`. Config code logs nothing;
+    /// the daemon is to say so in one line at start-up.
+    pub excluded: usize,
 }
 
 // ---- the file as written -------------------------------------------------
@@ -112,6 +125,8 @@ struct File {
     reconcile: ReconcileSection,
     #[serde(default)]
     attribution: AttributionSection,
+    #[serde(default)]
+    liveness: liveness::LivenessSection,
     #[serde(default, rename = "route")]
     routes: Vec<RouteEntry>,
 }
@@ -196,6 +211,8 @@ struct RouteEntry {
     table: Option<Spanned<u32>>,
     src: Option<Spanned<String>>,
     metric: Option<u32>,
+    liveness: Option<Spanned<liveness::TargetName>>,
+    no_uninstall: Option<Spanned<bool>>,
 }
 
 // ---- parsing and validation ------------------------------------------------
@@ -285,10 +302,20 @@ impl Config {
             deleter_labels: a.deleter_labels,
         };
 
+        let liveness = liveness::validate(file.liveness).map_err(|(span, key, message)| {
+            // A key left at its default has no line of its own.
+            if span.is_empty() {
+                invalid(format!("`{key}`: {message}"))
+            } else {
+                at(span, key, message)
+            }
+        })?;
+
         // Sized once: growing by doubling would leave freed holes in the
         // heap that a million-route daemon keeps as resident memory.
         let count = file.routes.len() + chunks.iter().map(|c| c.routes).sum::<usize>();
-        let mut routes = RouteSet { specs: Vec::with_capacity(count), devs: DevNames::default() };
+        let mut routes = RouteSet { specs: Vec::with_capacity(count), ..RouteSet::default() };
+        let mut shared_devs = liveness::SharedDevs::default();
         // Identity -> offset of its first definition, to name both lines of a
         // duplicate. Lines are counted only for an error: counting them for
         // every route would make a million-route file take minutes.
@@ -297,6 +324,8 @@ impl Config {
             let shift = |span: std::ops::Range<usize>| span.start + base..span.end + base;
             let offset = base + entry.dst.span().start;
             let spec = route_spec(&entry, &mut routes.devs).map_err(|(span, key, msg)| at(shift(span), key, msg))?;
+            let live = liveness::route_liveness(&entry, &spec, &routes.devs, &mut shared_devs)
+                .map_err(|(span, key, msg)| at(shift(span), key, msg))?;
             if let Some(first) = seen.insert(spec.key, offset) {
                 return Err(invalid(format!(
                     "line {}: duplicate route: {} has the same identity (family, table, prefix, tos, metric) as the route on line {}",
@@ -305,7 +334,14 @@ impl Config {
                     line_of(text, first)
                 )));
             }
+            // Excluded routes are validated like the others (a typo is still
+            // an error), then left out.
+            if liveness.excludes(&spec.key) {
+                routes.excluded += 1;
+                return Ok(());
+            }
             routes.specs.push(spec);
+            routes.liveness.extend(live);
             Ok(())
         };
         for entry in file.routes {
@@ -318,7 +354,13 @@ impl Config {
                 add(entry, chunk.text.start)?;
             }
         }
-        Ok(Config { origin: origin.to_owned(), daemon, reconcile, attribution, routes })
+        // `liveness` grew by doubling (its length is not known in advance)
+        // and `specs` was sized before exclusion: give the slack back.
+        if routes.excluded > 0 {
+            routes.specs.shrink_to_fit();
+        }
+        routes.liveness.shrink_to_fit();
+        Ok(Config { origin: origin.to_owned(), daemon, reconcile, attribution, liveness, routes })
     }
 }
 

@@ -13,6 +13,17 @@ pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     })
 }
 
+/// A duration written like [`duration`] ("500ms"), as a type of its own so
+/// it can sit inside `toml::Spanned` and validation can name its line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        duration(d).map(HumanDuration)
+    }
+}
+
 pub fn size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     struct SizeVisitor;
     impl Visitor<'_> for SizeVisitor {

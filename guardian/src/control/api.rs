@@ -23,6 +23,9 @@ pub struct RouteCounts {
     pub pending: usize,
     pub failed: usize,
     pub damped: usize,
+    /// Kept out of the kernel because their liveness session is not Up.
+    #[serde(default)]
+    pub withdrawn: usize,
 }
 
 /// The outcome of one reconcile cycle.
@@ -50,6 +53,41 @@ pub struct RouteInfo {
     pub state: String,
     pub reinstalls: u32,
     pub last_error: Option<String>,
+}
+
+/// One liveness session, as `guardian sessions` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SessionInfo {
+    pub profile: String,
+    pub peer: String,
+    pub local: String,
+    pub interface: String,
+    pub state: String,
+    /// Seconds the session has been Up (`None` when it is not Up).
+    pub uptime_seconds: Option<f64>,
+    /// Seconds in the current state.
+    pub state_seconds: f64,
+    pub last_down_reason: Option<String>,
+    pub detect_time_seconds: f64,
+    pub tx_interval_seconds: f64,
+    pub local_discriminator: u32,
+    pub remote_discriminator: u32,
+    pub remote_state: String,
+    /// "active" or "passive" (doublezero peers say; bfd peers are active).
+    pub peer_mode: String,
+    /// The peer's software version (doublezero), e.g. "0.6.2 stable".
+    pub peer_version: Option<String>,
+    /// Routes that follow this session.
+    pub routes: usize,
+    /// Still within its start-up grace (its routes are not withdrawn yet).
+    pub in_grace: bool,
+}
+
+/// The answer to an admin-down / admin-up.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AdminReport {
+    pub peer: String,
+    pub sessions: usize,
 }
 
 /// An error answer of the control API.

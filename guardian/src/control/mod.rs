@@ -9,14 +9,17 @@ pub mod api;
 pub mod client;
 
 use crate::attribution::Query as AttributionQuery;
+use crate::liveness::engine::SessionView;
+use crate::liveness::task::LivenessHandle;
 use crate::metrics::Metrics;
 use crate::reconcile::Command;
-use api::{ErrorBody, Status};
-use axum::extract::{Query, State};
+use api::{AdminReport, ErrorBody, SessionInfo, Status};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use std::net::IpAddr;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -25,19 +28,85 @@ struct Control {
     status: watch::Receiver<Status>,
     commands: mpsc::Sender<Command>,
     queries: mpsc::Sender<AttributionQuery>,
+    liveness: LivenessHandle,
 }
 
 pub fn control_router(
     status: watch::Receiver<Status>,
     commands: mpsc::Sender<Command>,
     queries: mpsc::Sender<AttributionQuery>,
+    liveness: LivenessHandle,
 ) -> Router {
     Router::new()
         .route("/v1/status", get(status_handler))
         .route("/v1/routes", get(routes_handler))
         .route("/v1/reconcile", post(reconcile_handler))
         .route("/v1/deletions", get(deletions_handler))
-        .with_state(Control { status, commands, queries })
+        .route("/v1/sessions", get(sessions_handler))
+        .route("/v1/sessions/{peer}/admin-down", post(admin_down_handler))
+        .route("/v1/sessions/{peer}/admin-up", post(admin_up_handler))
+        .with_state(Control { status, commands, queries, liveness })
+}
+
+async fn sessions_handler(State(c): State<Control>) -> Response {
+    match c.liveness.sessions().await {
+        Some(views) => Json(views.iter().map(session_info).collect::<Vec<SessionInfo>>()).into_response(),
+        None => unavailable(),
+    }
+}
+
+async fn admin_down_handler(State(c): State<Control>, Path(peer): Path<String>) -> Response {
+    admin(&c, &peer, false).await
+}
+
+async fn admin_up_handler(State(c): State<Control>, Path(peer): Path<String>) -> Response {
+    admin(&c, &peer, true).await
+}
+
+async fn admin(c: &Control, peer: &str, up: bool) -> Response {
+    let Ok(addr) = peer.parse::<IpAddr>() else {
+        let body = ErrorBody { error: format!("{peer:?} is not an IP address") };
+        return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+    };
+    match c.liveness.admin(addr, up).await {
+        Some(0) => {
+            let body = ErrorBody { error: format!("no liveness session with peer {addr}") };
+            (StatusCode::NOT_FOUND, Json(body)).into_response()
+        }
+        Some(sessions) => Json(AdminReport { peer: addr.to_string(), sessions }).into_response(),
+        None => unavailable(),
+    }
+}
+
+fn session_info(v: &SessionView) -> SessionInfo {
+    SessionInfo {
+        profile: v.key.profile.label().to_owned(),
+        peer: v.key.peer.to_string(),
+        local: v.key.local.to_string(),
+        interface: v.ifname.clone(),
+        state: v.state.label().to_owned(),
+        uptime_seconds: v.up_for.map(|d| d.as_secs_f64()),
+        state_seconds: v.state_for.as_secs_f64(),
+        last_down_reason: v.last_down_reason.map(str::to_owned),
+        detect_time_seconds: v.detection_time.as_secs_f64(),
+        tx_interval_seconds: v.tx_interval.as_secs_f64(),
+        local_discriminator: v.local_discriminator,
+        remote_discriminator: v.remote_discriminator,
+        remote_state: v.remote_state.label().to_owned(),
+        peer_mode: if v.peer_passive { "passive" } else { "active" }.to_owned(),
+        peer_version: v.peer_version.map(|p| {
+            // liveness.md names channel 0 stable, 4 dev, 5 other.
+            let channel = match p.channel {
+                0 => "stable".to_owned(),
+                4 => "dev".to_owned(),
+                5 => "other".to_owned(),
+                n => format!("channel {n}"),
+            };
+            format!("{}.{}.{} {channel}", p.major, p.minor, p.patch)
+        }),
+        routes: v.routes,
+        in_grace: v.in_grace,
+    }
 }
 
 #[derive(serde::Deserialize)]

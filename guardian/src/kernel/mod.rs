@@ -4,9 +4,11 @@
 //! - [`wire`]: route messages encoded and decoded in place;
 //! - [`routes`]: batched installs/deletes and dumps (the reconciler's writer);
 //! - [`monitor`]: the multicast listener that turns notifications into events;
-//! - [`links`]: interface messages.
+//! - [`links`]: interface messages;
+//! - [`lookup`]: `ip route get`, for the path a liveness session takes.
 
 pub mod links;
+pub mod lookup;
 pub mod monitor;
 pub mod routes;
 pub mod socket;

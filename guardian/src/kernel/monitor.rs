@@ -38,7 +38,9 @@ pub enum Event {
     /// Guardian's own add or replace with this request sequence number has
     /// been applied (a run of them is one event, with the run's last number).
     /// A delete read before it happened before it in the kernel.
-    OwnEcho { seq: u32 },
+    OwnEcho {
+        seq: u32,
+    },
 }
 
 /// Who asked the kernel for a change, as its notification says: the

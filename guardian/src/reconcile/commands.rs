@@ -50,10 +50,7 @@ impl Reconciler {
             self.table.slots().iter().map(|s| s.spec.key).filter(|k| !wanted.contains(k)).collect();
         let mut installed = Vec::new();
         for key in &removed {
-            self.missing.remove(key);
-            self.damping.remove(key);
-            self.errors.remove(key);
-            self.retry_at.remove(key);
+            self.untrack(key);
             if let Some(slot) = self.table.remove(key) {
                 if slot.state == State::Installed {
                     installed.push(slot.spec);
@@ -63,22 +60,44 @@ impl Reconciler {
         report.removed = removed.len();
         self.withdraw(&installed, "cannot withdraw route (a later scan withdraws it as stale)").await;
 
+        // Liveness decides about gated routes: a new one waits for its
+        // session, a withdrawn one stays withdrawn, an installed one stays
+        // until its session has had its chance (the liveness task re-sends
+        // every verdict after a reload). One no longer gated is guarded again.
+        let gated: HashSet<RouteKey> = routes.liveness.iter().map(|l| l.key).collect();
         let mut to_install = Vec::new();
         for spec in new {
+            let is_gated = gated.contains(&spec.key);
             match self.table.find(&spec.key) {
-                Some(i) if self.table.slot(i).spec == spec => report.unchanged += 1,
+                Some(i) if self.table.slot(i).spec == spec => {
+                    report.unchanged += 1;
+                    if !is_gated && self.table.slot(i).state == State::Withdrawn {
+                        self.table.set_state(i, State::Pending);
+                        to_install.push(spec.key);
+                    }
+                }
                 Some(i) => {
                     report.changed += 1;
+                    let withdrawn = self.table.slot(i).state == State::Withdrawn;
                     self.table.update(i, spec);
-                    to_install.push(spec.key);
+                    if is_gated && withdrawn {
+                        self.table.set_state(i, State::Withdrawn);
+                    } else {
+                        to_install.push(spec.key);
+                    }
                 }
                 None => {
                     report.added += 1;
-                    self.table.insert(spec);
-                    to_install.push(spec.key);
+                    let i = self.table.insert(spec);
+                    if is_gated {
+                        self.table.set_state(i, State::Withdrawn);
+                    } else {
+                        to_install.push(spec.key);
+                    }
                 }
             }
         }
+        self.gated = gated;
         // Keep the scan's fast path: slots in the kernel's dump order.
         // Sorting moves slots, so indices are taken only afterwards.
         if report.added + report.removed > 0 {
@@ -116,9 +135,10 @@ impl Reconciler {
     /// that were installed are deleted: the kernel reads an IPv4 metric of 0
     /// as "any metric", so deleting one that is not there could take another
     /// route of ours with the same prefix.
-    async fn withdraw(&mut self, specs: &[RouteSpec], failure: &'static str) {
+    /// Returns how many deletes failed.
+    pub(super) async fn withdraw(&mut self, specs: &[RouteSpec], failure: &'static str) -> usize {
         if specs.is_empty() {
-            return;
+            return 0;
         }
         let ops: Vec<Op> = specs
             .iter()
@@ -129,14 +149,20 @@ impl Reconciler {
             .collect();
         match self.writer.apply(&ops).await {
             Ok(results) => {
+                let mut failed = 0;
                 for (spec, result) in specs.iter().zip(results) {
                     if let Err(e) = result {
+                        failed += 1;
                         let route = crate::route::RouteDisplay { spec, devs: &self.table.devs }.to_string();
                         tracing::error!(route = %route, error = %e, "{failure}");
                     }
                 }
+                failed
             }
-            Err(e) => tracing::error!(routes = specs.len(), error = %e, "{failure}"),
+            Err(e) => {
+                tracing::error!(routes = specs.len(), error = %e, "{failure}");
+                specs.len()
+            }
         }
     }
 }

@@ -19,9 +19,12 @@ mod commands;
 pub mod damping;
 mod decide;
 mod events;
+mod gate;
 mod install;
 mod scan;
 pub mod table;
+
+pub use gate::Gate;
 
 use crate::config::{Config, DaemonConfig, ReconcileConfig};
 use crate::control::api::{CycleReport, RouteCounts, RouteInfo, Status};
@@ -33,7 +36,7 @@ use crate::route::{DevNames, Family, RouteDisplay, RouteKey, RouteSpec};
 use damping::Damping;
 use decide::DevIndex;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use table::RouteTable;
@@ -252,6 +255,8 @@ pub struct Reconciler {
     /// and heap entries that disagree with it are stale.
     retries: BinaryHeap<Reverse<(Instant, RouteKey)>>,
     retry_at: HashMap<RouteKey, Instant>,
+    /// Routes whose liveness session decides whether they are installed.
+    gated: HashSet<RouteKey>,
     /// Deletes taken as older than guardian's unconfirmed install, with the
     /// time to check that the install's notification came after all.
     unconfirmed: HashMap<RouteKey, Instant>,
@@ -285,6 +290,15 @@ impl Reconciler {
         for spec in routes.specs {
             table.insert(spec);
         }
+        // Until their sessions say otherwise, gated routes are not installed;
+        // those already in the kernel are adopted by the start-up scan, so a
+        // restart does not blackhole them (liveness.md).
+        let gated: HashSet<RouteKey> = routes.liveness.iter().map(|l| l.key).collect();
+        for key in &gated {
+            if let Some(i) = table.find(key) {
+                table.set_state(i, table::State::Withdrawn);
+            }
+        }
         table.sort();
         table.shrink();
         Reconciler {
@@ -308,6 +322,7 @@ impl Reconciler {
             errors: HashMap::new(),
             retries: BinaryHeap::new(),
             retry_at: HashMap::new(),
+            gated,
             unconfirmed: HashMap::new(),
             verify_at: None,
             echo_queue: VecDeque::new(),
@@ -323,7 +338,12 @@ impl Reconciler {
         }
     }
 
-    pub async fn run(mut self, mut events: mpsc::Receiver<EventBatch>, mut commands: mpsc::Receiver<Command>) {
+    pub async fn run(
+        mut self,
+        mut events: mpsc::Receiver<EventBatch>,
+        mut commands: mpsc::Receiver<Command>,
+        mut gates: mpsc::UnboundedReceiver<Gate>,
+    ) {
         self.initial_sync().await;
         self.next_scan = self.next_scan_time();
         loop {
@@ -344,6 +364,7 @@ impl Reconciler {
                     Some(command) => self.on_command(command).await,
                     None => return,
                 },
+                Some(gate) = gates.recv() => self.on_gate(gate).await,
                 _ = crate::time::sleep_until(resync_at), if resync_at.is_some() => {}
                 _ = crate::time::sleep_until(next_retry), if next_retry.is_some() => {}
                 _ = crate::time::sleep_until(self.next_scan), if self.next_scan.is_some() => {}
@@ -453,6 +474,7 @@ impl Reconciler {
                 pending: c.pending,
                 failed: c.failed,
                 damped: c.damped,
+                withdrawn: c.withdrawn,
             },
             reinstalls: self.reinstalls,
             overruns: self.overruns,

@@ -71,6 +71,7 @@ impl Reconciler {
         }
 
         let mut work = Vec::new();
+        let mut unwanted = Vec::new();
         let mut missing = 0;
         for i in 0..n {
             let present = seen[i / 64] & (1 << (i % 64)) != 0;
@@ -86,13 +87,18 @@ impl Reconciler {
                 (State::Missing | State::Failed | State::Damped, true) => self.mark_present(i),
                 (State::Missing, false) => work.push((i, Purpose::Repair)),
                 (State::Failed, false) => work.push((i, Purpose::Retry)),
-                (State::Installed, true) | (State::Damped, false) => {}
+                (State::Installed, true) | (State::Damped, false) | (State::Withdrawn, false) => {}
+                // Liveness decides after a restart (adopted routes wait for
+                // their sessions); later, one that shows up again goes.
+                (State::Withdrawn, true) if trigger == Trigger::Startup => self.mark_present(i),
+                (State::Withdrawn, true) => unwanted.push(self.table.slot(i).spec),
             }
         }
 
         if !stale.is_empty() {
             self.withdraw_stale(stale).await;
         }
+        self.withdraw(&unwanted, "cannot withdraw route whose session is down").await;
         let outcome = self.install(work).await;
         let report = CycleReport {
             checked: n,

@@ -23,6 +23,9 @@ pub enum State {
     Failed,
     /// Lost too often; the repair waits for its back-off.
     Damped,
+    /// Kept out of the kernel: its liveness session is not Up. Never
+    /// repaired; a scan deletes it if it shows up.
+    Withdrawn,
 }
 
 impl State {
@@ -32,6 +35,7 @@ impl State {
             State::Installed => "installed",
             State::Failed => "failed",
             State::Damped => "damped",
+            State::Withdrawn => "withdrawn",
         }
     }
 }
@@ -55,6 +59,7 @@ pub struct Counts {
     pub installed: usize,
     pub failed: usize,
     pub damped: usize,
+    pub withdrawn: usize,
     /// Routes in the table per family, whatever their state.
     pub v4: usize,
     pub v6: usize,
@@ -197,6 +202,7 @@ impl RouteTable {
             }
             State::Failed => apply(&mut c.failed),
             State::Damped => apply(&mut c.damped),
+            State::Withdrawn => apply(&mut c.withdrawn),
         }
     }
 

@@ -10,7 +10,7 @@
 use crate::route::{Addr, Family, Gateway, RouteKey};
 
 pub const NLMSG_HDRLEN: usize = 16;
-const RTMSG_LEN: usize = 12;
+pub const RTMSG_LEN: usize = 12;
 
 pub const NLMSG_ERROR: u16 = 2;
 pub const NLMSG_DONE: u16 = 3;
@@ -33,11 +33,11 @@ pub const NLM_F_REPLACE: u16 = 0x100;
 pub const NLM_F_DUMP_INTR: u16 = 0x10;
 pub const NLM_F_CREATE: u16 = 0x400;
 
-const RTA_DST: u16 = 1;
-const RTA_OIF: u16 = 4;
+pub const RTA_DST: u16 = 1;
+pub const RTA_OIF: u16 = 4;
 const RTA_GATEWAY: u16 = 5;
 const RTA_PRIORITY: u16 = 6;
-const RTA_PREFSRC: u16 = 7;
+pub const RTA_PREFSRC: u16 = 7;
 const RTA_MULTIPATH: u16 = 9;
 const RTA_TABLE: u16 = 15;
 const RTA_VIA: u16 = 18;
@@ -325,6 +325,18 @@ pub fn push_route_dump(buf: &mut Vec<u8>, seq: u32, family: Family, table: u32, 
     push_rtmsg(buf, family, 0, 0, table, protocol, 0, 0);
     if table != 0 {
         push_attr(buf, RTA_TABLE, &table.to_ne_bytes());
+    }
+    finish(buf, start);
+}
+
+/// Appends a route lookup (`ip route get DST [oif N]`).
+pub fn push_route_get(buf: &mut Vec<u8>, seq: u32, dst: std::net::IpAddr, oif: Option<u32>) {
+    let family = Family::of(&dst);
+    let start = push_header(buf, RTM_GETROUTE, NLM_F_REQUEST, seq);
+    push_rtmsg(buf, family, family.max_prefix(), 0, 0, 0, 0, 0);
+    push_attr(buf, RTA_DST, Addr::from_ip(&dst).bytes(family));
+    if let Some(oif) = oif {
+        push_attr(buf, RTA_OIF, &oif.to_ne_bytes());
     }
     finish(buf, start);
 }

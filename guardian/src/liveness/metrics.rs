@@ -1,0 +1,156 @@
+//! The liveness metrics of liveness.md, registered beside the others with
+//! the `guardian_` prefix. Per-peer series are opt-in (`per_peer_metrics`).
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabels {
+    pub state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TransitionLabels {
+    pub from: &'static str,
+    pub to: &'static str,
+    pub reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OpLabels {
+    pub op: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PeerLabels {
+    pub peer: String,
+    pub local: String,
+    pub interface: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct LivenessMetrics {
+    pub sessions: Family<StateLabels, Gauge>,
+    pub transitions: Family<TransitionLabels, Counter>,
+    pub packets_sent: Counter,
+    pub packets_received: Counter,
+    pub packets_invalid: Family<ReasonLabels, Counter>,
+    pub unknown_peer: Counter,
+    pub socket_errors: Family<OpLabels, Counter>,
+    pub route_installs: Counter,
+    pub route_withdraws: Counter,
+    pub route_install_failures: Counter,
+    pub route_uninstall_failures: Counter,
+    pub convergence_up: Histogram,
+    pub convergence_down: Histogram,
+    pub receive_seconds: Histogram,
+    pub queue_length: Gauge,
+    pub queue_rejected: Counter,
+    /// 0 AdminDown, 1 Down, 2 Init, 3 Up (the wire values).
+    pub peer_state: Family<PeerLabels, Gauge>,
+    pub peer_detection_seconds: Family<PeerLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+}
+
+impl LivenessMetrics {
+    pub fn register(registry: &mut Registry) -> LivenessMetrics {
+        let m = LivenessMetrics {
+            sessions: Family::default(),
+            transitions: Family::default(),
+            packets_sent: Counter::default(),
+            packets_received: Counter::default(),
+            packets_invalid: Family::default(),
+            unknown_peer: Counter::default(),
+            socket_errors: Family::default(),
+            route_installs: Counter::default(),
+            route_withdraws: Counter::default(),
+            route_install_failures: Counter::default(),
+            route_uninstall_failures: Counter::default(),
+            // 1 ms .. ~65 s: from a handshake on a fast link to a slow detection.
+            convergence_up: Histogram::new(exponential_buckets(0.001, 2.0, 17)),
+            convergence_down: Histogram::new(exponential_buckets(0.001, 2.0, 17)),
+            // 1 us .. ~16 ms per received packet.
+            receive_seconds: Histogram::new(exponential_buckets(0.000_001, 2.0, 15)),
+            queue_length: Gauge::default(),
+            queue_rejected: Counter::default(),
+            peer_state: Family::default(),
+            peer_detection_seconds: Family::default(),
+        };
+        let r = registry;
+        r.register("liveness_sessions", "Liveness sessions by state", m.sessions.clone());
+        r.register("liveness_transitions", "Session state changes by from, to and reason", m.transitions.clone());
+        r.register("liveness_packets_sent", "Control packets sent", m.packets_sent.clone());
+        r.register("liveness_packets_received", "Valid control packets received", m.packets_received.clone());
+        r.register(
+            "liveness_packets_invalid",
+            "Control packets dropped, by reason (malformed, TTL, binding, discriminator)",
+            m.packets_invalid.clone(),
+        );
+        r.register(
+            "liveness_unknown_peer_packets",
+            "Control packets from a peer, address or interface no session is configured for",
+            m.unknown_peer.clone(),
+        );
+        r.register("liveness_socket_errors", "Liveness socket errors by operation", m.socket_errors.clone());
+        r.register(
+            "liveness_route_installs",
+            "Routes installed because their session came Up",
+            m.route_installs.clone(),
+        );
+        r.register(
+            "liveness_route_withdraws",
+            "Routes withdrawn because their session went down",
+            m.route_withdraws.clone(),
+        );
+        r.register(
+            "liveness_route_install_failures",
+            "Installs on session Up the kernel refused (retried)",
+            m.route_install_failures.clone(),
+        );
+        r.register(
+            "liveness_route_uninstall_failures",
+            "Withdrawals on session down the kernel refused",
+            m.route_uninstall_failures.clone(),
+        );
+        r.register(
+            "liveness_convergence_up_seconds",
+            "From a session's creation or last down to Up",
+            m.convergence_up.clone(),
+        );
+        r.register(
+            "liveness_convergence_down_seconds",
+            "From the last packet received to the session going down",
+            m.convergence_down.clone(),
+        );
+        r.register(
+            "liveness_receive_seconds",
+            "Handling time of one received control packet",
+            m.receive_seconds.clone(),
+        );
+        r.register("liveness_timer_queue_length", "Entries in the shared timer queue", m.queue_length.clone());
+        r.register(
+            "liveness_sessions_rejected",
+            "Sessions not created because the timer queue was full (raise liveness.queue_bound)",
+            m.queue_rejected.clone(),
+        );
+        r.register(
+            "liveness_peer_state",
+            "Per session (opt-in): 0 admin_down, 1 down, 2 init, 3 up",
+            m.peer_state.clone(),
+        );
+        r.register(
+            "liveness_peer_detection_time_seconds",
+            "Per session (opt-in): the current detection time",
+            m.peer_detection_seconds.clone(),
+        );
+        m
+    }
+}

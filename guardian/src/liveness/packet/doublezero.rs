@@ -1,0 +1,280 @@
+//! DoubleZero client route-liveness control packet codec (`doublezero`
+//! profile): 40 bytes, big-endian, layout from `liveness.md`.
+//!
+//! ```text
+//!  0                   1                   2                   3
+//!  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |Ver=1|    0    |Sta|     0     |  Detect Mult  |  Length = 40  |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |                     Local Discriminator                       |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |                      Peer Discriminator                       |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |               Desired Min TX Interval (us)                    |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |               Required Min RX Interval (us)                   |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |  Flags (b0=P) | Version Major | Version Minor | Version Patch |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |Version Channel|           zero (15 bytes, 25-39) ...          |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! ```
+//!
+//! Flags bit 0 (`P`, the least significant bit of byte 20) is "sender is
+//! passive". The BFD-only fields of [`Control`] (diag, P/F, C/D, echo
+//! interval) do not exist here: [`encode`] ignores them and [`decode`] returns
+//! them neutral. [`decode`] always returns a `sender_version` (all zeros from
+//! a sender that predates the field); [`encode`] writes zeros for `None`.
+//!
+//! Receive checks, in this order: short (< 40 bytes), Length != 40, version
+//! != 1, Detect Mult 0, Local Discriminator 0. Reserved bits and bytes (the
+//! low 5 bits of byte 0, the low 6 of byte 1, flag bits 1-7, bytes 25-39) and
+//! bytes received beyond 40 are ignored, not rejected: `liveness.md` does not
+//! ask for it, the fields at bytes 20-24 were themselves carved out of the
+//! reserved area, and a receiver that rejected them would drop every packet of
+//! a newer peer. (DoubleZero's RFC 7 lists "reserved bits non-zero" as a drop
+//! reason but also says reserved is "ignored on RX"; we take the latter.)
+
+use super::{Control, DecodeError, Diag, SenderVersion, State};
+
+/// Length of every packet, in the length field too.
+pub const LEN: usize = 40;
+
+const VERSION: u8 = 1;
+/// Byte 20: the sender is passive (it never withdraws routes).
+const FLAG_PASSIVE: u8 = 0x01;
+
+/// The 40 bytes of `c`; see the module doc for what is written.
+pub fn encode(c: &Control) -> [u8; LEN] {
+    let mut b = [0u8; LEN];
+    b[0] = VERSION << 5;
+    b[1] = (c.state as u8) << 6;
+    b[2] = c.detect_mult;
+    b[3] = LEN as u8;
+    b[4..8].copy_from_slice(&c.my_discriminator.to_be_bytes());
+    b[8..12].copy_from_slice(&c.your_discriminator.to_be_bytes());
+    b[12..16].copy_from_slice(&c.desired_min_tx_us.to_be_bytes());
+    b[16..20].copy_from_slice(&c.required_min_rx_us.to_be_bytes());
+    b[20] = if c.passive { FLAG_PASSIVE } else { 0 };
+    let v = c.sender_version.unwrap_or_default();
+    b[21..25].copy_from_slice(&[v.major, v.minor, v.patch, v.channel]);
+    b
+}
+
+/// One received UDP payload; see the module doc for the checks.
+pub fn decode(bytes: &[u8]) -> Result<Control, DecodeError> {
+    if bytes.len() < LEN {
+        return Err(DecodeError::Short { len: bytes.len(), min: LEN });
+    }
+    let length = bytes[3];
+    if usize::from(length) != LEN {
+        return Err(DecodeError::BadLength { length, received: bytes.len() });
+    }
+    let version = bytes[0] >> 5;
+    if version != VERSION {
+        return Err(DecodeError::BadVersion(version));
+    }
+    let detect_mult = bytes[2];
+    if detect_mult == 0 {
+        return Err(DecodeError::ZeroDetectMult);
+    }
+    let my_discriminator = be_u32(bytes, 4);
+    if my_discriminator == 0 {
+        return Err(DecodeError::ZeroDiscriminator);
+    }
+    Ok(Control {
+        state: State::from_bits(bytes[1] >> 6),
+        diag: Diag::None,
+        poll: false,
+        final_: false,
+        control_plane_independent: false,
+        demand: false,
+        detect_mult,
+        my_discriminator,
+        your_discriminator: be_u32(bytes, 8),
+        desired_min_tx_us: be_u32(bytes, 12),
+        required_min_rx_us: be_u32(bytes, 16),
+        required_min_echo_rx_us: 0,
+        passive: bytes[20] & FLAG_PASSIVE != 0,
+        sender_version: Some(SenderVersion {
+            major: bytes[21],
+            minor: bytes[22],
+            patch: bytes[23],
+            channel: bytes[24],
+        }),
+    })
+}
+
+/// The caller has checked that `bytes` holds `at + 4` bytes.
+fn be_u32(bytes: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Up, passive, Detect Mult 3, local 0x11223344, peer 0x55667788, TX
+    /// 300 ms, RX 1 s, sender 0.7.2-dev.
+    const UP_PASSIVE: [u8; LEN] = [
+        0x20, 0xc0, 0x03, 0x28, // ver 1 | Up | mult 3 | len 40
+        0x11, 0x22, 0x33, 0x44, // local discriminator
+        0x55, 0x66, 0x77, 0x88, // peer discriminator
+        0x00, 0x04, 0x93, 0xe0, // desired min TX 300_000 us
+        0x00, 0x0f, 0x42, 0x40, // required min RX 1_000_000 us
+        0x01, 0x00, 0x07, 0x02, // flags: passive | version 0.7.2
+        0x04, 0x00, 0x00, 0x00, // channel 4 (dev) | zero
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    ];
+
+    fn up_passive() -> Control {
+        Control {
+            desired_min_tx_us: 300_000,
+            passive: true,
+            sender_version: Some(SenderVersion { major: 0, minor: 7, patch: 2, channel: 4 }),
+            ..Control::new(State::Up, 0x1122_3344, 0x5566_7788)
+        }
+    }
+
+    /// Down, not passive, peer discriminator not learned yet, sender 1.2.3.
+    const DOWN_NO_PEER: [u8; LEN] = [
+        0x20, 0x40, 0x05, 0x28, // ver 1 | Down | mult 5 | len 40
+        0xca, 0xfe, 0xf0, 0x0d, // local discriminator
+        0x00, 0x00, 0x00, 0x00, // peer discriminator 0
+        0x00, 0x0f, 0x42, 0x40, // desired min TX 1 s
+        0x00, 0x0f, 0x42, 0x40, // required min RX 1 s
+        0x00, 0x01, 0x02, 0x03, // flags 0 | version 1.2.3
+        0x00, 0x00, 0x00, 0x00, // channel 0 (stable) | zero
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    ];
+
+    fn down_no_peer() -> Control {
+        Control {
+            detect_mult: 5,
+            sender_version: Some(SenderVersion { major: 1, minor: 2, patch: 3, channel: 0 }),
+            ..Control::new(State::Down, 0xcafe_f00d, 0)
+        }
+    }
+
+    #[track_caller]
+    fn check_fixture(bytes: &[u8; LEN], value: Control) {
+        assert_eq!(decode(bytes), Ok(value), "decode");
+        assert_eq!(encode(&value), *bytes, "encode");
+    }
+
+    /// `UP_PASSIVE` with `f` applied.
+    fn up_passive_with(f: impl FnOnce(&mut [u8; LEN])) -> [u8; LEN] {
+        let mut bytes = UP_PASSIVE;
+        f(&mut bytes);
+        bytes
+    }
+
+    #[test]
+    fn up_passive_packet_with_sender_version_round_trips() {
+        check_fixture(&UP_PASSIVE, up_passive());
+    }
+
+    #[test]
+    fn down_packet_with_zero_peer_discriminator_round_trips() {
+        check_fixture(&DOWN_NO_PEER, down_no_peer());
+    }
+
+    #[test]
+    fn init_and_admin_down_states_round_trip() {
+        for (byte1, state) in [(0x00, State::AdminDown), (0x80, State::Init)] {
+            let bytes = up_passive_with(|b| b[1] = byte1);
+            check_fixture(&bytes, Control { state, ..up_passive() });
+        }
+    }
+
+    #[test]
+    fn encode_writes_zeros_for_a_missing_sender_version() {
+        let bytes = encode(&Control { sender_version: None, ..up_passive() });
+        assert_eq!(bytes[21..25], [0, 0, 0, 0]);
+        assert_eq!(bytes[..21], UP_PASSIVE[..21]);
+    }
+
+    #[test]
+    fn decode_returns_a_zero_sender_version_from_an_older_peer() {
+        let bytes = up_passive_with(|b| b[21..25].fill(0));
+        assert_eq!(decode(&bytes).unwrap().sender_version, Some(SenderVersion::default()));
+    }
+
+    #[test]
+    fn encode_ignores_bfd_only_fields() {
+        let value = Control {
+            diag: Diag::PathDown,
+            poll: true,
+            final_: true,
+            control_plane_independent: true,
+            demand: true,
+            required_min_echo_rx_us: 50_000,
+            ..up_passive()
+        };
+        assert_eq!(encode(&value), UP_PASSIVE);
+    }
+
+    #[test]
+    fn decode_ignores_reserved_bits_and_bytes() {
+        let bytes = up_passive_with(|b| {
+            b[0] |= 0x1f;
+            b[1] |= 0x3f;
+            b[20] |= 0xfe;
+            b[25..].fill(0xff);
+        });
+        assert_eq!(decode(&bytes), Ok(up_passive()));
+    }
+
+    #[test]
+    fn decode_ignores_bytes_beyond_40() {
+        let mut bytes = UP_PASSIVE.to_vec();
+        bytes.extend_from_slice(&[0xaa; 8]);
+        assert_eq!(decode(&bytes), Ok(up_passive()));
+    }
+
+    #[test]
+    fn decode_rejects_a_truncated_packet() {
+        for len in 0..LEN {
+            assert_eq!(decode(&UP_PASSIVE[..len]), Err(DecodeError::Short { len, min: LEN }));
+        }
+    }
+
+    #[test]
+    fn decode_rejects_a_length_field_other_than_40() {
+        for length in [0, 24, 39, 41, 255] {
+            let bytes = up_passive_with(|b| b[3] = length);
+            assert_eq!(decode(&bytes), Err(DecodeError::BadLength { length, received: LEN }));
+        }
+    }
+
+    #[test]
+    fn decode_rejects_a_version_other_than_1() {
+        for (byte0, version) in [(0x00, 0), (0x40, 2), (0xe0, 7)] {
+            let bytes = up_passive_with(|b| b[0] = byte0);
+            assert_eq!(decode(&bytes), Err(DecodeError::BadVersion(version)));
+        }
+    }
+
+    #[test]
+    fn decode_rejects_a_bfd_packet() {
+        // A 24-byte RFC 5880 packet is short; padded to 40 its length is wrong.
+        let bfd = super::super::bfd::encode(&Control::new(State::Down, 1, 0));
+        assert_eq!(decode(&bfd), Err(DecodeError::Short { len: 24, min: LEN }));
+        let mut padded = bfd.to_vec();
+        padded.resize(LEN, 0);
+        assert_eq!(decode(&padded), Err(DecodeError::BadLength { length: 24, received: LEN }));
+    }
+
+    #[test]
+    fn decode_rejects_zero_detect_multiplier() {
+        let bytes = up_passive_with(|b| b[2] = 0);
+        assert_eq!(decode(&bytes), Err(DecodeError::ZeroDetectMult));
+    }
+
+    #[test]
+    fn decode_rejects_zero_local_discriminator() {
+        let bytes = up_passive_with(|b| b[4..8].fill(0));
+        assert_eq!(decode(&bytes), Err(DecodeError::ZeroDiscriminator));
+    }
+}

@@ -1,0 +1,289 @@
+//! Which sessions exist and which routes hang on each.
+//!
+//! A session is identified by (profile, peer, local address, interface);
+//! routes reference it and it ends with the last one (1,000 routes via one
+//! next hop are one session). Sessions live in a slab whose index is also
+//! their id in the timer queue; a generation number tells a reused index
+//! from its predecessor. Pure bookkeeping: no sockets, no clock.
+
+use super::packet::Profile;
+use super::session::Session;
+use crate::route::RouteKey;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::Instant;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionKey {
+    pub profile: Profile,
+    pub peer: IpAddr,
+    pub local: IpAddr,
+    pub ifindex: u32,
+}
+
+/// A route that follows a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteRef {
+    pub key: RouteKey,
+    /// Installed on Up, never withdrawn by liveness.
+    pub no_uninstall: bool,
+}
+
+#[derive(Debug)]
+pub struct Entry {
+    pub key: SessionKey,
+    pub session: Session,
+    pub generation: u32,
+    pub routes: Vec<RouteRef>,
+    /// The interface's name when the session was created (for display).
+    pub ifname: String,
+    pub created: Instant,
+    /// Until the session first reaches Up or its start-up grace ends, a
+    /// Down does not withdraw routes (a restart must not blackhole them).
+    pub in_grace: bool,
+    /// When the current state began (convergence histograms, uptime).
+    pub state_since: Instant,
+}
+
+#[derive(Debug, Default)]
+pub struct Registry {
+    slots: Vec<Option<Entry>>,
+    free: Vec<u32>,
+    generation: u32,
+    by_key: HashMap<SessionKey, u32>,
+    by_discriminator: HashMap<u32, u32>,
+    route_session: HashMap<RouteKey, u32>,
+}
+
+impl Registry {
+    pub fn len(&self) -> usize {
+        self.by_key.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_key.is_empty()
+    }
+
+    /// The id the next [`Registry::insert`] will use, and its generation
+    /// (the timer queue registers it first, and may refuse).
+    pub fn next_id(&self) -> (u32, u32) {
+        let id = self.free.last().copied().unwrap_or(self.slots.len() as u32);
+        (id, self.generation.wrapping_add(1))
+    }
+
+    /// Adds a session under `key`; the caller checked that none exists.
+    pub fn insert(&mut self, key: SessionKey, session: Session, ifname: String, now: Instant) -> u32 {
+        debug_assert!(!self.by_key.contains_key(&key));
+        let (id, generation) = self.next_id();
+        self.generation = generation;
+        if self.free.last() == Some(&id) {
+            self.free.pop();
+        } else {
+            self.slots.push(None);
+        }
+        self.by_discriminator.insert(session.local_discriminator(), id);
+        self.by_key.insert(key, id);
+        self.slots[id as usize] = Some(Entry {
+            key,
+            session,
+            generation,
+            routes: Vec::new(),
+            ifname,
+            created: now,
+            in_grace: true,
+            state_since: now,
+        });
+        id
+    }
+
+    /// Removes a session; its routes are detached.
+    pub fn remove(&mut self, id: u32) -> Option<Entry> {
+        let entry = self.slots.get_mut(id as usize)?.take()?;
+        self.by_key.remove(&entry.key);
+        self.by_discriminator.remove(&entry.session.local_discriminator());
+        for route in &entry.routes {
+            self.route_session.remove(&route.key);
+        }
+        self.free.push(id);
+        Some(entry)
+    }
+
+    pub fn get(&self, id: u32) -> Option<&Entry> {
+        self.slots.get(id as usize)?.as_ref()
+    }
+
+    pub fn get_mut(&mut self, id: u32) -> Option<&mut Entry> {
+        self.slots.get_mut(id as usize)?.as_mut()
+    }
+
+    pub fn find(&self, key: &SessionKey) -> Option<u32> {
+        self.by_key.get(key).copied()
+    }
+
+    pub fn find_by_discriminator(&self, discriminator: u32) -> Option<u32> {
+        self.by_discriminator.get(&discriminator).copied()
+    }
+
+    /// The session a route follows.
+    pub fn session_of(&self, route: &RouteKey) -> Option<u32> {
+        self.route_session.get(route).copied()
+    }
+
+    /// A random non-zero discriminator no session uses.
+    pub fn unused_discriminator(&self, rng: &mut fastrand::Rng) -> u32 {
+        loop {
+            let d = rng.u32(1..);
+            if !self.by_discriminator.contains_key(&d) {
+                return d;
+            }
+        }
+    }
+
+    /// Hangs `route` on session `id` (moving it from any other session).
+    /// Returns the session it left if that one has no routes left.
+    pub fn attach(&mut self, id: u32, route: RouteRef) -> Option<u32> {
+        let emptied = match self.route_session.get(&route.key).copied() {
+            Some(old) if old == id => {
+                if let Some(r) = self.get_mut(id).and_then(|e| e.routes.iter_mut().find(|r| r.key == route.key)) {
+                    *r = route;
+                }
+                return None;
+            }
+            Some(_) => self.detach(&route.key),
+            None => None,
+        };
+        if let Some(entry) = self.get_mut(id) {
+            entry.routes.push(route);
+            self.route_session.insert(route.key, id);
+        }
+        emptied
+    }
+
+    /// Takes `route` off its session; returns the session if it has no
+    /// routes left (the caller ends it).
+    pub fn detach(&mut self, route: &RouteKey) -> Option<u32> {
+        let id = self.route_session.remove(route)?;
+        let entry = self.get_mut(id)?;
+        entry.routes.retain(|r| r.key != *route);
+        entry.routes.is_empty().then_some(id)
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.slots.iter().enumerate().filter(|(_, s)| s.is_some()).map(|(i, _)| i as u32)
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = (u32, &Entry)> + '_ {
+        self.slots.iter().enumerate().filter_map(|(i, s)| s.as_ref().map(|e| (i as u32, e)))
+    }
+
+    /// The routes that follow some session.
+    pub fn routes(&self) -> impl Iterator<Item = &RouteKey> + '_ {
+        self.route_session.keys()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::liveness::session::SessionConfig;
+    use crate::route::{Addr, Family};
+
+    fn key(peer: &str) -> SessionKey {
+        SessionKey {
+            profile: Profile::Bfd,
+            peer: peer.parse().unwrap(),
+            local: "192.0.2.1".parse().unwrap(),
+            ifindex: 2,
+        }
+    }
+
+    fn route(n: u8) -> RouteRef {
+        let dst = Addr::from_ip(&format!("10.0.0.{n}").parse().unwrap());
+        RouteRef {
+            key: RouteKey { family: Family::V4, table: 254, dst, dst_len: 32, tos: 0, metric: 0 },
+            no_uninstall: false,
+        }
+    }
+
+    fn session(r: &Registry, rng: &mut fastrand::Rng) -> Session {
+        let d = r.unused_discriminator(rng);
+        Session::new(SessionConfig::new(Profile::Bfd), d, 1, Instant::now()).0
+    }
+
+    #[test]
+    fn a_thousand_routes_via_one_peer_share_one_session() {
+        let mut rng = fastrand::Rng::with_seed(1);
+        let mut r = Registry::default();
+        let s = session(&r, &mut rng);
+        let id = r.insert(key("192.0.2.2"), s, "veth0".into(), Instant::now());
+        for n in 0..250u8 {
+            for table in 0..4 {
+                let mut route = route(n);
+                route.key.table = 100 + table;
+                assert_eq!(r.attach(id, route), None);
+            }
+        }
+        assert_eq!(r.len(), 1);
+        assert_eq!(r.get(id).unwrap().routes.len(), 1000);
+    }
+
+    #[test]
+    fn a_session_is_found_by_key_and_by_its_discriminator_until_removed() {
+        let mut rng = fastrand::Rng::with_seed(2);
+        let mut r = Registry::default();
+        let s = session(&r, &mut rng);
+        let d = s.local_discriminator();
+        let id = r.insert(key("192.0.2.2"), s, "veth0".into(), Instant::now());
+        assert_eq!(r.find(&key("192.0.2.2")), Some(id));
+        assert_eq!(r.find(&key("192.0.2.3")), None);
+        assert_eq!(r.find_by_discriminator(d), Some(id));
+        r.attach(id, route(1));
+        let entry = r.remove(id).unwrap();
+        assert_eq!(entry.routes, vec![route(1)]);
+        assert_eq!(r.find(&key("192.0.2.2")), None);
+        assert_eq!(r.find_by_discriminator(d), None);
+        assert_eq!(r.session_of(&route(1).key), None);
+    }
+
+    #[test]
+    fn detaching_the_last_route_says_the_session_is_empty() {
+        let mut rng = fastrand::Rng::with_seed(3);
+        let mut r = Registry::default();
+        let s = session(&r, &mut rng);
+        let id = r.insert(key("192.0.2.2"), s, "veth0".into(), Instant::now());
+        r.attach(id, route(1));
+        r.attach(id, route(2));
+        assert_eq!(r.detach(&route(1).key), None);
+        assert_eq!(r.detach(&route(2).key), Some(id));
+        assert_eq!(r.detach(&route(2).key), None, "already detached");
+    }
+
+    #[test]
+    fn moving_a_route_to_another_session_reports_the_one_it_emptied() {
+        let mut rng = fastrand::Rng::with_seed(4);
+        let mut r = Registry::default();
+        let s = session(&r, &mut rng);
+        let a = r.insert(key("192.0.2.2"), s, "veth0".into(), Instant::now());
+        let s = session(&r, &mut rng);
+        let b = r.insert(key("192.0.2.3"), s, "veth0".into(), Instant::now());
+        r.attach(a, route(1));
+        assert_eq!(r.attach(b, route(1)), Some(a));
+        assert_eq!(r.session_of(&route(1).key), Some(b));
+        assert!(r.get(a).unwrap().routes.is_empty());
+    }
+
+    #[test]
+    fn a_reused_slot_gets_a_new_generation() {
+        let mut rng = fastrand::Rng::with_seed(5);
+        let mut r = Registry::default();
+        let s = session(&r, &mut rng);
+        let a = r.insert(key("192.0.2.2"), s, "veth0".into(), Instant::now());
+        let first = r.get(a).unwrap().generation;
+        r.remove(a);
+        let s = session(&r, &mut rng);
+        let b = r.insert(key("192.0.2.3"), s, "veth0".into(), Instant::now());
+        assert_eq!(a, b);
+        assert_ne!(r.get(b).unwrap().generation, first);
+        assert_eq!(r.ids().collect::<Vec<_>>(), vec![b]);
+    }
+}
