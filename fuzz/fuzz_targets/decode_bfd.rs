@@ -1,0 +1,13 @@
+//! Any bytes: `decode` never panics, and a packet it accepts survives
+//! encode + decode unchanged, except C and D, which guardian never sends.
+#![no_main]
+
+use guardian::liveness::packet::{bfd, Control};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(decoded) = bfd::decode(data) {
+        let sent = Control { control_plane_independent: false, demand: false, ..decoded };
+        assert_eq!(bfd::decode(&bfd::encode(&decoded)), Ok(sent));
+    }
+});
