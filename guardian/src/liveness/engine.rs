@@ -249,10 +249,9 @@ impl Engine {
     fn end_session(&mut self, id: u32, now: Instant) {
         if let Some(entry) = self.registry.get_mut(id) {
             let out = entry.session.process(Input::AdminDown, now);
-            if let Some(control) = out.send {
-                let key = entry.key;
-                self.queue_packet(key, control);
-            }
+            let farewell = out.send.unwrap_or_else(|| entry.session.current_packet());
+            let key = entry.key;
+            self.queue_packet(key, farewell);
         }
         if let Some(entry) = self.registry.remove(id) {
             self.timers.remove(id);

@@ -5,6 +5,8 @@
 //! (interval negotiation, jitter, backoff); [`network`] holds the sockets.
 
 pub mod engine;
+#[cfg(test)]
+mod engine_tests;
 pub mod metrics;
 pub mod network;
 pub mod packet;

@@ -500,6 +500,14 @@ impl Session {
         packet
     }
 
+    /// The packet describing the session as it stands, outside the TX
+    /// schedule: the farewell of a session being deleted (after
+    /// `Input::AdminDown`), which would otherwise wait for its pacing and
+    /// never leave.
+    pub fn current_packet(&self) -> Control {
+        self.packet(false)
+    }
+
     fn timers(&self) -> [(Timer, Option<Instant>); 2] {
         [(Timer::Transmit, self.tx_deadline), (Timer::Detect, self.detect_deadline)]
     }

@@ -1,0 +1,309 @@
+//! The engine with a fake clock: two engines exchange their packets in
+//! memory, with the route verdicts they hand the reconciler checked.
+
+use super::engine::{Binding, Engine, Packet};
+use super::network::Received;
+use super::packet::{bfd, Control, Profile, State};
+use super::registry::{RouteRef, SessionKey};
+use crate::config::{LivenessConfig, LivenessMode};
+use crate::metrics::Metrics;
+use crate::reconcile::Gate;
+use crate::route::{Addr, Family, RouteKey};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const A: &str = "192.0.2.1";
+const B: &str = "192.0.2.2";
+const IFINDEX: u32 = 7;
+const MS: Duration = Duration::from_millis(1);
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn route(n: u8) -> RouteRef {
+    let dst = Addr::from_ip(&ip(&format!("10.0.{n}.0")));
+    RouteRef {
+        key: RouteKey { family: Family::V4, table: 254, dst, dst_len: 24, tos: 0, metric: 0 },
+        no_uninstall: false,
+    }
+}
+
+fn fast() -> LivenessConfig {
+    LivenessConfig {
+        desired_tx: Duration::from_millis(100),
+        required_rx: Duration::from_millis(100),
+        ..LivenessConfig::default()
+    }
+}
+
+fn binding(local: &str, peer: &str, route: RouteRef) -> Binding {
+    Binding {
+        route,
+        session: SessionKey { profile: Profile::Bfd, peer: ip(peer), local: ip(local), ifindex: IFINDEX },
+        ifname: "veth0".into(),
+    }
+}
+
+/// What the other side's socket reports for a packet `p` sent to it.
+fn received(p: &Packet, ttl: u8) -> Received {
+    Received {
+        payload_len: p.payload().len(),
+        truncated: false,
+        from: SocketAddr::new(p.source, 49152),
+        local: p.to.ip(),
+        ifindex: IFINDEX,
+        ttl: Some(ttl),
+    }
+}
+
+struct Pair {
+    now: Instant,
+    a: Engine,
+    b: Engine,
+    metrics_a: Arc<Metrics>,
+    /// Verdicts each side handed out, in order.
+    gates_a: Vec<Gate>,
+    gates_b: Vec<Gate>,
+    /// Packets from A to B are lost.
+    cut_a_to_b: bool,
+    cut_b_to_a: bool,
+}
+
+impl Pair {
+    fn new(cfg_a: LivenessConfig, cfg_b: LivenessConfig, routes_a: &[RouteRef], routes_b: &[RouteRef]) -> Pair {
+        let now = Instant::now();
+        let metrics_a = Arc::new(Metrics::new());
+        let mut a = Engine::new(cfg_a, metrics_a.clone(), 1);
+        let mut b = Engine::new(cfg_b, Arc::new(Metrics::new()), 2);
+        let ba: Vec<Binding> = routes_a.iter().map(|r| binding(A, B, *r)).collect();
+        let bb: Vec<Binding> = routes_b.iter().map(|r| binding(B, A, *r)).collect();
+        assert!(a.apply_bindings(&ba, &[], now).is_empty());
+        assert!(b.apply_bindings(&bb, &[], now).is_empty());
+        let mut pair = Pair {
+            now,
+            a,
+            b,
+            metrics_a,
+            gates_a: Vec::new(),
+            gates_b: Vec::new(),
+            cut_a_to_b: false,
+            cut_b_to_a: false,
+        };
+        pair.exchange();
+        pair
+    }
+
+    /// Delivers what each side sent (1 ms later) until nothing is in flight.
+    fn exchange(&mut self) {
+        for _ in 0..10 {
+            self.gates_a.extend(self.a.take_gates());
+            self.gates_b.extend(self.b.take_gates());
+            let from_a = self.a.take_packets();
+            let from_b = self.b.take_packets();
+            if from_a.is_empty() && from_b.is_empty() {
+                return;
+            }
+            for p in from_a.iter().filter(|_| !self.cut_a_to_b) {
+                self.b.on_datagram(&received(p, 255), p.payload(), self.now + MS);
+            }
+            for p in from_b.iter().filter(|_| !self.cut_b_to_a) {
+                self.a.on_datagram(&received(p, 255), p.payload(), self.now + MS);
+            }
+        }
+    }
+
+    /// Runs both engines' timers in order up to `until`.
+    fn run_until(&mut self, until: Instant) {
+        loop {
+            let next = [self.a.next_wakeup(), self.b.next_wakeup()].into_iter().flatten().min();
+            match next {
+                Some(t) if t <= until => {
+                    self.now = self.now.max(t);
+                    self.a.on_timers(self.now);
+                    self.b.on_timers(self.now);
+                    self.exchange();
+                }
+                _ => break,
+            }
+        }
+        self.now = until;
+    }
+
+    fn run_for(&mut self, d: Duration) {
+        self.run_until(self.now + d);
+    }
+
+    fn state(engine: &Engine, now: Instant) -> State {
+        engine.view(now)[0].state
+    }
+}
+
+fn opened(gates: &[Gate]) -> Vec<RouteKey> {
+    gates.iter().filter(|g| g.open).flat_map(|g| g.keys.clone()).collect()
+}
+
+fn closed(gates: &[Gate]) -> Vec<RouteKey> {
+    gates.iter().filter(|g| !g.open).flat_map(|g| g.keys.clone()).collect()
+}
+
+#[test]
+fn two_engines_come_up_and_open_the_gate_of_every_route_of_the_session() {
+    let mut p = Pair::new(fast(), fast(), &[route(1), route(2)], &[route(3)]);
+    p.run_for(Duration::from_secs(5));
+    assert_eq!(Pair::state(&p.a, p.now), State::Up);
+    assert_eq!(Pair::state(&p.b, p.now), State::Up);
+    assert_eq!(p.a.sessions(), 1, "two routes via one peer share one session");
+    assert_eq!(opened(&p.gates_a), vec![route(1).key, route(2).key]);
+    assert_eq!(opened(&p.gates_b), vec![route(3).key]);
+    assert!(closed(&p.gates_a).is_empty());
+}
+
+#[test]
+fn a_session_that_never_comes_up_withdraws_only_after_its_start_up_grace() {
+    // No peer answers: B's packets never reach A.
+    let mut p = Pair::new(fast(), fast(), &[route(1)], &[]);
+    p.cut_b_to_a = true;
+    let grace = p.a.startup_grace();
+    p.run_for(grace - 10 * MS);
+    assert!(closed(&p.gates_a).is_empty(), "withdrawn during the grace: {:?}", p.gates_a);
+    p.run_for(20 * MS);
+    assert_eq!(closed(&p.gates_a), vec![route(1).key]);
+}
+
+#[test]
+fn losing_the_peer_after_up_withdraws_at_once_except_no_uninstall_routes() {
+    let keep = RouteRef { no_uninstall: true, ..route(2) };
+    let mut p = Pair::new(fast(), fast(), &[route(1), keep], &[route(3)]);
+    p.run_for(Duration::from_secs(5));
+    assert_eq!(Pair::state(&p.a, p.now), State::Up);
+    p.cut_b_to_a = true;
+    // Detection time 300 ms: well within one second, far inside any grace.
+    p.run_for(Duration::from_secs(1));
+    assert_eq!(Pair::state(&p.a, p.now), State::Down);
+    assert_eq!(closed(&p.gates_a), vec![route(1).key], "no_uninstall route kept");
+    // B hears A's Down and withdraws too.
+    assert_eq!(closed(&p.gates_b), vec![route(3).key]);
+    // Healing brings both back and reopens.
+    p.cut_b_to_a = false;
+    let before = opened(&p.gates_a).len();
+    p.run_for(Duration::from_secs(5));
+    assert_eq!(Pair::state(&p.a, p.now), State::Up);
+    assert!(opened(&p.gates_a).len() > before);
+}
+
+#[test]
+fn passive_mode_opens_at_registration_and_never_closes() {
+    let passive = LivenessConfig { mode: LivenessMode::Passive, ..fast() };
+    let mut p = Pair::new(passive, fast(), &[route(1)], &[route(2)]);
+    assert_eq!(opened(&p.gates_a), vec![route(1).key], "installed before any packet");
+    p.run_for(Duration::from_secs(5));
+    p.cut_b_to_a = true;
+    p.run_for(Duration::from_secs(20));
+    assert!(closed(&p.gates_a).is_empty(), "{:?}", p.gates_a);
+}
+
+#[test]
+fn admin_down_closes_the_gate_and_the_peer_sees_admin_down() {
+    let mut p = Pair::new(fast(), fast(), &[route(1)], &[route(2)]);
+    p.run_for(Duration::from_secs(5));
+    assert_eq!(p.a.admin(ip(B), false, p.now), 1);
+    // The AdminDown goes out at the next paced transmit.
+    p.run_for(Duration::from_millis(200));
+    assert_eq!(Pair::state(&p.a, p.now), State::AdminDown);
+    assert_eq!(closed(&p.gates_a), vec![route(1).key]);
+    let b = &p.b.view(p.now)[0];
+    assert_eq!((b.state, b.last_down_reason), (State::Down, Some("remote_admin")));
+    assert_eq!(closed(&p.gates_b), vec![route(2).key]);
+    assert_eq!(p.a.admin(ip(B), true, p.now), 1);
+    p.run_for(Duration::from_secs(5));
+    assert_eq!(Pair::state(&p.a, p.now), State::Up);
+    assert_eq!(p.a.admin(ip("192.0.2.99"), false, p.now), 0, "no such peer");
+}
+
+#[test]
+fn packets_with_a_ttl_below_255_are_dropped_in_bfd() {
+    let mut p = Pair::new(fast(), fast(), &[route(1)], &[route(2)]);
+    let mut c = Control::new(State::Down, 0x1234, 0);
+    c.detect_mult = 3;
+    let bytes = bfd::encode(&c);
+    let meta = Received {
+        payload_len: bytes.len(),
+        truncated: false,
+        from: SocketAddr::new(ip(B), 49152),
+        local: ip(A),
+        ifindex: IFINDEX,
+        ttl: Some(64),
+    };
+    p.a.on_datagram(&meta, &bytes, p.now);
+    let text = p.metrics_a.encode();
+    assert!(text.contains("guardian_liveness_packets_invalid_total{reason=\"ttl\"} 1"), "{text}");
+}
+
+#[test]
+fn our_discriminator_on_the_wrong_interface_is_not_accepted() {
+    let mut p = Pair::new(fast(), fast(), &[route(1)], &[route(2)]);
+    p.run_for(Duration::from_secs(5));
+    let ours = p.a.view(p.now)[0].local_discriminator;
+    let mut c = Control::new(State::Down, 0x1234, ours);
+    c.detect_mult = 3;
+    let bytes = bfd::encode(&c);
+    let meta = Received {
+        payload_len: bytes.len(),
+        truncated: false,
+        from: SocketAddr::new(ip(B), 49152),
+        local: ip(A),
+        ifindex: IFINDEX + 1,
+        ttl: Some(255),
+    };
+    p.a.on_datagram(&meta, &bytes, p.now);
+    assert_eq!(Pair::state(&p.a, p.now), State::Up, "a Down on another interface must not take it down");
+    let text = p.metrics_a.encode();
+    assert!(text.contains("guardian_liveness_packets_invalid_total{reason=\"binding\"} 1"), "{text}");
+}
+
+#[test]
+fn a_packet_from_an_unknown_peer_is_counted_and_ignored() {
+    let p = Pair::new(fast(), fast(), &[route(1)], &[route(2)]);
+    let mut a = p.a;
+    let mut c = Control::new(State::Down, 0x1234, 0);
+    c.detect_mult = 3;
+    let bytes = bfd::encode(&c);
+    let meta = Received {
+        payload_len: bytes.len(),
+        truncated: false,
+        from: SocketAddr::new(ip("192.0.2.77"), 49152),
+        local: ip(A),
+        ifindex: IFINDEX,
+        ttl: Some(255),
+    };
+    a.on_datagram(&meta, &bytes, p.now);
+    assert!(p.metrics_a.encode().contains("guardian_liveness_unknown_peer_packets_total 1"));
+}
+
+#[test]
+fn dropping_the_last_route_ends_the_session_with_one_admin_down() {
+    let mut p = Pair::new(fast(), fast(), &[route(1), route(2)], &[route(3)]);
+    p.run_for(Duration::from_secs(5));
+    // One route left: the session stays.
+    assert!(p.a.apply_bindings(&[binding(A, B, route(2))], &[], p.now).is_empty());
+    assert_eq!(p.a.sessions(), 1);
+    assert!(p.a.take_packets().is_empty(), "nothing to say while the session stays");
+    // None left: it ends, telling the peer.
+    assert!(p.a.apply_bindings(&[], &[], p.now).is_empty());
+    assert_eq!(p.a.sessions(), 0);
+    let sent = p.a.take_packets();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(bfd::decode(sent[0].payload()).unwrap().state, State::AdminDown);
+}
+
+#[test]
+fn a_reload_restates_every_verdict() {
+    let mut p = Pair::new(fast(), fast(), &[route(1)], &[route(2)]);
+    p.run_for(Duration::from_secs(5));
+    p.gates_a.clear();
+    let _ = p.a.take_gates();
+    assert!(p.a.apply_bindings(&[binding(A, B, route(1))], &[], p.now).is_empty());
+    assert_eq!(opened(&p.a.take_gates()), vec![route(1).key]);
+}
