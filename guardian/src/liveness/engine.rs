@@ -187,7 +187,6 @@ impl Engine {
         if !unresolved.is_empty() && self.passive() {
             self.gates.push(Gate { keys: unresolved.iter().map(|r| r.key).collect(), open: true });
         }
-        self.publish_gauges();
         refused
     }
 
@@ -232,8 +231,10 @@ impl Engine {
         self.timers.register(id, generation)?;
         let discriminator = self.registry.unused_discriminator(&mut self.rng);
         let (session, out) = Session::new(self.session_config(), discriminator, self.rng.u64(..), now);
+        let state = session.state();
         let inserted = self.registry.insert(key, session, ifname, now);
         debug_assert_eq!(inserted, id);
+        self.count_state(None, Some(state));
         let grace = self.registry.get(id).map(|e| e.session.startup_detection_time()).unwrap_or_default();
         self.timers.arm(id, Which::Grace, Some(now + grace));
         tracing::debug!(peer = %key.peer, local = %key.local, ifindex = key.ifindex, "liveness session created");
@@ -247,13 +248,16 @@ impl Engine {
     /// Ends a session that has no routes left: one AdminDown so the peer
     /// does not take it for a failure, then it is gone.
     fn end_session(&mut self, id: u32, now: Instant) {
+        let mut counted = None;
         if let Some(entry) = self.registry.get_mut(id) {
+            counted = Some(entry.session.state());
             let out = entry.session.process(Input::AdminDown, now);
             let farewell = out.send.unwrap_or_else(|| entry.session.current_packet());
             let key = entry.key;
             self.queue_packet(key, farewell);
         }
         if let Some(entry) = self.registry.remove(id) {
+            self.count_state(counted, None);
             self.timers.remove(id);
             self.forget_peer_series(&entry.key, &entry.ifname);
             tracing::debug!(peer = %entry.key.peer, "liveness session ended: no route follows it any more");
@@ -274,7 +278,6 @@ impl Engine {
         for &id in &ids {
             self.process(id, if up { Input::AdminUp } else { Input::AdminDown }, now);
         }
-        self.publish_gauges();
         ids.len()
     }
 
@@ -417,6 +420,9 @@ impl Engine {
             let was_for = now.saturating_duration_since(entry.state_since);
             entry.state_since = now;
             let m = &self.metrics.liveness;
+            let sessions = &m.sessions;
+            sessions.get_or_create(&StateLabels { state: t.from.label() }).dec();
+            sessions.get_or_create(&StateLabels { state: t.to.label() }).inc();
             m.transitions
                 .get_or_create(&TransitionLabels { from: t.from.label(), to: t.to.label(), reason: t.reason.label() })
                 .inc();
@@ -457,9 +463,6 @@ impl Engine {
         }
         if let Some(control) = out.send {
             self.queue_packet(key, control);
-        }
-        if out.transition.is_some() {
-            self.publish_gauges();
         }
     }
 
@@ -521,17 +524,16 @@ impl Engine {
 
     // ---- metrics -------------------------------------------------------------
 
-    fn publish_gauges(&self) {
-        let mut counts = [0i64; 4];
-        for (_, e) in self.registry.entries() {
-            counts[e.session.state() as usize] += 1;
+    /// Moves one session between the per-state gauges (`None`: created
+    /// or ended); kept incrementally, since 10,000 sessions coming up make
+    /// 20,000 transitions.
+    fn count_state(&self, from: Option<State>, to: Option<State>) {
+        let sessions = &self.metrics.liveness.sessions;
+        if let Some(from) = from {
+            sessions.get_or_create(&StateLabels { state: from.label() }).dec();
         }
-        for state in [State::AdminDown, State::Down, State::Init, State::Up] {
-            self.metrics
-                .liveness
-                .sessions
-                .get_or_create(&StateLabels { state: state.label() })
-                .set(counts[state as usize]);
+        if let Some(to) = to {
+            sessions.get_or_create(&StateLabels { state: to.label() }).inc();
         }
     }
 

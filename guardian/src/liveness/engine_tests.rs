@@ -158,6 +158,7 @@ fn two_engines_come_up_and_open_the_gate_of_every_route_of_the_session() {
     assert_eq!(opened(&p.gates_a), vec![route(1).key, route(2).key]);
     assert_eq!(opened(&p.gates_b), vec![route(3).key]);
     assert!(closed(&p.gates_a).is_empty());
+    assert!(p.metrics_a.encode().contains("guardian_liveness_sessions{state=\"up\"} 1"));
 }
 
 #[test]
@@ -296,6 +297,10 @@ fn dropping_the_last_route_ends_the_session_with_one_admin_down() {
     let sent = p.a.take_packets();
     assert_eq!(sent.len(), 1);
     assert_eq!(bfd::decode(sent[0].payload()).unwrap().state, State::AdminDown);
+    let text = p.metrics_a.encode();
+    let series: Vec<&str> = text.lines().filter(|l| l.starts_with("guardian_liveness_sessions{")).collect();
+    assert!(series.iter().any(|l| l.contains("\"up\"")), "{text}");
+    assert!(series.iter().all(|l| l.ends_with(" 0")), "no session is left in any state: {series:?}");
 }
 
 #[test]
