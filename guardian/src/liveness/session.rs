@@ -141,6 +141,16 @@ impl Session {
     // --- receive (RFC 5880 6.8.6; liveness.md "Session state machine") ---
 
     fn received(&mut self, packet: &Control, now: Instant, out: &mut Output) {
+        // 6.8.6 ends a Poll sequence on a Final before it discards packets
+        // in AdminDown: without this, the Poll started by the slow-down on
+        // entering AdminDown would be repeated in every packet forever.
+        if self.state == State::AdminDown
+            && self.polling
+            && packet.final_
+            && packet.your_discriminator == self.local_discriminator
+        {
+            self.poll_finished();
+        }
         if let Some(reason) = self.drop_reason(packet, now) {
             out.dropped = Some(reason);
             return;

@@ -491,6 +491,23 @@ fn bfd_admin_down_keeps_sending_admin_down_at_the_slow_rate() {
 }
 
 #[test]
+fn bfd_admin_down_poll_ends_on_the_peers_final() {
+    let (mut session, _, t0) = start(fast_bfd());
+    rx(&mut session, fast_peer(State::Down, 0), t0 + SEC);
+    rx(&mut session, fast_peer(State::Up, LOCAL), t0 + 2 * SEC);
+    session.process(Input::AdminDown, t0 + 3 * SEC);
+    assert!(session.polling(), "slowing to 1 s polls");
+    let mut last = from_peer(State::Down, LOCAL);
+    last.final_ = true;
+    let out = rx(&mut session, last, t0 + 3 * SEC + 10 * MS);
+    assert_eq!(out.dropped, Some(DropReason::LocalAdminDown), "still ignored otherwise");
+    assert!(!session.polling(), "the Final ended the Poll");
+    let at = session.deadline(Timer::Transmit).unwrap();
+    let sent = session.process(Input::TimerExpired(Timer::Transmit), at).send.unwrap();
+    assert!(!sent.poll, "AdminDown packets no longer ask for a Final");
+}
+
+#[test]
 fn admin_up_returns_to_down_and_starts_over() {
     for profile in BOTH {
         let (mut session, _, t0) = start(SessionConfig::new(profile));

@@ -166,6 +166,17 @@ impl LivenessTask {
                 let _ = reply.send(n);
             }
             Command::Reload { config, routes } => {
+                let old = self.engine.config();
+                if (old.port, old.profile) != (config.port, config.profile) {
+                    // Sockets are bound to the profile's port: open anew.
+                    tracing::info!(
+                        port = config.port,
+                        profile = config.profile.label(),
+                        "liveness port or profile changed"
+                    );
+                    self.v4 = None;
+                    self.v6 = None;
+                }
                 self.engine.reconfigure(config, Instant::now());
                 self.routes = routes;
                 self.bind_routes().await;

@@ -98,7 +98,13 @@ impl Reconciler {
         if !stale.is_empty() {
             self.withdraw_stale(stale).await;
         }
-        self.withdraw(&unwanted, "cannot withdraw route whose session is down").await;
+        if !unwanted.is_empty() {
+            tracing::info!(
+                routes = unwanted.len(),
+                "routes whose liveness session is down were back in the kernel; withdrawn again"
+            );
+            self.withdraw(&unwanted, "cannot withdraw route whose session is down").await;
+        }
         let outcome = self.install(work).await;
         let report = CycleReport {
             checked: n,
