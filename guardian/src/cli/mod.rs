@@ -1,10 +1,13 @@
 //! The `guardian` command line: one file per subcommand.
 
+mod admin_down;
+mod admin_up;
 mod check_config;
 mod deletions;
 mod reconcile;
 mod routes;
 mod run;
+mod sessions;
 mod status;
 
 use crate::config::DEFAULT_CONTROL_SOCKET;
@@ -44,6 +47,12 @@ pub enum Command {
     Reconcile(reconcile::Args),
     /// List recent deletions of guarded routes and who made them
     Deletions(deletions::Args),
+    /// List the liveness sessions and their state
+    Sessions(sessions::Args),
+    /// Set the liveness sessions with a peer AdminDown (withdraws their routes)
+    AdminDown(admin_down::Args),
+    /// Bring the liveness sessions with a peer back from AdminDown
+    AdminUp(admin_up::Args),
 }
 
 /// An error that ends the command: printed as one line, exits with `code`.
@@ -82,6 +91,9 @@ impl Cli {
             Command::Routes(args) => routes::execute(args, &client_socket()),
             Command::Reconcile(args) => reconcile::execute(args, &client_socket()),
             Command::Deletions(args) => deletions::execute(args, &client_socket()),
+            Command::Sessions(args) => sessions::execute(args, &client_socket()),
+            Command::AdminDown(args) => admin_down::execute(args, &client_socket()),
+            Command::AdminUp(args) => admin_up::execute(args, &client_socket()),
         }
     }
 }

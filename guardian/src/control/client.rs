@@ -1,5 +1,6 @@
 //! The command line's side of the control API.
 
+use super::api::ErrorBody;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper::Request;
@@ -42,7 +43,12 @@ pub async fn call<T: serde::de::DeserializeOwned>(socket: &Path, method: &str, p
     let status = response.status();
     let body = response.into_body().collect().await?.to_bytes();
     if !status.is_success() {
-        return Err(ClientError::Status { status: status.as_u16(), body: String::from_utf8_lossy(&body).into_owned() });
+        // The daemon's errors are an ErrorBody: show its sentence, not the JSON.
+        let body = match serde_json::from_slice::<ErrorBody>(&body) {
+            Ok(e) => e.error,
+            Err(_) => String::from_utf8_lossy(&body).into_owned(),
+        };
+        return Err(ClientError::Status { status: status.as_u16(), body });
     }
     Ok(serde_json::from_slice(&body)?)
 }

@@ -1,0 +1,36 @@
+use super::{block_on, Failure};
+use crate::control::{api::AdminReport, client};
+use std::net::IpAddr;
+use std::path::Path;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The liveness peer whose sessions to set AdminDown (their routes are withdrawn)
+    peer: IpAddr,
+}
+
+pub fn execute(args: Args, socket: &Path) -> Result<(), Failure> {
+    let report: AdminReport =
+        block_on(client::call(socket, "POST", &format!("/v1/sessions/{}/admin-down", args.peer)))?;
+    println!("{}", summary(&report, "down"));
+    Ok(())
+}
+
+/// "peer 192.0.2.2: 1 session set admin down".
+pub(super) fn summary(report: &AdminReport, direction: &str) -> String {
+    let plural = if report.sessions == 1 { "" } else { "s" };
+    format!("peer {}: {} session{plural} set admin {direction}", report.peer, report.sessions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_counts_sessions_in_one_line() {
+        let one = AdminReport { peer: "192.0.2.2".into(), sessions: 1 };
+        assert_eq!(summary(&one, "down"), "peer 192.0.2.2: 1 session set admin down");
+        let two = AdminReport { peer: "2001:db8::2".into(), sessions: 2 };
+        assert_eq!(summary(&two, "up"), "peer 2001:db8::2: 2 sessions set admin up");
+    }
+}
