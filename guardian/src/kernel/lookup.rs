@@ -51,10 +51,9 @@ impl RouteLookup {
                     wire::RTM_NEWROUTE => return parse_path(msg.payload, Family::of(&dst)),
                     wire::NLMSG_ERROR => {
                         let (errno, extack) = wire::parse_error(msg.payload).unwrap_or((0, None));
-                        let text = std::io::Error::from_raw_os_error(errno.abs()).to_string();
                         return Err(KernelError::Request {
                             op: "route lookup",
-                            message: extack.map(|m| format!("{m} ({text})")).unwrap_or(text),
+                            message: wire::error_text(errno, extack),
                         });
                     }
                     _ => {}

@@ -143,11 +143,7 @@ impl RouteWriter {
                 if errno != 0 {
                     let gone = matches!(ops[offset], Op::Delete(_)) && matches!(errno, libc::ESRCH | libc::ENOENT);
                     if !gone {
-                        let text = std::io::Error::from_raw_os_error(errno).to_string();
-                        let message = match extack {
-                            Some(m) => format!("{m} ({text})"),
-                            None => text,
-                        };
+                        let message = wire::error_text(errno, extack);
                         batch[offset] = Err(OpError { errno, message });
                     }
                 }
@@ -217,11 +213,7 @@ impl RouteWriter {
                         if errno == 0 || errno == libc::ENOENT {
                             return Ok(());
                         }
-                        let text = std::io::Error::from_raw_os_error(errno).to_string();
-                        return Err(KernelError::Request {
-                            op: "dump",
-                            message: extack.map(|m| format!("{m} ({text})")).unwrap_or(text),
-                        });
+                        return Err(KernelError::Request { op: "dump", message: wire::error_text(errno, extack) });
                     }
                     _ => each(&msg),
                 }

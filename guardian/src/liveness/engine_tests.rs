@@ -58,6 +58,26 @@ fn received(p: &Packet, ttl: u8) -> Received {
     }
 }
 
+/// A bfd packet `c` as A's socket would report it, from `from` on `ifindex`.
+fn forged(c: Control, from: &str, ifindex: u32, ttl: u8) -> (Received, [u8; bfd::LEN]) {
+    let bytes = bfd::encode(&c);
+    let meta = Received {
+        payload_len: bytes.len(),
+        truncated: false,
+        from: SocketAddr::new(ip(from), 49152),
+        local: ip(A),
+        ifindex,
+        ttl: Some(ttl),
+    };
+    (meta, bytes)
+}
+
+fn down(my: u32, your: u32) -> Control {
+    let mut c = Control::new(State::Down, my, your);
+    c.detect_mult = 3;
+    c
+}
+
 struct Pair {
     now: Instant,
     a: Engine,
@@ -226,17 +246,7 @@ fn admin_down_closes_the_gate_and_the_peer_sees_admin_down() {
 #[test]
 fn packets_with_a_ttl_below_255_are_dropped_in_bfd() {
     let mut p = Pair::new(fast(), fast(), &[route(1)], &[route(2)]);
-    let mut c = Control::new(State::Down, 0x1234, 0);
-    c.detect_mult = 3;
-    let bytes = bfd::encode(&c);
-    let meta = Received {
-        payload_len: bytes.len(),
-        truncated: false,
-        from: SocketAddr::new(ip(B), 49152),
-        local: ip(A),
-        ifindex: IFINDEX,
-        ttl: Some(64),
-    };
+    let (meta, bytes) = forged(down(0x1234, 0), B, IFINDEX, 64);
     p.a.on_datagram(&meta, &bytes, p.now);
     let text = p.metrics_a.encode();
     assert!(text.contains("guardian_liveness_packets_invalid_total{reason=\"ttl\"} 1"), "{text}");
@@ -247,17 +257,7 @@ fn our_discriminator_on_the_wrong_interface_is_not_accepted() {
     let mut p = Pair::new(fast(), fast(), &[route(1)], &[route(2)]);
     p.run_for(Duration::from_secs(5));
     let ours = p.a.view(p.now)[0].local_discriminator;
-    let mut c = Control::new(State::Down, 0x1234, ours);
-    c.detect_mult = 3;
-    let bytes = bfd::encode(&c);
-    let meta = Received {
-        payload_len: bytes.len(),
-        truncated: false,
-        from: SocketAddr::new(ip(B), 49152),
-        local: ip(A),
-        ifindex: IFINDEX + 1,
-        ttl: Some(255),
-    };
+    let (meta, bytes) = forged(down(0x1234, ours), B, IFINDEX + 1, 255);
     p.a.on_datagram(&meta, &bytes, p.now);
     assert_eq!(Pair::state(&p.a, p.now), State::Up, "a Down on another interface must not take it down");
     let text = p.metrics_a.encode();
@@ -268,17 +268,7 @@ fn our_discriminator_on_the_wrong_interface_is_not_accepted() {
 fn a_packet_from_an_unknown_peer_is_counted_and_ignored() {
     let p = Pair::new(fast(), fast(), &[route(1)], &[route(2)]);
     let mut a = p.a;
-    let mut c = Control::new(State::Down, 0x1234, 0);
-    c.detect_mult = 3;
-    let bytes = bfd::encode(&c);
-    let meta = Received {
-        payload_len: bytes.len(),
-        truncated: false,
-        from: SocketAddr::new(ip("192.0.2.77"), 49152),
-        local: ip(A),
-        ifindex: IFINDEX,
-        ttl: Some(255),
-    };
+    let (meta, bytes) = forged(down(0x1234, 0), "192.0.2.77", IFINDEX, 255);
     a.on_datagram(&meta, &bytes, p.now);
     assert!(p.metrics_a.encode().contains("guardian_liveness_unknown_peer_packets_total 1"));
 }

@@ -115,6 +115,16 @@ fn align4(n: usize) -> usize {
 
 /// The errno of an NLMSG_ERROR payload (0 is an ACK), with the kernel's
 /// extended-ack message when it sent one.
+/// How an errno and the kernel's extended ack read in a log line:
+/// "Nexthop device is not up (Network is down)".
+pub fn error_text(errno: i32, extack: Option<String>) -> String {
+    let text = std::io::Error::from_raw_os_error(errno.abs()).to_string();
+    match extack {
+        Some(m) => format!("{m} ({text})"),
+        None => text,
+    }
+}
+
 pub fn parse_error(payload: &[u8]) -> Option<(i32, Option<String>)> {
     let code = i32::from_ne_bytes(payload.get(0..4)?.try_into().ok()?);
     // With NETLINK_CAP_ACK the original header (16 bytes) follows; then TLVs.
