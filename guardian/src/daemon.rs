@@ -95,7 +95,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>, started: std::tim
     let reconciler = Reconciler::new(config, writer, metrics.clone(), status_tx, repair_tx, started);
     let reconciler = tokio::spawn(reconciler.run(event_rx, command_rx, gate_rx));
 
-    let control = control::control_router(status_rx, command_tx.clone(), query_tx, liveness_handle.clone());
+    let control = control::control_router(status_rx, command_tx.clone(), query_tx, liveness_handle.clone(), started);
     tokio::spawn(async move {
         if let Err(e) = axum::serve(control_listener, control).await {
             tracing::error!(error = %e, "control socket server stopped");

@@ -67,7 +67,7 @@ fn status_json_has_every_contract_field() {
     assert!(s["uptime_seconds"].as_f64().is_some_and(|u| u >= 0.0), "{s}");
     assert_eq!(s["ready"], true, "{s}");
     assert!(s["config"].as_str().is_some_and(|c| c.ends_with("guardian.toml")), "{s}");
-    for k in ["desired", "installed", "pending", "failed", "damped"] {
+    for k in ["desired", "installed", "pending", "failed", "damped", "withdrawn"] {
         assert!(s["routes"][k].is_u64(), "routes.{k}: {s}");
     }
     assert_eq!(s["routes"]["desired"], 1, "{s}");
@@ -77,6 +77,24 @@ fn status_json_has_every_contract_field() {
         assert!(s["last_reconcile"][k].is_u64(), "last_reconcile.{k}: {s}");
     }
     assert!(s["last_reconcile"]["duration_seconds"].is_number(), "{s}");
+}
+
+#[test]
+fn status_uptime_keeps_counting_between_reconcile_cycles() {
+    require_netns!();
+    // No link and no periodic scan: no event wakes the reconciler, which
+    // therefore publishes no new status of its own.
+    let ns = Netns::new();
+    let d = Daemon::start(&ns, &Config::new().reconcile("interval", "\"0s\""));
+    let first = d.status()["uptime_seconds"].as_f64().expect("uptime_seconds");
+    guardian_tests::wait::until("uptime to advance by a second", SHORT, || {
+        let now = d.status()["uptime_seconds"].as_f64().unwrap_or(0.0);
+        if now >= first + 1.0 {
+            Ok(())
+        } else {
+            Err(format!("uptime {now} s, first read {first} s"))
+        }
+    });
 }
 
 #[test]

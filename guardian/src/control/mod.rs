@@ -29,6 +29,9 @@ struct Control {
     commands: mpsc::Sender<Command>,
     queries: mpsc::Sender<AttributionQuery>,
     liveness: LivenessHandle,
+    /// When the process started: the status's uptime is computed per answer
+    /// (the published status is only as fresh as the reconciler's last cycle).
+    started: std::time::Instant,
 }
 
 pub fn control_router(
@@ -36,6 +39,7 @@ pub fn control_router(
     commands: mpsc::Sender<Command>,
     queries: mpsc::Sender<AttributionQuery>,
     liveness: LivenessHandle,
+    started: std::time::Instant,
 ) -> Router {
     Router::new()
         .route("/v1/status", get(status_handler))
@@ -45,7 +49,7 @@ pub fn control_router(
         .route("/v1/sessions", get(sessions_handler))
         .route("/v1/sessions/{peer}/admin-down", post(admin_down_handler))
         .route("/v1/sessions/{peer}/admin-up", post(admin_up_handler))
-        .with_state(Control { status, commands, queries, liveness })
+        .with_state(Control { status, commands, queries, liveness, started })
 }
 
 async fn sessions_handler(State(c): State<Control>) -> Response {
@@ -126,7 +130,9 @@ async fn deletions_handler(State(c): State<Control>, Query(params): Query<Deleti
 }
 
 async fn status_handler(State(c): State<Control>) -> Json<Status> {
-    Json(c.status.borrow().clone())
+    let mut status = c.status.borrow().clone();
+    status.uptime_seconds = c.started.elapsed().as_secs_f64();
+    Json(status)
 }
 
 async fn routes_handler(State(c): State<Control>) -> Response {
