@@ -11,11 +11,24 @@ pub struct RouteSpec {
     pub table: Option<u32>,
     pub src: Option<String>,
     pub metric: Option<u32>,
+    /// `liveness = "off" | "nexthop" | "destination"`; unset: not written.
+    pub liveness: Option<String>,
+    /// `no_uninstall = true|false`; unset: not written.
+    pub no_uninstall: Option<bool>,
 }
 
 impl RouteSpec {
     pub fn new(dst: &str) -> RouteSpec {
-        RouteSpec { dst: dst.to_owned(), via: None, dev: None, table: None, src: None, metric: None }
+        RouteSpec {
+            dst: dst.to_owned(),
+            via: None,
+            dev: None,
+            table: None,
+            src: None,
+            metric: None,
+            liveness: None,
+            no_uninstall: None,
+        }
     }
     pub fn via(mut self, via: &str) -> Self {
         self.via = Some(via.to_owned());
@@ -37,6 +50,15 @@ impl RouteSpec {
         self.metric = Some(metric);
         self
     }
+    /// The route's liveness target: `"off"`, `"nexthop"` or `"destination"`.
+    pub fn liveness(mut self, target: &str) -> Self {
+        self.liveness = Some(target.to_owned());
+        self
+    }
+    pub fn no_uninstall(mut self, keep: bool) -> Self {
+        self.no_uninstall = Some(keep);
+        self
+    }
 
     /// The table as `ip route show table` takes it.
     pub fn table_arg(&self) -> String {
@@ -44,13 +66,15 @@ impl RouteSpec {
     }
 }
 
-/// A configuration file: `[daemon]`, `[reconcile]` and `[attribution]` keys (values written
-/// as TOML literals, e.g. `"\"4KiB\""` or `"201"`) and routes.
+/// A configuration file: `[daemon]`, `[reconcile]`, `[attribution]` and
+/// `[liveness]` keys (values written as TOML literals, e.g. `"\"4KiB\""`
+/// or `"201"`) and routes.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
     daemon: Vec<(String, String)>,
     reconcile: Vec<(String, String)>,
     attribution: Vec<(String, String)>,
+    liveness: Vec<(String, String)>,
     pub routes: Vec<RouteSpec>,
 }
 
@@ -77,6 +101,17 @@ impl Config {
         self
     }
 
+    /// `[liveness] key = value` (value is a TOML literal, e.g. `"\"100ms\""`).
+    /// Setting a key again replaces its value, so a test can start from a
+    /// shared base configuration and override one key.
+    pub fn liveness(mut self, key: &str, value: &str) -> Self {
+        match self.liveness.iter_mut().find(|(k, _)| k == key) {
+            Some(entry) => entry.1 = value.to_owned(),
+            None => self.liveness.push((key.to_owned(), value.to_owned())),
+        }
+        self
+    }
+
     pub fn route(mut self, route: RouteSpec) -> Self {
         self.routes.push(route);
         self
@@ -89,9 +124,12 @@ impl Config {
 
     pub fn to_toml(&self) -> String {
         let mut s = String::new();
-        for (section, keys) in
-            [("daemon", &self.daemon), ("reconcile", &self.reconcile), ("attribution", &self.attribution)]
-        {
+        for (section, keys) in [
+            ("daemon", &self.daemon),
+            ("reconcile", &self.reconcile),
+            ("attribution", &self.attribution),
+            ("liveness", &self.liveness),
+        ] {
             if !keys.is_empty() {
                 let _ = writeln!(s, "[{section}]");
                 for (k, v) in keys {
@@ -117,6 +155,12 @@ impl Config {
             }
             if let Some(v) = r.metric {
                 let _ = writeln!(s, "metric = {v}");
+            }
+            if let Some(v) = &r.liveness {
+                let _ = writeln!(s, "liveness = \"{v}\"");
+            }
+            if let Some(v) = r.no_uninstall {
+                let _ = writeln!(s, "no_uninstall = {v}");
             }
         }
         s

@@ -4,6 +4,8 @@
 //! One job per module:
 //! - [`probe`]: are the prerequisites here (root, `ip`, netns)? skip loudly
 //!   or, under `CI`, fail;
+//! - [`bird`]: BIRD 2 in a namespace, the other end of the interop tests,
+//!   and `birdc show bfd sessions` parsed;
 //! - [`bin`]: where the binary under test is (`GUARDIAN_BIN` or next to the
 //!   test executable);
 //! - [`netns`]: namespace guard, veth pairs, running code inside a namespace;
@@ -12,6 +14,10 @@
 //! - [`config`]: writing configuration files;
 //! - [`ip`]: reading the kernel's routes;
 //! - [`monitor`]: `ip monitor route` in the background;
+//! - [`pair`]: two namespaces joined by a veth pair, each with its guardian
+//!   (liveness peers of each other);
+//! - [`sessions`]: `guardian sessions --json` and waiting for a state;
+//! - [`nft`]: nftables rules in a namespace (cut or thin out traffic);
 //! - [`metrics`]: fetching `/metrics` from inside a namespace (a thread that
 //!   joins the namespace with setns and speaks HTTP/1.1 over a TcpStream: no
 //!   curl, no helper binary);
@@ -23,6 +29,7 @@
 //! [`daemon::Daemon`] so the daemon is stopped first.
 
 pub mod bin;
+pub mod bird;
 pub mod cmd;
 pub mod config;
 pub mod daemon;
@@ -31,7 +38,10 @@ pub mod logs;
 pub mod metrics;
 pub mod monitor;
 pub mod netns;
+pub mod nft;
+pub mod pair;
 pub mod probe;
+pub mod sessions;
 pub mod tempdir;
 pub mod wait;
 

@@ -136,6 +136,17 @@ pub fn sum(text: &str, name: &str) -> Option<f64> {
     (!samples.is_empty()).then(|| samples.iter().map(|s| s.value).sum())
 }
 
+/// Sum of the samples named `name` whose labels include all of `labels`;
+/// None when there is no such sample.
+pub fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let found: Vec<f64> = parse(text)
+        .into_iter()
+        .filter(|s| s.name == name && labels.iter().all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v)))
+        .map(|s| s.value)
+        .collect();
+    (!found.is_empty()).then(|| found.iter().sum())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
