@@ -9,7 +9,8 @@
 use super::packet::Profile;
 use super::session::Session;
 use crate::route::RouteKey;
-use std::collections::HashMap;
+// hashbrown (foldhash): a lookup per received packet, where SipHash shows.
+use hashbrown::HashMap;
 use std::net::IpAddr;
 use std::time::Instant;
 

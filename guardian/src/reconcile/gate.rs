@@ -32,7 +32,7 @@ impl Reconciler {
             for key in gate.keys.iter().filter(|key| self.gated.contains(*key)) {
                 if let Some(i) = self.table.find(key).filter(|&i| self.table.slot(i).state == State::Withdrawn) {
                     self.table.set_state(i, State::Pending);
-                    work.push((i, Purpose::Initial));
+                    work.push((i, Purpose::Ungated));
                 }
             }
             let done = self.install(work.clone()).await;

@@ -43,12 +43,15 @@ impl Reconciler {
         // Taken before sending: a loss read before this instant is repaired by this batch.
         let sent_at = self.micros(Instant::now());
         let first_seq = self.writer.next_op_seq();
-        for (n, (i, _)) in sent.iter().enumerate() {
+        for (n, (i, purpose)) in sent.iter().enumerate() {
             let slot = self.table.slot_mut(*i);
             slot.sent_at = sent_at;
-            // Only a route seen missing is sure to be notified: replacing an
-            // identical IPv4 route (a reload adding `dev`) is silent.
-            slot.echo_pending = matches!(slot.state, State::Missing | State::Damped | State::Failed);
+            // Only a route known to be absent is sure to be notified:
+            // replacing an identical IPv4 route (a reload adding `dev`) is
+            // silent. A route liveness lets through again was deleted by
+            // guardian, and that delete's notification may still be queued.
+            slot.echo_pending =
+                *purpose == Purpose::Ungated || matches!(slot.state, State::Missing | State::Damped | State::Failed);
             if slot.echo_pending {
                 let key = slot.spec.key;
                 self.await_echo(key, first_seq.wrapping_add(n as u32));
@@ -108,7 +111,7 @@ impl Reconciler {
         self.errors.remove(&key);
         self.retry_at.remove(&key);
         self.table.set_state(i, State::Installed);
-        if purpose == Purpose::Initial {
+        if matches!(purpose, Purpose::Initial | Purpose::Ungated) {
             if !self.ready {
                 self.installed_at_startup += 1;
             }

@@ -213,6 +213,9 @@ enum Purpose {
     Repair,
     /// Trying again after the kernel refused it.
     Retry,
+    /// Installing a route its liveness session let through again (guardian
+    /// deleted it when the session went down, so the kernel lacks it).
+    Ungated,
 }
 
 /// A failed install waits this long before its next try, unless a link or
