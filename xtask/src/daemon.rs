@@ -102,6 +102,26 @@ impl Daemon {
         serde_json::from_str(&text).with_context(|| format!("`guardian {}` printed no JSON: {text}", all.join(" ")))
     }
 
+    /// `GET path` on the control socket (HTTP/1.0, one request per
+    /// connection), parsed as JSON: for endpoints of the control API the
+    /// command line does not show yet (e.g. `/v1/sessions`).
+    pub fn api_get(&self, path: &str) -> Result<Value> {
+        use std::io::Write;
+        let mut stream = std::os::unix::net::UnixStream::connect(&self.socket)
+            .with_context(|| format!("connecting to {}", self.socket.display()))?;
+        stream.set_read_timeout(Some(CLI_TIMEOUT))?;
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: guardian\r\n\r\n")?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).with_context(|| format!("reading the answer to GET {path}"))?;
+        let split = response.windows(4).position(|w| w == b"\r\n\r\n").context("no HTTP header in the answer")?;
+        let head = String::from_utf8_lossy(&response[..split]);
+        let status = head.lines().next().unwrap_or_default();
+        if !status.contains(" 200") {
+            bail!("GET {path} on the control socket answered {status}");
+        }
+        serde_json::from_slice(&response[split + 4..]).with_context(|| format!("GET {path} answered no JSON"))
+    }
+
     /// Polls `status --json` until `"ready": true`; returns the time since start.
     pub fn wait_ready(&mut self, timeout: Duration) -> Result<Duration> {
         let deadline = Instant::now() + timeout;

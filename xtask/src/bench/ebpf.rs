@@ -652,7 +652,7 @@ fn pipeline(ctx: &Ctx) -> Result<Vec<Row>> {
 }
 
 /// "2026-11-26T12:29:01.123456Z" (or with a +hh:mm offset) as a SystemTime.
-fn parse_rfc3339(s: &str) -> Option<SystemTime> {
+pub(super) fn parse_rfc3339(s: &str) -> Option<SystemTime> {
     let (date, rest) = s.split_once('T')?;
     let mut d = date.split('-');
     let (y, mo, da): (i64, i64, i64) = (d.next()?.parse().ok()?, d.next()?.parse().ok()?, d.next()?.parse().ok()?);

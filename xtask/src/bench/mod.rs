@@ -9,11 +9,13 @@
 //! | scan    | `guardian reconcile` at 1k..1M routes | a raw dump of the table that only counts |
 //! | install | routes/s from start to ready at 1M | `ip -batch` of the same routes |
 //! | memory  | RSS per tracked route at 1M | (none: the target is absolute) |
+//! | liveness | CPU per daemon at 1k BFD sessions (100 ms x3); detection time - bound at 100 and 10k; flaps, CPU, pps and RSS per session at 10k | BIRD 2 `protocol bfd` in the same topology, same run (CPU, detection at 100) |
 //! | ebpf    | ns per invocation of the attribution hooks under a UDP flood; pps with them attached; attributed reinstalls after 1M deletions | an empty tp_btf program on the same hook; pps with `--attribution netlink` (no programs) |
 
 mod ebpf;
 mod floor;
 mod install;
+mod liveness;
 mod memory;
 mod repair;
 mod scan;
@@ -37,6 +39,7 @@ pub enum Scenario {
     Install,
     Memory,
     Ebpf,
+    Liveness,
 }
 
 #[derive(clap::Args)]
@@ -126,12 +129,13 @@ pub fn run(options: &Options) -> Result<ExitCode> {
     let wanted = |s: Scenario| options.only.is_none_or(|o| o == s);
     let mut rows = Vec::new();
     let mut failures = Vec::new();
-    let scenarios: [(Scenario, &str, Bench); 5] = [
+    let scenarios: [(Scenario, &str, Bench); 6] = [
         (Scenario::Repair, "repair", repair::run),
         (Scenario::Scan, "scan", scan::run),
         (Scenario::Install, "install", install::run),
         (Scenario::Memory, "memory", memory::run),
         (Scenario::Ebpf, "ebpf", ebpf::run),
+        (Scenario::Liveness, "liveness", liveness::run),
     ];
     for (scenario, name, bench) in scenarios {
         if !wanted(scenario) {
