@@ -358,9 +358,9 @@ impl LivenessTask {
         if packets.is_empty() {
             return;
         }
-        // sendmmsg takes one set of control messages per call: runs of the
-        // same interface and source go out together.
-        packets.sort_unstable_by_key(|p| (p.ifindex, p.source));
+        // IPv6 goes through one socket per interface: grouping by interface
+        // makes one sendmmsg per interface rather than per change of it.
+        packets.sort_unstable_by_key(|p| p.ifindex);
         for family in [Family::V4, Family::V6] {
             let of: Vec<&Packet> = packets.iter().filter(|p| Family::of(&p.to.ip()) == family).collect();
             if of.is_empty() {

@@ -81,8 +81,9 @@ impl SendSockets {
     }
 
     /// [`SendSocket::send_batch`] split by socket: one call per run of
-    /// consecutive datagrams that use the same one (sort by (ifindex,
-    /// source) for long runs). Every datagram is either sent or in `failed`.
+    /// consecutive datagrams that use the same one (for IPv6, sort by
+    /// ifindex for long runs; IPv4 has one socket). Every datagram is
+    /// either sent or in `failed`.
     pub fn send_batch(&mut self, datagrams: &[Outgoing<'_>]) -> BatchSent {
         let mut out = BatchSent::default();
         let mut start = 0;
@@ -94,6 +95,7 @@ impl SendSockets {
                 Ok(socket) => {
                     let sent = socket.send_batch(run);
                     out.sent += sent.sent;
+                    out.calls += sent.calls;
                     for (i, e) in sent.failed {
                         self.forget_if_gone(run[i].ifindex, &e);
                         out.failed.push((start + i, e));

@@ -5,16 +5,13 @@ use super::{
     bound_port, sockopt, udp_socket, unspecified, NetworkError, MAX_BATCH, SOURCE_PORTS, SOURCE_PORT_ATTEMPTS,
 };
 use crate::route::Family;
-use nix::errno::Errno;
-use nix::sys::socket::{
-    sendmmsg, sendmsg, ControlMessage, MsgFlags, MultiHeaders, SockaddrIn, SockaddrIn6, SockaddrLike,
-};
-use socket2::Socket;
-use std::io::{self, IoSlice};
+use socket2::{SockAddr, Socket};
+use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::ops::RangeInclusive;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsRawFd;
+use std::{mem, ptr};
 
 /// One datagram for [`SendSocket::send_batch`].
 #[derive(Debug, Clone, Copy)]
@@ -34,6 +31,9 @@ pub struct BatchSent {
     pub sent: usize,
     /// (index in the batch, why), in index order.
     pub failed: Vec<(usize, NetworkError)>,
+    /// `sendmmsg` calls made: one per [`MAX_BATCH`] datagrams, plus about
+    /// one per datagram the kernel refused.
+    pub calls: usize,
 }
 
 /// A UDP socket bound to `[::]` / `0.0.0.0` on one source port from
@@ -165,84 +165,116 @@ impl SendSocket {
     /// [`SendSockets`]: super::SendSockets
     pub fn send(&self, payload: &[u8], to: SocketAddr, source: IpAddr, ifindex: u32) -> Result<(), NetworkError> {
         let info = self.packet_info(to, source, ifindex)?;
-        sendmsg_one(self.socket.as_raw_fd(), &info, payload, to).map_err(|e| send_error(e, to, source, ifindex))
+        let name = SockAddr::from(to);
+        let mut iov = iovec(payload);
+        let mut cmsg = Cmsg::ZERO;
+        let msg = message(&name, &mut iov, &mut cmsg, &info);
+        // SAFETY: `msg` points at `name`, `iov` (and through it `payload`)
+        // and `cmsg`, all alive and unmoved until this call returns; the
+        // kernel only reads them.
+        let rc = unsafe { libc::sendmsg(self.socket.as_raw_fd(), &msg, 0) };
+        if rc < 0 {
+            return Err(send_error(io::Error::last_os_error(), to, source, ifindex));
+        }
+        Ok(())
     }
 
-    /// Sends many datagrams, one `sendmmsg` per run of consecutive
-    /// datagrams with the same source and interface (the kernel takes one
-    /// set of control messages per call in nix's API, so sort by
-    /// (ifindex, source) first to make runs long). Never waits: after a
-    /// full send buffer the remaining datagrams are all reported as
+    /// Sends many datagrams, up to [`MAX_BATCH`] per `sendmmsg`, each with
+    /// its own source and interface (its own control message), so their
+    /// order does not matter. Never waits: after a full send buffer the
+    /// remaining datagrams are all reported as
     /// [`NetworkError::SendWouldBlock`]; any other error fails only its own
     /// datagram and sending goes on.
     pub fn send_batch(&self, datagrams: &[Outgoing<'_>]) -> BatchSent {
         let mut out = BatchSent::default();
-        let mut i = 0;
-        while i < datagrams.len() {
-            let d = &datagrams[i];
-            let info = match self.packet_info(d.to, d.source, d.ifindex) {
-                Ok(info) => info,
-                Err(e) => {
-                    out.failed.push((i, e));
-                    i += 1;
-                    continue;
-                }
-            };
-            let run = datagrams[i..]
-                .iter()
-                .take(MAX_BATCH)
-                .take_while(|o| o.source == d.source && o.ifindex == d.ifindex && Family::of(&o.to.ip()) == self.family)
-                .count();
-            match self.send_run(&info, &datagrams[i..i + run]) {
-                // A short count means the next datagram failed; the next
-                // call starts with it and gets its error.
-                Ok(sent) => {
-                    out.sent += sent;
-                    i += sent;
-                }
-                Err(Errno::EAGAIN) => {
-                    out.failed.extend(
-                        datagrams[i..]
-                            .iter()
-                            .enumerate()
-                            .map(|(k, o)| (i + k, NetworkError::SendWouldBlock { to: o.to })),
-                    );
-                    break;
-                }
-                Err(e) => {
-                    out.failed.push((i, send_error(e, d.to, d.source, d.ifindex)));
-                    i += 1;
+        let mut batch: Vec<(usize, PacketInfo)> = Vec::with_capacity(datagrams.len().min(MAX_BATCH));
+        let mut rest = datagrams.iter().enumerate();
+        loop {
+            batch.clear();
+            for (i, d) in rest.by_ref() {
+                match self.packet_info(d.to, d.source, d.ifindex) {
+                    Ok(info) => {
+                        batch.push((i, info));
+                        if batch.len() == MAX_BATCH {
+                            break;
+                        }
+                    }
+                    Err(e) => out.failed.push((i, e)),
                 }
             }
+            if batch.is_empty() {
+                break;
+            }
+            if let Some(blocked) = self.send_many(datagrams, &batch, &mut out) {
+                let unsent = batch[blocked..].iter().map(|&(i, _)| i).chain(rest.map(|(i, _)| i));
+                out.failed.extend(unsent.map(|i| (i, NetworkError::SendWouldBlock { to: datagrams[i].to })));
+                break;
+            }
         }
+        // Datagrams refused before the kernel were listed while their batch
+        // was being filled, ahead of earlier ones the kernel failed.
+        out.failed.sort_by_key(|&(i, _)| i);
         out
     }
 
-    /// Sends `run` (same source and interface, 1..=MAX_BATCH datagrams);
-    /// returns how many were sent, at least 1, or the first one's error.
-    fn send_run(&self, info: &PacketInfo, run: &[Outgoing<'_>]) -> nix::Result<usize> {
+    /// Sends `batch` (1..=MAX_BATCH checked datagrams: their index in
+    /// `datagrams` and packet info) with as few `sendmmsg` calls as errors
+    /// allow, counting in `out`. Returns the position in `batch` of the
+    /// first datagram refused for a full send buffer, if any: it and the
+    /// rest are unsent and not yet in `out`.
+    fn send_many(
+        &self,
+        datagrams: &[Outgoing<'_>],
+        batch: &[(usize, PacketInfo)],
+        out: &mut BatchSent,
+    ) -> Option<usize> {
+        let names: Vec<SockAddr> = batch.iter().map(|&(i, _)| SockAddr::from(datagrams[i].to)).collect();
+        let mut iovs: Vec<libc::iovec> = batch.iter().map(|&(i, _)| iovec(datagrams[i].payload)).collect();
+        let mut cmsgs = vec![Cmsg::ZERO; batch.len()];
+        // Built after the vectors above are complete, which never move
+        // again: the headers point into them.
+        let mut headers: Vec<libc::mmsghdr> = names
+            .iter()
+            .zip(&mut iovs)
+            .zip(&mut cmsgs)
+            .zip(batch)
+            .map(|(((name, iov), cmsg), (_, info))| libc::mmsghdr {
+                msg_hdr: message(name, iov, cmsg, info),
+                msg_len: 0,
+            })
+            .collect();
         let fd = self.socket.as_raw_fd();
-        if let [one] = run {
-            return sendmsg_one(fd, info, one.payload, one.to).map(|()| 1);
-        }
-        match info {
-            PacketInfo::V4(pi) => {
-                sendmmsg_run(fd, ControlMessage::Ipv4PacketInfo(pi), nix::cmsg_space!(libc::in_pktinfo), run, |to| {
-                    match to {
-                        SocketAddr::V4(a) => Some(SockaddrIn::from(a)),
-                        SocketAddr::V6(_) => None,
+        let mut next = 0;
+        while next < headers.len() {
+            let pending = &mut headers[next..];
+            // SAFETY: `pending` is a live slice of `pending.len()` (at most
+            // MAX_BATCH) headers, each pointing at its own entry of `names`,
+            // `iovs` (and through it the caller's payload) and `cmsgs`,
+            // which stay alive and unmoved until this function returns. The
+            // kernel reads them and writes only each header's `msg_len`.
+            let rc = unsafe { libc::sendmmsg(fd, pending.as_mut_ptr(), pending.len() as libc::c_uint, 0) };
+            out.calls += 1;
+            // A count short of `pending.len()` means the datagram after the
+            // last one sent failed: the next call starts with it and, as its
+            // first, gets its error as -1 / errno.
+            match usize::try_from(rc) {
+                Ok(sent) if sent > 0 => {
+                    out.sent += sent;
+                    next += sent;
+                }
+                _ => {
+                    let (i, _) = batch[next];
+                    let d = &datagrams[i];
+                    let e = if rc < 0 { io::Error::last_os_error() } else { io::Error::other("sendmmsg sent nothing") };
+                    if e.raw_os_error() == Some(libc::EAGAIN) {
+                        return Some(next);
                     }
-                })
-            }
-            PacketInfo::V6(pi) => {
-                sendmmsg_run(fd, ControlMessage::Ipv6PacketInfo(pi), nix::cmsg_space!(libc::in6_pktinfo), run, |to| {
-                    match to {
-                        SocketAddr::V6(a) => Some(SockaddrIn6::from(a)),
-                        SocketAddr::V4(_) => None,
-                    }
-                })
+                    out.failed.push((i, send_error(e, d.to, d.source, d.ifindex)));
+                    next += 1;
+                }
             }
         }
+        None
     }
 
     /// Checks both addresses' families and builds the packet info.
@@ -273,44 +305,74 @@ impl SendSocket {
     }
 }
 
-/// One `sendmmsg` of `run`, all with the same control message.
-fn sendmmsg_run<S: SockaddrLike + Copy>(
-    fd: RawFd,
-    cmsg: ControlMessage<'_>,
-    // Exactly one control message's space: the kernel parses the whole
-    // control length, so trailing zeroes would be an invalid message.
-    cmsg_space: Vec<u8>,
-    run: &[Outgoing<'_>],
-    addr: impl Fn(SocketAddr) -> Option<S>,
-) -> nix::Result<usize> {
-    let mut headers = MultiHeaders::<S>::preallocate(run.len(), Some(cmsg_space));
-    let iovs: Vec<[IoSlice<'_>; 1]> = run.iter().map(|o| [IoSlice::new(o.payload)]).collect();
-    let addrs: Vec<Option<S>> = run.iter().map(|o| addr(o.to)).collect();
-    let cmsgs = [cmsg];
-    let sent = sendmmsg(fd, &mut headers, &iovs, &addrs, cmsgs, MsgFlags::empty())?;
-    Ok(sent.count())
+/// Room for one pktinfo control message: `CMSG_SPACE(in6_pktinfo)`, the
+/// larger of the two.
+// SAFETY: CMSG_SPACE is plain arithmetic on its argument.
+const PKTINFO_SPACE: usize = unsafe { libc::CMSG_SPACE(mem::size_of::<libc::in6_pktinfo>() as libc::c_uint) } as usize;
+
+/// One datagram's control-message buffer, aligned for `cmsghdr`.
+#[derive(Clone, Copy)]
+#[repr(C)]
+union Cmsg {
+    _align: libc::cmsghdr,
+    bytes: [u8; PKTINFO_SPACE],
 }
 
-/// One `sendmsg`; `to` is of the family of `info` (checked by
-/// `packet_info`).
-fn sendmsg_one(fd: RawFd, info: &PacketInfo, payload: &[u8], to: SocketAddr) -> nix::Result<()> {
-    let iov = [IoSlice::new(payload)];
-    match (info, to) {
-        (PacketInfo::V4(pi), SocketAddr::V4(a)) => {
-            sendmsg(fd, &iov, &[ControlMessage::Ipv4PacketInfo(pi)], MsgFlags::empty(), Some(&SockaddrIn::from(a)))
+impl Cmsg {
+    const ZERO: Cmsg = Cmsg { bytes: [0; PKTINFO_SPACE] };
+}
+
+fn iovec(payload: &[u8]) -> libc::iovec {
+    // The kernel only reads a send's buffer: `*mut` is what the type wants.
+    libc::iovec { iov_base: payload.as_ptr().cast_mut().cast(), iov_len: payload.len() }
+}
+
+/// A `msghdr` for one datagram to `name` with the payload of `iov`, and
+/// `info` written into `cmsg` as its only control message. The header
+/// points at all three: they must outlive its use and not move.
+fn message(name: &SockAddr, iov: &mut libc::iovec, cmsg: &mut Cmsg, info: &PacketInfo) -> libc::msghdr {
+    let (level, kind, data, len) = match info {
+        PacketInfo::V4(pi) => {
+            (libc::IPPROTO_IP, libc::IP_PKTINFO, ptr::from_ref(pi).cast::<u8>(), mem::size_of_val(pi))
         }
-        (PacketInfo::V6(pi), SocketAddr::V6(a)) => {
-            sendmsg(fd, &iov, &[ControlMessage::Ipv6PacketInfo(pi)], MsgFlags::empty(), Some(&SockaddrIn6::from(a)))
+        PacketInfo::V6(pi) => {
+            (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO, ptr::from_ref(pi).cast::<u8>(), mem::size_of_val(pi))
         }
-        _ => Err(Errno::EAFNOSUPPORT),
+    };
+    // SAFETY: all-zero is a valid msghdr (null pointers, zero lengths), and
+    // also covers padding fields some C libraries have.
+    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+    msg.msg_name = name.as_ptr().cast_mut().cast();
+    msg.msg_namelen = name.len();
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ptr::from_mut(cmsg).cast();
+    // Exactly one message's space: the kernel parses the whole control
+    // length, so trailing bytes could read as a malformed message.
+    // SAFETY: CMSG_SPACE / CMSG_LEN are plain arithmetic.
+    let (space, cmsg_len) = unsafe { (libc::CMSG_SPACE(len as libc::c_uint), libc::CMSG_LEN(len as libc::c_uint)) };
+    debug_assert!(space as usize <= PKTINFO_SPACE);
+    msg.msg_controllen = space as _;
+    // SAFETY: `msg_control` points at `cmsg`, which is aligned for cmsghdr
+    // and at least `msg_controllen` = CMSG_SPACE(len) bytes long, so
+    // CMSG_FIRSTHDR returns that (non-null) pointer, and the header plus
+    // `len` bytes at CMSG_DATA lie inside it. `data` points at the `len`
+    // bytes of the pktinfo; the copy is unaligned-safe.
+    unsafe {
+        let hdr = libc::CMSG_FIRSTHDR(&msg);
+        assert!(!hdr.is_null());
+        (*hdr).cmsg_level = level;
+        (*hdr).cmsg_type = kind;
+        (*hdr).cmsg_len = cmsg_len as _;
+        ptr::copy_nonoverlapping(data, libc::CMSG_DATA(hdr), len);
     }
-    .map(drop)
+    msg
 }
 
-fn send_error(e: Errno, to: SocketAddr, from: IpAddr, ifindex: u32) -> NetworkError {
-    if e == Errno::EAGAIN {
+fn send_error(e: io::Error, to: SocketAddr, from: IpAddr, ifindex: u32) -> NetworkError {
+    if e.raw_os_error() == Some(libc::EAGAIN) {
         NetworkError::SendWouldBlock { to }
     } else {
-        NetworkError::Send { to, from, ifindex, source: e.into() }
+        NetworkError::Send { to, from, ifindex, source: e }
     }
 }

@@ -172,9 +172,10 @@ async fn a_datagram_longer_than_the_buffer_is_marked_truncated() {
     assert!(got.truncated);
 }
 
-/// 150 datagrams in one `send_batch`: a run of 100 (two `sendmmsg` calls,
-/// 64 + 36), one of the wrong family, then 49 from `other_source` (a third
-/// run), which the receiver sees as `other_seen_as`.
+/// 150 datagrams in one `send_batch`: 100 from `local`, one of the wrong
+/// family, then 49 from `other_source`, which the receiver sees as
+/// `other_seen_as`. The 149 valid ones take three `sendmmsg` calls (64 +
+/// 64 + 21) whatever their sources.
 async fn batches_move_many_datagrams(
     local: IpAddr,
     other_source: IpAddr,
@@ -201,6 +202,7 @@ async fn batches_move_many_datagrams(
     assert_eq!(result.failed.len(), 1);
     assert_eq!(result.failed[0].0, 100);
     assert!(matches!(result.failed[0].1, NetworkError::WrongFamily { .. }));
+    assert_eq!(result.calls, 3);
 
     let mut batch = RecvBatch::new(batch_capacity, 64);
     let mut got = Vec::new();
@@ -234,7 +236,7 @@ async fn batches_move_many_datagrams(
 }
 
 #[tokio::test]
-async fn ipv4_batches_are_sent_per_source_and_received_in_few_calls() {
+async fn ipv4_batches_are_sent_and_received_in_few_calls() {
     // 127.0.0.2 is on lo too (127.0.0.0/8).
     let other = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
     let wrong = "[::1]:9".parse().unwrap();
@@ -242,12 +244,129 @@ async fn ipv4_batches_are_sent_per_source_and_received_in_few_calls() {
 }
 
 #[tokio::test]
-async fn ipv6_batches_are_sent_per_source_and_received_in_few_calls() {
-    // ::1 is the only IPv6 address lo is sure to have: the other run leaves
-    // the source to the kernel, which picks ::1.
+async fn ipv6_batches_are_sent_and_received_in_few_calls() {
+    // ::1 is the only IPv6 address lo is sure to have: the others leave the
+    // source to the kernel, which picks ::1.
     let other = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
     let wrong = "127.0.0.1:9".parse().unwrap();
     batches_move_many_datagrams(LOCAL6, other, LOCAL6, wrong, 16).await;
+}
+
+/// Sends `sources.len()` datagrams to `to` in one `send_batch`, datagram
+/// `i` from `sources[i]`, and checks that exactly those at `bad` fail (with
+/// `errno`), that the others all arrive, in order, each from its own
+/// source, and that `sendmmsg` was called `calls` times.
+async fn a_batch_arrives_from_each_datagrams_own_source(
+    to: IpAddr,
+    sources: &[IpAddr],
+    bad: &[usize],
+    errno: i32,
+    calls: usize,
+) {
+    let receiver = ReceiveSocket::open(family(to), 0).unwrap();
+    let sender = SendSocket::open(family(to), GTSM_TTL).unwrap();
+    let to = SocketAddr::new(to, receiver.local_port());
+    let payloads: Vec<[u8; 2]> = (0..sources.len()).map(|i| [i as u8, !(i as u8)]).collect();
+    let outgoing: Vec<Outgoing<'_>> =
+        payloads.iter().zip(sources).map(|(p, &source)| Outgoing { payload: p, to, source, ifindex: lo() }).collect();
+    let result = sender.send_batch(&outgoing);
+
+    let failed: Vec<usize> = result.failed.iter().map(|(i, _)| *i).collect();
+    assert_eq!(failed, bad, "{:?}", result.failed);
+    for (i, e) in &result.failed {
+        match e {
+            NetworkError::Send { from, source, .. } => {
+                assert_eq!(*from, sources[*i]);
+                assert_eq!(source.raw_os_error(), Some(errno), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(result.sent, sources.len() - bad.len());
+    assert_eq!(result.calls, calls, "sendmmsg calls");
+
+    let mut batch = RecvBatch::new(MAX_BATCH, 8);
+    let mut got = Vec::new();
+    while got.len() < result.sent {
+        tokio::time::timeout(DEADLINE, receiver.recv_batch(&mut batch)).await.expect("deadline").unwrap();
+        for (meta, payload) in batch.iter() {
+            let i = usize::from(payload[0]);
+            assert_eq!(payload, [i as u8, !(i as u8)]);
+            assert_eq!(meta.from.ip(), sources[i], "datagram {i}");
+            assert_eq!(meta.from.port(), sender.local_port());
+            assert_eq!(meta.ttl, Some(GTSM_TTL));
+            got.push(i);
+        }
+    }
+    let expected: Vec<usize> = (0..sources.len()).filter(|i| !bad.contains(i)).collect();
+    assert_eq!(got, expected);
+    assert_eq!(receiver.recv_now(&mut [0; 8]).unwrap(), None);
+}
+
+fn v4(last: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
+}
+
+#[tokio::test]
+async fn an_ipv4_batch_with_alternating_sources_goes_out_in_two_calls_each_from_its_source() {
+    // 127.0.0.0/8 is all local on lo: no setup needed for .2 and .3.
+    let sources: Vec<IpAddr> = (0..100).map(|i| v4(1 + (i % 3) as u8)).collect();
+    a_batch_arrives_from_each_datagrams_own_source(LOCAL4, &sources, &[], 0, 2).await;
+}
+
+#[tokio::test]
+async fn an_ipv6_batch_goes_out_in_two_calls() {
+    let sources = [LOCAL6; 100];
+    a_batch_arrives_from_each_datagrams_own_source(LOCAL6, &sources, &[], 0, 2).await;
+}
+
+/// `sendmmsg` stops at a datagram the kernel refuses and returns how many
+/// it sent before; the next call starts with the refused one, which then
+/// fails alone (-1 and its errno), and the call after resumes behind it.
+async fn an_unknown_source_fails_only_its_own_datagram(to: IpAddr, good: &[IpAddr], unknown: IpAddr, errno: i32) {
+    // First of the batch, in the middle, twice in a row, last and first
+    // of a MAX_BATCH chunk, last of all.
+    let bad = [0, 10, 30, 31, 63, 64, 99];
+    let sources: Vec<IpAddr> =
+        (0..100).map(|i| if bad.contains(&i) { unknown } else { good[i % good.len()] }).collect();
+    // Chunk 0..64: 0 fails; 1..10 sent; 10 fails; 11..30; 30; 31; 32..63;
+    // 63: 8 calls. Chunk 64..100: 64; 65..99; 99: 3 calls.
+    a_batch_arrives_from_each_datagrams_own_source(to, &sources, &bad, errno, 11).await;
+}
+
+#[tokio::test]
+async fn an_ipv4_source_the_host_lacks_fails_only_its_own_datagram_in_a_batch() {
+    let unknown = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+    an_unknown_source_fails_only_its_own_datagram(LOCAL4, &[v4(1), v4(2), v4(3)], unknown, libc::ENETUNREACH).await;
+}
+
+#[tokio::test]
+async fn an_ipv6_source_the_host_lacks_fails_only_its_own_datagram_in_a_batch() {
+    let unknown = "2001:db8::1".parse().unwrap();
+    an_unknown_source_fails_only_its_own_datagram(LOCAL6, &[LOCAL6], unknown, libc::EINVAL).await;
+}
+
+#[test]
+fn wrong_family_datagrams_among_valid_ones_fail_by_index_and_do_not_split_the_call() {
+    let sender = SendSocket::open(Family::V4, GTSM_TTL).unwrap();
+    let sink = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let to = sink.local_addr().unwrap();
+    let wrong: SocketAddr = "[::1]:9".parse().unwrap();
+    let outgoing: Vec<Outgoing<'_>> = (0..70)
+        .map(|i| match i {
+            5 => Outgoing { payload: b"x", to: wrong, source: LOCAL4, ifindex: 0 },
+            6 => Outgoing { payload: b"x", to, source: LOCAL6, ifindex: 0 },
+            _ => Outgoing { payload: b"x", to, source: v4(1 + (i % 2) as u8), ifindex: 0 },
+        })
+        .collect();
+    let result = sender.send_batch(&outgoing);
+    let failed: Vec<usize> = result.failed.iter().map(|(i, _)| *i).collect();
+    assert_eq!(failed, [5, 6]);
+    assert!(result.failed.iter().all(|(_, e)| matches!(e, NetworkError::WrongFamily { .. })), "{:?}", result.failed);
+    assert_eq!((result.sent, result.calls), (68, 2));
+    for _ in 0..68 {
+        sink.recv(&mut [0; 8]).unwrap();
+    }
 }
 
 #[test]
