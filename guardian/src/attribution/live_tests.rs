@@ -2,6 +2,7 @@
 //! process, and `ip monitor route` in a network namespace of its own.
 
 use super::portid::{PortIdResolver, PortOwner};
+use crate::test_netns::{skip, Netns};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -54,54 +55,6 @@ fn an_open_libnl_socket_names_this_process_exactly_and_a_closed_one_by_guess() {
     }
 }
 
-/// Prints `SKIPPED: reason` past libtest's capture, or fails under CI.
-fn skip(reason: &str) {
-    let test = std::thread::current().name().unwrap_or("<test>").to_owned();
-    if std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0") {
-        panic!("{test}: prerequisites missing under CI (tests must not skip in CI): {reason}");
-    }
-    let msg = format!("\nSKIPPED: {test}: {reason}\n");
-    // SAFETY: writing a byte buffer to fd 2.
-    unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
-}
-
-/// A network namespace of this test (`ga-<pid>-<n>`), deleted on drop.
-struct Netns(String);
-
-impl Netns {
-    fn new() -> Result<Netns, String> {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let name = format!("ga-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
-        let out = Command::new("ip").args(["netns", "add", &name]).output().map_err(|e| format!("ip: {e}"))?;
-        if !out.status.success() {
-            return Err(format!("ip netns add: {}", String::from_utf8_lossy(&out.stderr).trim()));
-        }
-        Ok(Netns(name))
-    }
-
-    /// Runs `f` on a thread that has joined the namespace, so that
-    /// /proc/thread-self/net is the namespace's.
-    fn run_in<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                let ns = std::fs::File::open(format!("/run/netns/{}", self.0)).expect("open the namespace");
-                // SAFETY: setns on a valid namespace fd, for this thread only.
-                let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
-                assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-                f()
-            })
-            .join()
-            .expect("thread in the namespace panicked")
-        })
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
-    }
-}
-
 struct Killed(Child);
 
 impl Drop for Killed {
@@ -131,7 +84,7 @@ fn ip_monitor_in_a_namespace_is_resolved_from_its_port_id_then_exited() {
     if unsafe { libc::geteuid() } != 0 {
         return skip("needs root (creates a network namespace)");
     }
-    let ns = match Netns::new() {
+    let ns = match Netns::new("ga") {
         Ok(ns) => ns,
         Err(e) => return skip(&format!("cannot create a network namespace: {e}")),
     };

@@ -2,6 +2,7 @@
 //! requests. Root only; without it each test prints `SKIPPED: <reason>`
 //! (and fails when `CI` is set).
 
+use crate::test_netns::{skip, Netns};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -10,52 +11,17 @@ use tokio::sync::mpsc;
 
 use super::{Attribution, Record, Request, DEFAULT_RING_SIZE};
 
-fn skip(test: &str, reason: &str) {
-    if std::env::var_os("CI").is_some() {
-        panic!("{test}: {reason} (CI is set, so this is a failure)");
-    }
-    eprintln!("SKIPPED: {test}: {reason}");
-}
-
-fn prerequisites(test: &str) -> bool {
+fn prerequisites() -> bool {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
-        skip(test, "needs root (CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN)");
+        skip("needs root (CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN)");
         return false;
     }
     if Command::new("ip").arg("-V").output().is_err() {
-        skip(test, "needs `ip` (iproute2)");
+        skip("needs `ip` (iproute2)");
         return false;
     }
     true
-}
-
-/// A network namespace removed on drop.
-struct Netns(String);
-
-impl Netns {
-    fn new(tag: &str) -> Self {
-        let name = format!("ge-{}-{tag}", std::process::id());
-        let _ = Command::new("ip").args(["netns", "del", &name]).output();
-        let ok = Command::new("ip").args(["netns", "add", &name]).status();
-        assert!(matches!(ok, Ok(s) if s.success()), "ip netns add {name} failed");
-        Netns(name)
-    }
-
-    /// Runs `ip -n NS args...`; returns the `ip` process's pid.
-    fn ip(&self, args: &[&str]) -> u32 {
-        let child = Command::new("ip").args(["-n", &self.0]).args(args).spawn().expect("spawning ip");
-        let pid = child.id();
-        let out = child.wait_with_output().expect("waiting for ip");
-        assert!(out.status.success(), "ip -n {} {args:?} failed", self.0);
-        pid
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
-    }
 }
 
 /// Receives until `want` matches or the deadline passes.
@@ -82,12 +48,11 @@ fn start(own_tgid: u32) -> (Attribution, mpsc::Receiver<Record>) {
 
 #[tokio::test(flavor = "current_thread")]
 async fn route_delete_in_another_netns_is_recorded_with_the_deleter() {
-    let test = "route_delete_in_another_netns_is_recorded_with_the_deleter";
-    if !prerequisites(test) {
+    if !prerequisites() {
         return;
     }
     let (attribution, mut rx) = start(std::process::id());
-    let ns = Netns::new("del");
+    let ns = Netns::new("ge").expect("ip netns add");
     ns.ip(&["link", "set", "lo", "up"]);
     ns.ip(&["route", "add", "10.9.0.0/24", "dev", "lo", "table", "100"]);
     ns.ip(&["-6", "route", "add", "2001:db8:9::/64", "dev", "lo"]);
@@ -130,12 +95,11 @@ async fn route_delete_in_another_netns_is_recorded_with_the_deleter() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn ioctl_route_delete_is_recorded_and_own_requests_are_skipped() {
-    let test = "ioctl_route_delete_is_recorded_and_own_requests_are_skipped";
-    if !prerequisites(test) {
+    if !prerequisites() {
         return;
     }
     if let Err(reason) = tracefs() {
-        skip(test, &reason);
+        skip(&reason);
         return;
     }
     let me = std::process::id();
@@ -170,7 +134,7 @@ async fn ioctl_route_delete_is_recorded_and_own_requests_are_skipped() {
     assert_eq!(&arg.bytes[12..16], &[10, 254, 253, 0], "rt_dst address");
 
     // A marker from another process, then nothing of ours must have come first.
-    let ns = Netns::new("own");
+    let ns = Netns::new("ge").expect("ip netns add");
     let marker = ns.ip(&["link", "set", "lo", "down"]);
     let first = wait_for(&mut rx_skip, "the marker", |r| r.task.tgid == marker || r.task.tgid == me).await;
     assert_eq!(first.task.tgid, marker, "guardian's own request was recorded: {first:#?}");

@@ -16,71 +16,14 @@
 //! g1. Needs root (namespaces and veth pairs); skips loudly without it.
 
 use super::*;
+use crate::test_netns::{skip, Netns};
 use nix::net::if_::if_nametoindex;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
-use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-/// Prints `SKIPPED: reason` past libtest's capture, or fails under CI.
-fn skip(reason: &str) {
-    let test = std::thread::current().name().unwrap_or("<test>").to_owned();
-    if std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0") {
-        panic!("{test}: prerequisites missing under CI (tests must not skip in CI): {reason}");
-    }
-    let msg = format!("\nSKIPPED: {test}: {reason}\n");
-    // SAFETY: writing a byte buffer to fd 2.
-    unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
-}
-
-/// A network namespace of this test (`gl-<pid>-<n>`), deleted on drop.
-struct Netns(String);
-
-impl Netns {
-    fn new() -> Result<Netns, String> {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let name = format!("gl-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
-        run(&["netns", "add", &name])?;
-        Ok(Netns(name))
-    }
-
-    /// `ip -n <ns> <args>`, panicking on failure (setup is not optional).
-    fn ip(&self, args: &str) {
-        let mut all = vec!["-n", &self.0];
-        all.extend(args.split_whitespace());
-        run(&all).unwrap_or_else(|e| panic!("in {}: {e}", self.0));
-    }
-
-    /// Runs `f` on a thread that has joined the namespace: sockets it opens
-    /// belong to the namespace for life, wherever they are used later.
-    fn run_in<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                let ns = std::fs::File::open(format!("/run/netns/{}", self.0)).expect("open the namespace");
-                // SAFETY: setns on a valid namespace fd, for this thread only.
-                let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
-                assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-                f()
-            })
-            .join()
-            .expect("thread in the namespace panicked")
-        })
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
-    }
-}
-
-fn run(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip").args(args).output().map_err(|e| format!("ip: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()));
-    }
-    Ok(())
+/// `ip -n <ns> <args>` with the arguments in one string.
+fn ip(ns: &Netns, args: &str) {
+    ns.ip(&args.split_whitespace().collect::<Vec<_>>());
 }
 
 struct Peer {
@@ -90,22 +33,22 @@ struct Peer {
 
 /// Builds the two namespaces of the module diagram.
 fn topology(g: &Netns, p: &Netns) -> Peer {
-    g.ip(&format!("link add g0 type veth peer name p0 netns {}", p.0));
-    g.ip(&format!("link add g1 type veth peer name p1 netns {}", p.0));
+    ip(g, &format!("link add g0 type veth peer name p0 netns {}", p.0));
+    ip(g, &format!("link add g1 type veth peer name p1 netns {}", p.0));
     for (ns, prefix) in [(g, 'g'), (p, 'p')] {
-        ns.ip("link set lo up");
+        ip(ns, "link set lo up");
         let host = if prefix == 'g' { 1 } else { 2 };
         for n in 0..2 {
-            ns.ip(&format!("addr add 10.{n}.0.{host}/24 dev {prefix}{n}"));
+            ip(ns, &format!("addr add 10.{n}.0.{host}/24 dev {prefix}{n}"));
             let net6 = if n == 0 { "2001:db8:" } else { "2001:db8:1:" };
-            ns.ip(&format!("addr add {net6}:{host}/64 dev {prefix}{n} nodad"));
-            ns.ip(&format!("link set {prefix}{n} up"));
+            ip(ns, &format!("addr add {net6}:{host}/64 dev {prefix}{n} nodad"));
+            ip(ns, &format!("link set {prefix}{n} up"));
         }
     }
-    p.ip("addr add 192.0.2.9/32 dev p0");
-    p.ip("addr add 2001:db8:ff::9/128 dev p0 nodad");
-    g.ip("route add 192.0.2.9/32 via 10.1.0.2 dev g1");
-    g.ip("-6 route add 2001:db8:ff::9/128 via 2001:db8:1::2 dev g1");
+    ip(p, "addr add 192.0.2.9/32 dev p0");
+    ip(p, "addr add 2001:db8:ff::9/128 dev p0 nodad");
+    ip(g, "route add 192.0.2.9/32 via 10.1.0.2 dev g1");
+    ip(g, "-6 route add 2001:db8:ff::9/128 via 2001:db8:1::2 dev g1");
     Peer { v4: "192.0.2.9".parse().unwrap(), v6: "2001:db8:ff::9".parse().unwrap() }
 }
 
@@ -131,7 +74,7 @@ impl Lab {
             skip("needs root (creates network namespaces and veth pairs)");
             return None;
         }
-        let (g, p) = match (Netns::new(), Netns::new()) {
+        let (g, p) = match (Netns::new("gl"), Netns::new("gl")) {
             (Ok(g), Ok(p)) => (g, p),
             (Err(e), _) | (_, Err(e)) => {
                 skip(&format!("cannot create a network namespace: {e}"));
@@ -253,8 +196,8 @@ fn send_sockets_force_the_route_device_and_source_in_both_families() {
             // A covering route through g0, less specific than the host
             // route through g1 that the table prefers.
             match family {
-                Family::V4 => lab.g.ip("route add 192.0.2.0/24 via 10.0.0.2 dev g0"),
-                Family::V6 => lab.g.ip("-6 route add 2001:db8:ff::/64 via 2001:db8::2 dev g0"),
+                Family::V4 => ip(&lab.g, "route add 192.0.2.0/24 via 10.0.0.2 dev g0"),
+                Family::V6 => ip(&lab.g, "-6 route add 2001:db8:ff::/64 via 2001:db8::2 dev g0"),
             }
             let got = probe(&mut sockets, &receiver, b"g0", to, src_g0, lab.g0).await;
             assert_eq!(
@@ -285,7 +228,7 @@ fn send_sockets_force_the_route_device_and_source_in_both_families() {
     // instead of leaving through g1: ENETUNREACH for IPv4; for IPv6 EINVAL,
     // as the kernel removes g0's global addresses with the link (unless
     // keep_addr_on_down), or ENETUNREACH where they stay.
-    lab.g.ip("link set g0 down");
+    ip(&lab.g, "link set g0 down");
     for (sockets, family) in all.iter_mut().zip([Family::V4, Family::V6]) {
         let (src_g0, _) = sources(family);
         let to = SocketAddr::new(lab.dst(family), 9);
@@ -300,7 +243,7 @@ fn send_sockets_force_the_route_device_and_source_in_both_families() {
 
     // g1 deleted: the IPv6 socket bound to it reports ENODEV and is closed,
     // so that a later interface with the same index gets a fresh one.
-    lab.g.ip("link del g1");
+    ip(&lab.g, "link del g1");
     let (_, src_g1) = sources(Family::V6);
     let v6 = &mut all[1];
     let err = v6.send(b"gone", SocketAddr::new(lab.peer.v6, 9), src_g1, lab.g1).unwrap_err();
