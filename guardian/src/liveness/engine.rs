@@ -143,11 +143,11 @@ impl Engine {
 
     // ---- configuration ----------------------------------------------------
 
-    /// Makes the sessions and their routes match `bindings` (at start-up
-    /// and after a reload): routes no longer listed are detached, sessions
-    /// left without routes end, new sessions start. Then every route's
-    /// current verdict is sent again, so the reconciler agrees after a
-    /// reload whatever it did with the routes meanwhile. `unresolved` are
+    /// Makes the sessions and their routes match `bindings` (at start-up,
+    /// after a reload, when routes waiting for a device resolve): routes no
+    /// longer listed are detached, sessions left without routes end, new
+    /// sessions start, and a session that gained a route sends its verdict
+    /// (the others' verdicts stand; see [`Engine::restate_all`]). `unresolved` are
     /// routes whose session cannot be formed yet (no device or address):
     /// they stay as they are until the start-up grace ends, then follow
     /// the rules of a session that is not Up.
@@ -174,10 +174,12 @@ impl Engine {
                     }
                 },
             };
+            if self.registry.session_of(&b.route.key) != Some(id) {
+                touched.push(id);
+            }
             if let Some(emptied) = self.registry.attach(id, b.route) {
                 self.end_session(emptied, now);
             }
-            touched.push(id);
         }
         touched.sort_unstable();
         touched.dedup();
@@ -188,6 +190,15 @@ impl Engine {
             self.gates.push(Gate { keys: unresolved.iter().map(|r| r.key).collect(), open: true });
         }
         refused
+    }
+
+    /// Sends every session's current verdict again: after a reload the
+    /// reconciler may have changed what it does with the routes.
+    pub fn restate_all(&mut self) {
+        let ids: Vec<u32> = self.registry.ids().collect();
+        for id in ids {
+            self.restate_verdict(id);
+        }
     }
 
     /// The verdict for routes whose session could not be formed, once the

@@ -300,5 +300,17 @@ fn a_reload_restates_every_verdict() {
     p.gates_a.clear();
     let _ = p.a.take_gates();
     assert!(p.a.apply_bindings(&[binding(A, B, route(1))], &[], p.now).is_empty());
+    assert!(p.a.take_gates().is_empty(), "bindings that did not change restate nothing");
+    p.a.restate_all();
     assert_eq!(opened(&p.a.take_gates()), vec![route(1).key]);
+}
+
+#[test]
+fn a_route_joining_an_up_session_is_let_through_at_once() {
+    let mut p = Pair::new(fast(), fast(), &[route(1)], &[route(2)]);
+    p.run_for(Duration::from_secs(5));
+    let _ = p.a.take_gates();
+    let both = [binding(A, B, route(1)), binding(A, B, route(3))];
+    assert!(p.a.apply_bindings(&both, &[], p.now).is_empty());
+    assert_eq!(opened(&p.a.take_gates()), vec![route(1).key, route(3).key]);
 }

@@ -91,6 +91,8 @@ pub struct LivenessTask {
     v4: Option<Sockets>,
     v6: Option<Sockets>,
     routes: Vec<LivenessRoute>,
+    /// Routes resolved to their session, and those still waiting.
+    bound: Vec<Binding>,
     unresolved: Vec<LivenessRoute>,
     retry_at: Option<Instant>,
     /// Until then, routes without a session stay as they are (start-up grace).
@@ -116,6 +118,7 @@ impl LivenessTask {
             v4: None,
             v6: None,
             routes,
+            bound: Vec::new(),
             unresolved: Vec::new(),
             retry_at: None,
             grace_until,
@@ -125,7 +128,7 @@ impl LivenessTask {
     }
 
     pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
-        self.bind_routes().await;
+        self.bind_routes(false).await;
         loop {
             self.flush();
             let next = [self.engine.next_wakeup(), self.retry_at, (!self.grace_done).then_some(self.grace_until)]
@@ -146,7 +149,7 @@ impl LivenessTask {
             self.engine.on_timers(now);
             if self.retry_at.is_some_and(|at| at <= now) {
                 self.retry_at = None;
-                self.bind_routes().await;
+                self.bind_routes(true).await;
             }
             if !self.grace_done && self.grace_until <= now {
                 self.grace_done = true;
@@ -179,18 +182,21 @@ impl LivenessTask {
                 }
                 self.engine.reconfigure(config, Instant::now());
                 self.routes = routes;
-                self.bind_routes().await;
+                self.bind_routes(false).await;
+                self.engine.restate_all();
+                self.flush();
             }
         }
     }
 
-    /// Resolves every configured route to its session and hands the result
-    /// to the engine.
-    async fn bind_routes(&mut self) {
-        let mut bindings = Vec::with_capacity(self.routes.len());
+    /// Resolves the configured routes to their sessions (with `retry`, only
+    /// those still waiting: the others' paths were looked up already) and
+    /// hands the result to the engine.
+    async fn bind_routes(&mut self, retry: bool) {
+        let mut bindings = if retry { std::mem::take(&mut self.bound) } else { Vec::with_capacity(self.routes.len()) };
         let mut unresolved = Vec::new();
         let mut cache: HashMap<PathQuery, Resolved> = HashMap::new();
-        let routes = std::mem::take(&mut self.routes);
+        let routes = if retry { self.unresolved.clone() } else { std::mem::take(&mut self.routes) };
         for route in &routes {
             let id = (route.peer, route.dev.clone(), route.src);
             let resolved = match cache.get(&id) {
@@ -211,7 +217,9 @@ impl LivenessTask {
                 }
             }
         }
-        self.routes = routes;
+        if !retry {
+            self.routes = routes;
+        }
         for family in [Family::V4, Family::V6] {
             if bindings.iter().any(|b| Family::of(&b.session.peer) == family) {
                 self.open_sockets(family);
@@ -226,6 +234,7 @@ impl LivenessTask {
         if self.grace_done {
             self.engine.withdraw_unresolved(&refs);
         }
+        self.bound = bindings;
         self.unresolved = unresolved;
         self.retry_at = (!self.unresolved.is_empty()).then(|| Instant::now() + RESOLVE_RETRY);
         self.flush();
