@@ -934,6 +934,20 @@ struct Detection {
 }
 
 impl Detection {
+    /// Nothing seen yet of a cut made within `window`.
+    fn new(bound_ms: f64, window: Duration) -> Detection {
+        Detection {
+            bound_ms,
+            over_bound_ms: Vec::new(),
+            lateness_ms: Vec::new(),
+            other_reasons: 0,
+            slow_at_cut: 0,
+            cut_window_ms: window.as_secs_f64() * 1e3,
+        }
+    }
+}
+
+impl Detection {
     fn summary(&self) -> Value {
         let s = |v: &[f64]| {
             if v.is_empty() {
@@ -1013,14 +1027,7 @@ fn detect_guardian(pair: &Pair, a: &mut Daemon, expect: u32, bound_ms: f64) -> R
     let mut seen = a.log_len();
     let (cut_at, window) = cutter.cut()?;
     let deadline = Instant::now() + detection_timeout(pair.n);
-    let mut d = Detection {
-        bound_ms,
-        over_bound_ms: Vec::new(),
-        lateness_ms: Vec::new(),
-        other_reasons: 0,
-        slow_at_cut: 0,
-        cut_window_ms: window.as_secs_f64() * 1e3,
-    };
+    let mut d = Detection::new(bound_ms, window);
     while d.over_bound_ms.len() + d.other_reasons + d.slow_at_cut < expect as usize {
         for line in a.log_lines_from(seen) {
             seen += 1;
@@ -1071,14 +1078,7 @@ fn detect_bird(pair: &Pair, a: &mut Bird) -> Result<Detection> {
     let mut pos = a.log_len();
     let (cut_at, window) = cutter.cut()?;
     let deadline = Instant::now() + detection_timeout(pair.n);
-    let mut d = Detection {
-        bound_ms,
-        over_bound_ms: Vec::new(),
-        lateness_ms: Vec::new(),
-        other_reasons: 0,
-        slow_at_cut: 0,
-        cut_window_ms: window.as_secs_f64() * 1e3,
-    };
+    let mut d = Detection::new(bound_ms, window);
     while d.over_bound_ms.len() < pair.n as usize {
         let (lines, next) = a.log_from(pos);
         pos = next;
