@@ -41,6 +41,8 @@ pub enum DaemonError {
     Metrics { addr: SocketAddr, source: std::io::Error },
     #[error("cannot open netlink sockets: {0}")]
     Netlink(#[from] KernelError),
+    #[error("liveness: {0}")]
+    Liveness(crate::liveness::network::NetworkError),
     #[error("attribution mode \"ebpf\" needs the eBPF programs, which did not load: {0} (use mode \"auto\" to fall back to netlink port ids)")]
     Ebpf(ebpf::EbpfError),
 }
@@ -63,16 +65,35 @@ pub async fn run(config: Config, config_path: Option<PathBuf>, started: std::tim
     }
     let control_path = config.daemon.control_socket.clone();
     let control_listener = bind_control(&control_path)?;
+    let result = serve(config, config_path, started, control_listener).await;
+    // Also when the start-up failed half-way: no socket file is left behind.
+    let _ = std::fs::remove_file(&control_path);
+    result
+}
+
+/// Everything after the control socket is bound, until shutdown.
+async fn serve(
+    config: Config,
+    config_path: Option<PathBuf>,
+    started: std::time::Instant,
+    control_listener: UnixListener,
+) -> Result<(), DaemonError> {
     let metrics_listener = match config.daemon.metrics_listen {
         Some(addr) => Some(TcpListener::bind(addr).await.map_err(|source| DaemonError::Metrics { addr, source })?),
         None => None,
     };
+    let metrics = Arc::new(Metrics::new());
+    // Before anything else touches the host: a liveness port another daemon
+    // holds ends the start-up here.
+    let (gate_tx, gate_rx) = mpsc::unbounded_channel();
+    let (liveness, liveness_handle, liveness_rx) =
+        LivenessTask::new(config.liveness.clone(), config.routes.liveness.clone(), metrics.clone(), gate_tx)
+            .map_err(DaemonError::Liveness)?;
 
     let protocol = config.daemon.route_protocol;
     let writer = RouteWriter::new(protocol)?;
     // Subscribed before the reconciler's first dump, so nothing falls between the two.
     let monitor = Monitor::subscribe(config.daemon.netlink_rcvbuf as usize).map_err(KernelError::from)?;
-    let metrics = Arc::new(Metrics::new());
     let (status_tx, status_rx) = watch::channel(Status { config: config.origin.clone(), ..Default::default() });
     let (event_tx, event_rx) = mpsc::channel(64);
     let (command_tx, command_rx) = mpsc::channel(16);
@@ -88,9 +109,6 @@ pub async fn run(config: Config, config_path: Option<PathBuf>, started: std::tim
     if config.routes.excluded > 0 {
         tracing::info!(routes = config.routes.excluded, "routes left out by liveness.exclude");
     }
-    let (gate_tx, gate_rx) = mpsc::unbounded_channel();
-    let (liveness, liveness_handle, liveness_rx) =
-        LivenessTask::new(config.liveness.clone(), config.routes.liveness.clone(), metrics.clone(), gate_tx);
     tokio::spawn(liveness.run(liveness_rx));
     let reconciler = Reconciler::new(config, writer, metrics.clone(), status_tx, repair_tx, started);
     let reconciler = tokio::spawn(reconciler.run(event_rx, command_rx, gate_rx));
@@ -125,7 +143,6 @@ pub async fn run(config: Config, config_path: Option<PathBuf>, started: std::tim
         let _ = done_rx.await;
     }
     reconciler.abort();
-    let _ = std::fs::remove_file(&control_path);
     tracing::info!("guardian stopped");
     Ok(())
 }
@@ -175,6 +192,12 @@ async fn reload(path: Option<&Path>, commands: &mpsc::Sender<Command>, liveness:
         }
     };
     let (live_config, live_routes) = (config.liveness.clone(), config.routes.liveness.clone());
+    // The new configuration's liveness port first: if it is taken, nothing
+    // of the new file is applied.
+    if let Err(e) = liveness.prepare(live_config.port, live_routes.clone()).await {
+        tracing::error!(error = %e, "configuration reload refused: its liveness port cannot be opened; keeping the old configuration");
+        return;
+    }
     let (tx, rx) = oneshot::channel();
     if commands.send(Command::Reload(Box::new(config), tx)).await.is_ok() {
         let _ = rx.await;

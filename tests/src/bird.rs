@@ -122,9 +122,16 @@ impl Bird {
 
     /// Log lines containing `needle`.
     pub fn log_lines_with(&self, needle: &str) -> Vec<String> {
+        self.log_lines_from(0, needle)
+    }
+
+    /// Log lines from index `mark` on (a `logs().len()` taken earlier)
+    /// containing `needle`.
+    pub fn log_lines_from(&self, mark: usize, needle: &str) -> Vec<String> {
         self.logs
             .snapshot()
             .iter()
+            .skip(mark)
             .filter_map(Value::as_str)
             .filter(|line| line.contains(needle))
             .map(str::to_owned)

@@ -33,6 +33,17 @@ impl Rule {
     /// `udp dport 3784` (drop all of it) or
     /// `udp dport 3784 numgen random mod 100 < 1` (drop 1 %).
     pub fn drop_input(ns: &Netns, matches: &str) -> Rule {
+        Rule::input(ns, matches, "drop")
+    }
+
+    /// Adds `<matches> counter` on input in `ns`: counts, lets everything
+    /// through (e.g. `udp dport 3784 @th,64,8 0x23`: BFD packets whose
+    /// first byte says version 1, diagnostic 3).
+    pub fn count_input(ns: &Netns, matches: &str) -> Rule {
+        Rule::input(ns, matches, "")
+    }
+
+    fn input(ns: &Netns, matches: &str, verdict: &str) -> Rule {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let chain = format!("in{}", COUNTER.fetch_add(1, Ordering::Relaxed));
         nft(ns, &["add", "table", "inet", TABLE]);
@@ -40,12 +51,12 @@ impl Rule {
             ns,
             &[&format!("add chain inet {TABLE} {chain} {{ type filter hook input priority 0 ; policy accept ; }}")],
         );
-        nft(ns, &[&format!("add rule inet {TABLE} {chain} {matches} counter drop")]);
+        nft(ns, &[&format!("add rule inet {TABLE} {chain} {matches} counter {verdict}")]);
         Rule { netns: ns.name().to_owned(), chain }
     }
 
-    /// Packets the rule has dropped so far.
-    pub fn dropped(&self, ns: &Netns) -> u64 {
+    /// Packets the rule has matched (dropped or counted) so far.
+    pub fn packets(&self, ns: &Netns) -> u64 {
         self.assert_in(ns);
         let out = nft(ns, &["-j", "list", "chain", "inet", TABLE, &self.chain]);
         let v: Value = out.json();

@@ -18,27 +18,33 @@ use guardian_tests::bird::{BfdSession, Bird};
 use guardian_tests::netns::{Netns, ADDR4, DEV, GW4, PEER};
 use guardian_tests::nft::Rule;
 use guardian_tests::wait::{self, SHORT};
-use guardian_tests::{ip, require_netns, require_tool, sessions, Config, Daemon, RouteSpec};
+use guardian_tests::{ip, logs, msg, require_netns, require_tool, sessions, Config, Daemon, RouteSpec};
 
 /// Slack on top of a detection time before a missed Down is a failure.
 const SLACK: Duration = Duration::from_secs(5);
 
-fn bird_config() -> String {
+/// BIRD's BFD on `iface` with one neighbor, at 100 ms x 3; `debug` is
+/// what it logs (`packets` adds a line per control packet).
+fn bird_bfd_config(router_id: &str, iface: &str, neighbor: &str, debug: &str) -> String {
     format!(
         r#"log stderr all;
-router id {GW4};
-debug protocols {{ states, events }};
+router id {router_id};
+debug protocols {{ {debug} }};
 protocol device {{}}
 protocol bfd {{
-    interface "{PEER}" {{
+    interface "{iface}" {{
         min rx interval 100 ms;
         min tx interval 100 ms;
         multiplier 3;
     }};
-    neighbor {ADDR4};
+    neighbor {neighbor};
 }}
 "#
     )
+}
+
+fn bird_config() -> String {
+    bird_bfd_config(GW4, PEER, ADDR4, "states, events, packets")
 }
 
 fn route() -> RouteSpec {
@@ -144,7 +150,7 @@ fn bird_and_guardian_come_up_and_both_go_down_when_the_path_is_cut() {
     ip::wait_absent(&it.g, &route().dst, "main", detect + SLACK);
     wait_bird(&it.bird, "Down", Duration::from_millis(300) + SLACK, |s| s.state == "Down");
     eprintln!("path cut: guardian Down after {guardian_down:?}, BIRD Down by {:?}", cut.elapsed());
-    assert!(rule_g.dropped(&it.g) > 0 && rule_b.dropped(&it.b) > 0, "the rules dropped nothing");
+    assert!(rule_g.packets(&it.g) > 0 && rule_b.packets(&it.b) > 0, "the rules dropped nothing");
 
     // Mend it: both come back Up and the route is reinstalled.
     rule_g.remove(&it.g);
@@ -154,12 +160,20 @@ fn bird_and_guardian_come_up_and_both_go_down_when_the_path_is_cut() {
 }
 
 #[test]
-fn admin_down_withdraws_the_route_and_takes_birds_session_down() {
+fn admin_down_withdraws_the_route_and_bird_sees_admin_down_and_stays_down() {
     require_netns!();
     require_tool!("bird");
     require_tool!("birdc");
+    require_tool!("nft");
     let it = Interop::start();
-    let detect = it.detect_time();
+    // BIRD's packets to guardian that say Down with diagnostic 3 (Neighbor
+    // Signaled Session Down), and with diagnostic 1 (Control Detection Time
+    // Expired): byte 0 is version 1 | diag, the top two bits of byte 1 the
+    // state (1 = Down). RFC 5880 6.8.6: a peer that hears AdminDown goes
+    // Down with diag 3; one that merely stops hearing us, with diag 1.
+    let signalled = Rule::count_input(&it.g, "udp dport 3784 @th,64,8 0x23 @th,72,2 0x1");
+    let timed_out = Rule::count_input(&it.g, "udp dport 3784 @th,64,8 0x21");
+    let mark = it.bird.logs().len();
 
     let out = it.guardian.cli(&["admin-down", GW4]);
     assert!(out.success(), "{out:?}");
@@ -167,9 +181,31 @@ fn admin_down_withdraws_the_route_and_takes_birds_session_down() {
     let s = sessions::get(&it.guardian, GW4);
     assert_eq!(s["state"], "admin_down", "{s}");
     ip::wait_absent(&it.g, &route().dst, "main", SLACK);
-    // BIRD hears AdminDown and goes Down (RFC 5880 6.8.6), and stays Down:
-    // guardian keeps sending AdminDown at the slow rate.
-    wait_bird(&it.bird, "Down", detect + SLACK, |s| s.state == "Down");
+    // BIRD received AdminDown ("CTL received from ... [AdminDown", its
+    // packet trace) and answered Down with diagnostic 3.
+    wait_bird(&it.bird, "Down", SHORT, |s| s.state == "Down");
+    wait::until("BIRD's log of an AdminDown packet from guardian", SHORT, || {
+        let seen = it.bird.log_lines_with(&format!("CTL received from {ADDR4} [AdminDown"));
+        if seen.is_empty() {
+            Err("none yet".into())
+        } else {
+            Ok(())
+        }
+    });
+    wait::until("a Down packet with diagnostic 3 from BIRD", SHORT, || match signalled.packets(&it.g) {
+        0 => Err("none yet".into()),
+        n => Ok(n),
+    });
+    // And it stays Down while guardian is AdminDown: guardian keeps sending
+    // AdminDown at the slow rate, BIRD never moves on to Init or times out.
+    // A negative can only be watched for a while: 3 s is ten of BIRD's
+    // detection times at 100 ms, and three at the 1 s it falls back to.
+    std::thread::sleep(Duration::from_secs(3));
+    let s = it.bird.bfd_sessions();
+    assert!(s.iter().any(|s| s.address == ADDR4 && s.state == "Down"), "{s:?}");
+    let moved = it.bird.log_lines_from(mark, "changed state from Down");
+    assert!(moved.is_empty(), "BIRD left Down while guardian was AdminDown: {moved:?}");
+    assert_eq!(timed_out.packets(&it.g), 0, "BIRD timed the session out rather than hearing AdminDown");
     let s = sessions::get(&it.guardian, GW4);
     assert_eq!(s["state"], "admin_down", "guardian's AdminDown must ignore BIRD: {s}");
 
@@ -183,5 +219,108 @@ fn admin_down_withdraws_the_route_and_takes_birds_session_down() {
     assert!(out.success(), "{out:?}");
     assert_eq!(out.stdout.trim(), format!("peer {GW4}: 1 session set admin up"), "{out:?}");
     it.wait_both_up();
+    // admin-up is no way down: the last reason a session went down stays.
+    let s = sessions::get(&it.guardian, GW4);
+    assert_eq!(s["last_down_reason"], "admin_down", "{s}");
     it.assert_bird_accepted_every_packet();
+}
+
+// ---- one BFD receiver per host and port -------------------------------------
+
+/// BIRD in `a` and `b`, their BFD sessions with each other Up.
+fn two_birds(a: &Netns, b: &Netns) -> (Bird, Bird) {
+    a.veth_to(DEV, b, PEER);
+    a.addr_add(DEV, &format!("{ADDR4}/24"));
+    b.addr_add(PEER, &format!("{GW4}/24"));
+    let bird_a = Bird::start(a, &bird_bfd_config(ADDR4, DEV, GW4, "states, events"));
+    let bird_b = Bird::start(b, &bird_bfd_config(GW4, PEER, ADDR4, "states, events"));
+    bird_a.wait_bfd_state(GW4, "Up", SHORT);
+    bird_b.wait_bfd_state(ADDR4, "Up", SHORT);
+    (bird_a, bird_b)
+}
+
+/// BIRD's session with `peer` is Up and BIRD logged no change of it from
+/// `mark` on, after watching it for a while (the length of a negative).
+fn assert_bird_stayed_up(bird: &Bird, peer: &str, mark: usize) {
+    std::thread::sleep(Duration::from_secs(2));
+    let changes = bird.log_lines_from(mark, "changed state");
+    assert!(changes.is_empty(), "BIRD's session changed state: {changes:?}");
+    let s = bird.bfd_sessions();
+    assert!(s.iter().any(|s| s.address == peer && s.state == "Up"), "{s:?}");
+}
+
+#[test]
+fn guardian_refuses_the_port_birds_bfd_holds_and_birds_session_stays_up() {
+    require_netns!();
+    require_tool!("bird");
+    require_tool!("birdc");
+    let (a, b) = (Netns::new(), Netns::new());
+    let (bird_a, _bird_b) = two_birds(&a, &b);
+    let mark = bird_a.logs().len();
+
+    // guardian beside BIRD, with a route that asks for liveness towards
+    // another peer: it must not start, and say who holds the port.
+    let config = guardian_config().route(RouteSpec::new("10.9.1.0/24").via("192.0.2.3").dev(DEV).liveness("nexthop"));
+    let out = Daemon::builder(&a).config(&config).run_to_exit(SHORT);
+    out.assert_no_panic();
+    assert_eq!(out.code(), 1, "{out:?}");
+    let line = out.stderr.lines().find(|l| l.starts_with("error: ")).unwrap_or_else(|| panic!("{out:?}"));
+    for needle in ["liveness", "3784", "bird", &format!("pid {}", bird_a.pid()), "liveness.port"] {
+        assert!(line.contains(needle), "the error lacks {needle:?}: {line}");
+    }
+    assert_bird_stayed_up(&bird_a, GW4, mark);
+}
+
+#[test]
+fn a_reload_that_needs_the_port_bird_holds_is_refused_and_the_old_configuration_stays() {
+    require_netns!();
+    require_tool!("bird");
+    require_tool!("birdc");
+    let (a, b) = (Netns::new(), Netns::new());
+    let (bird_a, _bird_b) = two_birds(&a, &b);
+    let mark = bird_a.logs().len();
+    // Without liveness routes guardian never touches the port.
+    let plain = RouteSpec::new("10.9.2.0/24").via(GW4).dev(DEV);
+    let guardian = Daemon::start(&a, &Config::new().attribution("mode", "\"off\"").route(plain.clone()));
+    ip::wait_installed(&a, &plain, SHORT);
+
+    let log_mark = guardian.log_mark();
+    guardian.write_config(&guardian_config());
+    guardian.sighup();
+    let refused = "configuration reload refused: its liveness port cannot be opened; keeping the old configuration";
+    let line = guardian.wait_log_from(log_mark, "the reload refused", msg(refused), SHORT);
+    assert_eq!(line["level"], "ERROR", "{line}");
+    let error = logs::field(&line, "error").unwrap_or_default();
+    assert!(error.contains("3784") && error.contains("bird"), "{line}");
+    // The old configuration runs on: its route guarded, the new one absent.
+    assert_eq!(guardian.status()["routes"]["desired"], 1);
+    a.ip(&["route", "del", &plain.dst]);
+    ip::wait_installed(&a, &plain, SHORT);
+    assert!(ip::find(&a, &route().dst, "main").is_none(), "the refused configuration's route was installed");
+    assert_bird_stayed_up(&bird_a, GW4, mark);
+}
+
+#[test]
+fn bird_started_beside_guardian_cannot_take_its_port_and_guardians_session_stays_up() {
+    require_netns!();
+    require_tool!("bird");
+    require_tool!("birdc");
+    let it = Interop::start();
+    let mark = it.guardian.log_mark();
+    // A second BIRD with BFD, in guardian's namespace.
+    let second = Bird::start(&it.g, &bird_bfd_config(ADDR4, DEV, GW4, "states, events"));
+    wait::until("the second BIRD's bind failure", SHORT, || {
+        let lines = second.log_lines_with("Address already in use");
+        if lines.is_empty() {
+            Err(format!("{:?}", second.logs().snapshot()))
+        } else {
+            Ok(())
+        }
+    });
+    // guardian's session with the first BIRD keeps running.
+    std::thread::sleep(Duration::from_secs(2));
+    let down = it.guardian.logs().find_from(mark, &|l| logs::is(l, "liveness session down"));
+    assert!(down.is_none(), "guardian's session went down: {down:?}");
+    let s = sessions::get(&it.guardian, GW4);
+    assert_eq!(s["state"], "up", "{s}");
 }

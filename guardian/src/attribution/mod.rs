@@ -21,7 +21,7 @@ pub mod recent;
 pub mod task;
 
 #[cfg(test)]
-mod fakeproc;
+pub(crate) mod fakeproc;
 #[cfg(test)]
 mod live_tests;
 

@@ -19,7 +19,7 @@
 
 use super::process::{ProcessError, ProcessInfo, Procfs};
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// `NETLINK_ROUTE`, the protocol column of rtnetlink sockets.
 const NETLINK_ROUTE: u32 = 0;
@@ -74,7 +74,7 @@ impl PortIdResolver {
         let guess = pid_guess(port_id);
         let inode = self.socket_inode(port_id)?;
         if let Some(inode) = inode {
-            if let Some(pid) = self.socket_holder(inode, guess) {
+            if let Some(pid) = self.procfs.socket_holder(inode, guess) {
                 match self.procfs.process(pid) {
                     Ok(process) => return Ok(PortOwner::Resolved { process, exact: true }),
                     Err(ProcessError::Gone(_)) => {} // it exited since: try the guess
@@ -106,29 +106,6 @@ impl PortIdResolver {
         let text =
             std::fs::read_to_string(&path).map_err(|source| PortIdError::Table { path: path.clone(), source })?;
         find_socket(&text, NETLINK_ROUTE, port_id).map_err(|line| PortIdError::Format { path, line })
-    }
-
-    /// The first process with a `socket:[inode]` fd, trying `candidate`
-    /// (the port id as a pid, usually the creator) before the others.
-    /// Processes whose `fd/` cannot be read (exited, another user's) are
-    /// passed over.
-    fn socket_holder(&self, inode: u64, candidate: Option<u32>) -> Option<u32> {
-        let target = PathBuf::from(format!("socket:[{inode}]"));
-        if let Some(pid) = candidate.filter(|&pid| self.holds(pid, &target)) {
-            return Some(pid);
-        }
-        let entries = std::fs::read_dir(self.procfs.root()).ok()?;
-        entries
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-            .filter(|&pid| Some(pid) != candidate)
-            .find(|&pid| self.holds(pid, &target))
-    }
-
-    fn holds(&self, pid: u32, target: &Path) -> bool {
-        let Ok(fds) = std::fs::read_dir(self.procfs.pid_dir(pid).join("fd")) else {
-            return false;
-        };
-        fds.filter_map(Result::ok).any(|fd| std::fs::read_link(fd.path()).is_ok_and(|link| link == target))
     }
 }
 

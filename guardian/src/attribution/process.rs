@@ -111,6 +111,29 @@ impl Procfs {
             .and_then(|status| status_field(&status, "NStgid").map(|ids| ids.split_whitespace().count() == 1))
             .unwrap_or(false)
     }
+
+    /// The first process with a `socket:[inode]` fd, trying `candidate`
+    /// (usually the socket's creator, when the caller can guess it) before
+    /// the others. Processes whose `fd/` cannot be read (exited, another
+    /// user's without ptrace rights) are passed over.
+    pub fn socket_holder(&self, inode: u64, candidate: Option<u32>) -> Option<u32> {
+        let target = PathBuf::from(format!("socket:[{inode}]"));
+        if let Some(pid) = candidate.filter(|&pid| self.holds(pid, &target)) {
+            return Some(pid);
+        }
+        let entries = std::fs::read_dir(&self.root).ok()?;
+        entries
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|&pid| Some(pid) != candidate)
+            .find(|&pid| self.holds(pid, &target))
+    }
+
+    fn holds(&self, pid: u32, target: &Path) -> bool {
+        let Ok(fds) = std::fs::read_dir(self.pid_dir(pid).join("fd")) else {
+            return false;
+        };
+        fds.filter_map(Result::ok).any(|fd| std::fs::read_link(fd.path()).is_ok_and(|link| link == target))
+    }
 }
 
 fn bad(path: &Path, field: &'static str) -> ProcessError {

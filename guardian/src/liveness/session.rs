@@ -156,9 +156,8 @@ impl Session {
             return;
         }
         let schedule = self.tx_schedule();
-        if self.remote_discriminator != 0 && self.remote_discriminator != packet.my_discriminator {
-            out.peer_restarted = true;
-        }
+        let new_discriminator = self.remote_discriminator != 0 && self.remote_discriminator != packet.my_discriminator;
+        let was_up = self.state == State::Up;
         self.learn(packet, now);
         if self.cfg.profile == Profile::Bfd && self.polling && packet.final_ {
             self.poll_finished();
@@ -168,6 +167,10 @@ impl Session {
             None if self.tx_schedule() != schedule => self.reschedule(now),
             None => {}
         }
+        // Only news while the session rides it out: a packet that takes the
+        // session Down, or one received outside Up, is a state change (or
+        // a handshake) of its own, not a restart kept up.
+        out.peer_restarted = new_discriminator && was_up && self.state == State::Up;
         // Every accepted packet restarts detection (the last step of 6.8.6),
         // with the detection time as it stands after the packet.
         self.detect_deadline = Some(now + self.detection_time());
@@ -315,7 +318,9 @@ impl Session {
         } else if from == State::Up {
             self.up_since = None;
         }
-        if matches!(to, State::Down | State::AdminDown) {
+        // AdminDown -> Down (admin-up) is the way back up, not a way down:
+        // the reason the session went down stays what it was.
+        if matches!(to, State::Down | State::AdminDown) && reason != Reason::AdminUp {
             self.last_down_reason = Some(reason);
         }
         self.backoff.reset();

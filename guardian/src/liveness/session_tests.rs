@@ -151,7 +151,23 @@ fn remote_discriminator_is_learned_from_every_accepted_packet() {
         packet.my_discriminator = 0x3333;
         let out = rx(&mut session, packet, t0 + MS);
         assert_eq!(session.remote_discriminator(), 0x3333);
-        assert!(out.peer_restarted);
+        // Outside Up a new discriminator is part of the handshake, no
+        // restart "kept up".
+        assert!(!out.peer_restarted, "{profile:?}");
+    }
+}
+
+#[test]
+fn a_peer_restart_that_takes_the_session_down_is_not_reported_as_kept_up() {
+    for profile in BOTH {
+        let (mut session, _, t0) = start(SessionConfig::new(profile));
+        bring_up(&mut session, t0);
+        // Long past the doublezero stale-Down window: a real Down.
+        let mut packet = from_peer(State::AdminDown, 0);
+        packet.my_discriminator = 0x3333;
+        let out = rx(&mut session, packet, t0 + 60 * SEC);
+        assert_eq!(transition(&out).1, State::Down, "{profile:?}");
+        assert!(!out.peer_restarted, "{profile:?}");
     }
 }
 
@@ -519,6 +535,8 @@ fn admin_up_returns_to_down_and_starts_over() {
         let sent = out.send.expect("sends again");
         assert_eq!((sent.state, sent.your_discriminator), (State::Down, 0));
         assert!(out.deadline(Timer::Transmit).is_some());
+        // Coming back is no way down: the last reason for one stays.
+        assert_eq!(session.last_down_reason(), Some(Reason::AdminDown), "{profile:?}");
         // AdminUp when not AdminDown does nothing.
         assert_eq!(session.process(Input::AdminUp, t0 + 11 * SEC).transition, None);
     }

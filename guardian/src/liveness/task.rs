@@ -8,9 +8,15 @@
 //!
 //! One task, one timer queue, a few sockets per family: a wake-up drains
 //! what is readable (recvmmsg), runs the timers that are due, and sends
-//! everything decided in one go (sendmmsg). Sockets open when the first
-//! session of their family appears, so a host without liveness routes does
-//! not hold port 3784 (BIRD may want it).
+//! everything decided in one go (sendmmsg).
+//!
+//! The sockets of a family are open exactly while the configuration has a
+//! route whose liveness peer is of that family: opened when the task is
+//! made (a port another daemon holds stops the start-up, see
+//! [`ReceiveSocket`]), and on reload before anything else changes
+//! ([`LivenessHandle::prepare`]: a reload that would need a port that is
+//! taken is refused whole). A host without liveness routes never holds the
+//! port, which BIRD or FRR may want.
 
 use super::engine::{Binding, Engine, Packet, SessionView};
 use super::metrics::OpLabels;
@@ -46,6 +52,12 @@ pub enum Command {
         up: bool,
         reply: oneshot::Sender<usize>,
     },
+    /// Opens the sockets a new configuration needs, before it is applied.
+    Prepare {
+        port: u16,
+        routes: Vec<LivenessRoute>,
+        reply: oneshot::Sender<Result<(), NetworkError>>,
+    },
     Reload {
         config: LivenessConfig,
         routes: Vec<LivenessRoute>,
@@ -71,6 +83,17 @@ impl LivenessHandle {
         rx.await.ok()
     }
 
+    /// Opens the sockets `routes` need on `port` (those not open already),
+    /// to be used by the next [`LivenessHandle::reload`]. An error (the
+    /// port is taken) means the new configuration cannot run: refuse it.
+    pub async fn prepare(&self, port: u16, routes: Vec<LivenessRoute>) -> Result<(), NetworkError> {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(Command::Prepare { port, routes, reply }).await.is_err() {
+            return Ok(()); // the task is gone (shutting down): nothing to refuse
+        }
+        rx.await.unwrap_or(Ok(()))
+    }
+
     pub async fn reload(&self, config: LivenessConfig, routes: Vec<LivenessRoute>) {
         let _ = self.tx.send(Command::Reload { config, routes }).await;
     }
@@ -78,6 +101,7 @@ impl LivenessHandle {
 
 struct Sockets {
     family: Family,
+    port: u16,
     receive: ReceiveSocket,
     send: SendSockets,
     batch: RecvBatch,
@@ -90,6 +114,8 @@ pub struct LivenessTask {
     lookup: Option<RouteLookup>,
     v4: Option<Sockets>,
     v6: Option<Sockets>,
+    /// Opened by [`Command::Prepare`] for the reload that follows.
+    prepared: Vec<Sockets>,
     routes: Vec<LivenessRoute>,
     /// Routes resolved to their session, and those still waiting.
     bound: Vec<Binding>,
@@ -101,22 +127,27 @@ pub struct LivenessTask {
 }
 
 impl LivenessTask {
+    /// The task, with the sockets its routes need already open: an error
+    /// (the port is taken, say) means liveness cannot run. Must be called
+    /// inside a tokio runtime.
     pub fn new(
         config: LivenessConfig,
         routes: Vec<LivenessRoute>,
         metrics: Arc<Metrics>,
         gates: mpsc::UnboundedSender<Gate>,
-    ) -> (LivenessTask, LivenessHandle, mpsc::Receiver<Command>) {
+    ) -> Result<(LivenessTask, LivenessHandle, mpsc::Receiver<Command>), NetworkError> {
         let (tx, rx) = mpsc::channel(16);
+        let prepared = open_sockets(config.port, &routes, &[])?;
         let engine = Engine::new(config, metrics.clone(), fastrand::u64(..));
         let grace_until = Instant::now() + engine.startup_grace();
-        let task = LivenessTask {
+        let mut task = LivenessTask {
             engine,
             metrics,
             gates,
             lookup: None,
             v4: None,
             v6: None,
+            prepared,
             routes,
             bound: Vec::new(),
             unresolved: Vec::new(),
@@ -124,7 +155,8 @@ impl LivenessTask {
             grace_until,
             grace_done: false,
         };
-        (task, LivenessHandle { tx }, rx)
+        task.use_prepared_sockets();
+        Ok((task, LivenessHandle { tx }, rx))
     }
 
     pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
@@ -168,23 +200,24 @@ impl LivenessTask {
                 let n = self.engine.admin(peer, up, Instant::now());
                 let _ = reply.send(n);
             }
+            Command::Prepare { port, routes, reply } => {
+                let open: Vec<&Sockets> = [&self.v4, &self.v6].into_iter().flatten().collect();
+                let result = open_sockets(port, &routes, &open).map(|opened| self.prepared = opened);
+                let _ = reply.send(result);
+            }
             Command::Reload { config, routes } => {
-                let old = self.engine.config();
-                if (old.port, old.profile) != (config.port, config.profile) {
-                    // Sockets are bound to the profile's port: open anew.
-                    tracing::info!(
-                        port = config.port,
-                        profile = config.profile.label(),
-                        "liveness port or profile changed"
-                    );
-                    self.v4 = None;
-                    self.v6 = None;
+                if self.engine.config().port != config.port {
+                    tracing::info!(port = config.port, "liveness port changed");
                 }
                 self.engine.reconfigure(config, Instant::now());
                 self.routes = routes;
+                // Sessions that end say AdminDown through the sockets they
+                // used; only then are the sockets of the old configuration
+                // swapped or closed.
                 self.bind_routes(false).await;
                 self.engine.restate_all();
                 self.flush();
+                self.use_prepared_sockets();
             }
         }
     }
@@ -220,12 +253,8 @@ impl LivenessTask {
         if !retry {
             self.routes = routes;
         }
-        for family in [Family::V4, Family::V6] {
-            if bindings.iter().any(|b| Family::of(&b.session.peer) == family) {
-                self.open_sockets(family);
-            }
-        }
-        // Sessions of a family whose sockets failed cannot run: say so once (above).
+        // Every family with a route has its sockets (opened before the
+        // configuration was taken), so this keeps every binding.
         bindings.retain(|b| self.sockets(Family::of(&b.session.peer)).is_some());
         let refs: Vec<RouteRef> = unresolved.iter().map(route_ref).collect();
         for refused in self.engine.apply_bindings(&bindings, &refs, Instant::now()) {
@@ -280,32 +309,28 @@ impl LivenessTask {
         }
     }
 
-    fn open_sockets(&mut self, family: Family) {
-        if self.sockets(family).is_some() {
-            return;
-        }
+    /// Makes the sockets of the current routes the ones in use: those just
+    /// prepared replace their family's, and a family no route needs any
+    /// more closes (freeing the port).
+    fn use_prepared_sockets(&mut self) {
         let port = self.engine.config().port;
-        let opened = (|| -> Result<Sockets, NetworkError> {
-            let receive = ReceiveSocket::open(family, port)?;
-            // The default buffer holds ~200 datagrams: too few for a burst
-            // of thousands of sessions between two wake-ups.
-            let _ = receive.set_recv_buffer_size(8 << 20);
-            let send = SendSockets::open(family, GTSM_TTL)?;
-            Ok(Sockets { family, receive, send, batch: RecvBatch::new(MAX_BATCH, 512) })
-        })();
-        match opened {
-            Ok(s) => {
-                tracing::info!(family = family.label(), port, "liveness sockets open");
-                match family {
-                    Family::V4 => self.v4 = Some(s),
-                    Family::V6 => self.v6 = Some(s),
-                }
-            }
-            Err(e) => {
-                self.metrics.liveness.socket_errors.get_or_create(&OpLabels { op: e.op() }).inc();
-                tracing::error!(family = family.label(), port, error = %e, "cannot open liveness sockets; sessions of this family do not run");
+        let needed = needed_families(&self.routes);
+        for family in [Family::V4, Family::V6] {
+            let fresh = self.prepared.iter().position(|s| s.family == family).map(|i| self.prepared.swap_remove(i));
+            let slot = match family {
+                Family::V4 => &mut self.v4,
+                Family::V6 => &mut self.v6,
+            };
+            if let Some(fresh) = fresh {
+                tracing::info!(family = family.label(), port = fresh.port, "liveness sockets open");
+                *slot = Some(fresh);
+            } else if (!needed.contains(&family) || slot.as_ref().is_some_and(|s| s.port != port))
+                && slot.take().is_some()
+            {
+                tracing::info!(family = family.label(), "liveness sockets closed: no route needs them");
             }
         }
+        self.prepared.clear();
     }
 
     fn on_received(&mut self, family: Family, result: Result<usize, NetworkError>) {
@@ -399,6 +424,29 @@ async fn receive(sockets: &mut Option<Sockets>) -> Result<usize, NetworkError> {
         Some(s) => s.receive.recv_batch(&mut s.batch).await,
         None => std::future::pending().await,
     }
+}
+
+/// The families whose sockets `routes` need: those of their peers.
+fn needed_families(routes: &[LivenessRoute]) -> Vec<Family> {
+    [Family::V4, Family::V6].into_iter().filter(|f| routes.iter().any(|r| Family::of(&r.peer) == *f)).collect()
+}
+
+/// Opens the sockets `routes` need on `port`, except those `open` already
+/// has: all or nothing.
+fn open_sockets(port: u16, routes: &[LivenessRoute], open: &[&Sockets]) -> Result<Vec<Sockets>, NetworkError> {
+    let mut opened = Vec::new();
+    for family in needed_families(routes) {
+        if open.iter().any(|s| (s.family, s.port) == (family, port)) {
+            continue;
+        }
+        let receive = ReceiveSocket::open(family, port)?;
+        // The default buffer holds ~200 datagrams: too few for a burst
+        // of thousands of sessions between two wake-ups.
+        let _ = receive.set_recv_buffer_size(8 << 20);
+        let send = SendSockets::open(family, GTSM_TTL)?;
+        opened.push(Sockets { family, port, receive, send, batch: RecvBatch::new(MAX_BATCH, 512) });
+    }
+    Ok(opened)
 }
 
 fn route_ref(route: &LivenessRoute) -> RouteRef {

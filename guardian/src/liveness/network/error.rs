@@ -19,6 +19,17 @@ pub enum NetworkError {
     #[error("cannot bind UDP {addr}: {source}")]
     Bind { addr: SocketAddr, source: io::Error },
 
+    /// Another socket holds the receive port (see [`super::ReceiveSocket`]).
+    #[error(
+        "UDP port {} ({}) is already in use{}: guardian shares its liveness port with no other \
+         process, so that neither takes the other's control packets; stop the other BFD daemon, \
+         or set liveness.port to another port that both ends of every session use",
+        addr.port(),
+        if addr.is_ipv4() { "IPv4" } else { "IPv6" },
+        holder.as_ref().map(|h| format!(" by {h}")).unwrap_or_default()
+    )]
+    PortInUse { addr: SocketAddr, holder: Option<super::holder::PortHolder> },
+
     #[error(
         "no free {} UDP source port in {first}-{last} after {attempts} random tries (last: {source})",
         family.label()
@@ -51,7 +62,7 @@ impl NetworkError {
         match self {
             NetworkError::Open { .. } | NetworkError::Register { .. } => "open",
             NetworkError::SetSockOpt { .. } => "setsockopt",
-            NetworkError::Bind { .. } | NetworkError::NoSourcePort { .. } => "bind",
+            NetworkError::Bind { .. } | NetworkError::PortInUse { .. } | NetworkError::NoSourcePort { .. } => "bind",
             NetworkError::Send { .. } | NetworkError::SendWouldBlock { .. } | NetworkError::WrongFamily { .. } => {
                 "send"
             }
@@ -70,6 +81,7 @@ impl NetworkError {
             | NetworkError::Send { source, .. }
             | NetworkError::Recv { source, .. } => Some(source),
             NetworkError::SendWouldBlock { .. }
+            | NetworkError::PortInUse { .. }
             | NetworkError::WrongFamily { .. }
             | NetworkError::Incomplete { .. } => None,
         }

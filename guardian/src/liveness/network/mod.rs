@@ -4,7 +4,8 @@
 //! profile the daemon opens:
 //!
 //! - one [`ReceiveSocket`], bound to the profile's port (3784 `bfd`, 44880
-//!   `doublezero`) on the wildcard address, with `SO_REUSEADDR`,
+//!   `doublezero`) on the wildcard address, without address or port reuse
+//!   (a port shared with another daemon loses packets to it),
 //!   `IP_PKTINFO` / `IPV6_RECVPKTINFO` (every datagram reports its interface
 //!   and destination address, for session binding) and `IP_RECVTTL` /
 //!   `IPV6_RECVHOPLIMIT` (so `bfd` can require 255, GTSM, RFC 5881 section 5);
@@ -33,6 +34,7 @@
 //! single-datagram calls stay for the simple paths.
 
 mod error;
+pub mod holder;
 mod pool;
 mod receive;
 mod send;

@@ -1,6 +1,7 @@
 //! The receiving socket: one per family and profile, on the profile's port.
 
 use super::{bound_port, sockopt, udp_socket, unspecified, NetworkError, MAX_BATCH};
+use crate::attribution::Procfs;
 use crate::route::Family;
 use nix::sys::socket::{
     recvmmsg, recvmsg, setsockopt, sockopt as opt, CmsgIterator, ControlMessageOwned, MsgFlags, MultiHeaders,
@@ -43,10 +44,14 @@ struct CmsgBuf([u8; CMSG_BYTES]);
 /// A UDP socket bound to `[::]:port` or `0.0.0.0:port` that reports each
 /// datagram's interface, destination address and TTL.
 ///
-/// `SO_REUSEADDR` is on: a second socket with it may bind the same port, and
-/// Linux then hands each unicast datagram to only one of them (the one bound
-/// last, see the tests), so a second daemon would silently take the traffic.
-/// Single-instance is the daemon's job, not this socket's.
+/// Bound without `SO_REUSEADDR` or `SO_REUSEPORT`: with either on both
+/// sides, Linux lets a second socket bind the same port and then hands
+/// each unicast datagram to only one of them (the one bound last), so two
+/// BFD daemons on a host would silently take each other's packets (seen
+/// with BIRD: its sessions went Down). Without them the bind fails while
+/// another process holds the port ([`NetworkError::PortInUse`], naming it
+/// when /proc tells), and any later bind of that port, even by a process
+/// that asks for reuse, fails while guardian holds it.
 #[derive(Debug)]
 pub struct ReceiveSocket {
     fd: AsyncFd<Socket>,
@@ -59,7 +64,6 @@ impl ReceiveSocket {
     /// Must run inside a tokio runtime.
     pub fn open(family: Family, port: u16) -> Result<Self, NetworkError> {
         let socket = udp_socket(family)?;
-        sockopt(family, "SO_REUSEADDR", socket.set_reuse_address(true))?;
         match family {
             Family::V4 => {
                 sockopt(family, "IP_PKTINFO", setsockopt(&socket, opt::Ipv4PacketInfo, &true))?;
@@ -72,7 +76,13 @@ impl ReceiveSocket {
             }
         }
         let addr = SocketAddr::new(unspecified(family), port);
-        socket.bind(&addr.into()).map_err(|source| NetworkError::Bind { addr, source })?;
+        socket.bind(&addr.into()).map_err(|source| match source.raw_os_error() {
+            Some(libc::EADDRINUSE) => NetworkError::PortInUse {
+                addr,
+                holder: super::holder::udp_port_holder(&Procfs::default(), family, port),
+            },
+            _ => NetworkError::Bind { addr, source },
+        })?;
         let port = bound_port(&socket).map_err(|source| NetworkError::Bind { addr, source })?;
         tokio::runtime::Handle::try_current()
             .map_err(|e| NetworkError::Register { family, source: io::Error::other(e) })?;

@@ -85,48 +85,84 @@ async fn an_ipv6_datagram_from_a_plain_socket_reports_hop_limit_64_so_gtsm_can_r
     plain_socket_datagram_reports_the_default_ttl(LOCAL6, "/proc/sys/net/ipv6/conf/lo/hop_limit").await;
 }
 
-/// REUSEADDR semantics on Linux UDP: the second bind succeeds, and each
-/// unicast datagram goes to one socket only, the one bound last.
-async fn second_receive_socket_on_the_port_takes_the_traffic(local: IpAddr) {
-    let first = ReceiveSocket::open(family(local), 0).unwrap();
-    let second = ReceiveSocket::open(family(local), first.local_port())
-        .expect("SO_REUSEADDR lets a second socket bind the same port");
-    assert_eq!(second.local_port(), first.local_port());
+/// A socket that asks for address reuse, as BIRD's BFD socket does.
+fn reusing_socket(family: Family, port: u16) -> std::io::Result<socket2::Socket> {
+    let socket = udp_socket(family)?;
+    socket.set_reuse_address(true)?;
+    if family == Family::V6 {
+        socket.set_only_v6(true)?;
+    }
+    socket.bind(&SocketAddr::new(unspecified(family), port).into())?;
+    Ok(socket)
+}
 
+fn udp_socket(family: Family) -> std::io::Result<socket2::Socket> {
+    let domain = if family == Family::V4 { socket2::Domain::IPV4 } else { socket2::Domain::IPV6 };
+    socket2::Socket::new(domain, socket2::Type::DGRAM, None)
+}
+
+/// Another daemon holds the port (with SO_REUSEADDR, as BIRD does): the
+/// bind fails, and the error names this very process as the holder.
+async fn a_port_held_by_another_socket_is_refused_and_its_holder_named(family: Family) {
+    let other = reusing_socket(family, 0).unwrap();
+    let port = bound_port(&other).unwrap();
+    match ReceiveSocket::open(family, port) {
+        Err(NetworkError::PortInUse { addr, holder }) => {
+            assert_eq!(addr.port(), port);
+            let holder = holder.expect("the holder of the port");
+            let (pid, _) = holder.process.clone().expect("our own fds are readable");
+            assert_eq!(pid, std::process::id(), "{holder}");
+        }
+        other => panic!("expected PortInUse, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_ipv4_port_held_by_another_socket_is_refused_and_its_holder_named() {
+    a_port_held_by_another_socket_is_refused_and_its_holder_named(Family::V4).await;
+}
+
+#[tokio::test]
+async fn an_ipv6_port_held_by_another_socket_is_refused_and_its_holder_named() {
+    a_port_held_by_another_socket_is_refused_and_its_holder_named(Family::V6).await;
+}
+
+/// Once guardian holds the port, nobody binds it after, whatever reuse
+/// option they ask for or address they name: they would take its packets.
+async fn nobody_binds_the_port_after_guardian(local: IpAddr) {
+    let ours = ReceiveSocket::open(family(local), 0).unwrap();
+    let port = ours.local_port();
+    assert!(reusing_socket(family(local), port).is_err(), "a SO_REUSEADDR wildcard bind succeeded");
+    let specific = udp_socket(family(local)).unwrap();
+    specific.set_reuse_address(true).unwrap();
+    assert!(specific.bind(&SocketAddr::new(local, port).into()).is_err(), "a bind to {local}:{port} succeeded");
+    let reuse_port = udp_socket(family(local)).unwrap();
+    reuse_port.set_reuse_port(true).unwrap();
+    assert!(reuse_port.bind(&SocketAddr::new(local, port).into()).is_err(), "a SO_REUSEPORT bind succeeded");
+    assert!(ReceiveSocket::open(family(local), port).is_err(), "a second guardian socket bound the port");
+
+    // And the datagrams still reach guardian's socket.
     let sender = SendSocket::open(family(local), GTSM_TTL).unwrap();
-    let to = SocketAddr::new(local, first.local_port());
-    for i in 0..10u8 {
-        sender.send(&[i], to, local, lo()).unwrap();
-    }
+    sender.send(b"ours", SocketAddr::new(local, port), local, lo()).unwrap();
     let mut buf = [0u8; 8];
-    for i in 0..10u8 {
-        let got = next(&second, &mut buf).await;
-        assert_eq!(buf[..got.payload_len], [i]);
-    }
-    // Loopback delivers inside sendmsg, so had any datagram gone to the
-    // first socket it would be queued there by now.
-    assert_eq!(first.recv_now(&mut buf).unwrap(), None);
-    drop(second);
-    sender.send(b"after", to, local, lo()).unwrap();
-    let got = next(&first, &mut buf).await;
-    assert_eq!(&buf[..got.payload_len], b"after");
+    let got = next(&ours, &mut buf).await;
+    assert_eq!(&buf[..got.payload_len], b"ours");
 }
 
 #[tokio::test]
-async fn a_second_ipv4_receive_socket_on_the_same_port_binds_and_takes_all_the_traffic() {
-    second_receive_socket_on_the_port_takes_the_traffic(LOCAL4).await;
+async fn nobody_binds_the_ipv4_port_after_guardian() {
+    nobody_binds_the_port_after_guardian(LOCAL4).await;
 }
 
 #[tokio::test]
-async fn a_second_ipv6_receive_socket_on_the_same_port_binds_and_takes_all_the_traffic() {
-    second_receive_socket_on_the_port_takes_the_traffic(LOCAL6).await;
+async fn nobody_binds_the_ipv6_port_after_guardian() {
+    nobody_binds_the_port_after_guardian(LOCAL6).await;
 }
 
 #[tokio::test]
 async fn the_ipv6_receive_socket_is_v6_only_and_leaves_the_ipv4_port_free() {
     let v6 = ReceiveSocket::open(Family::V6, 0).unwrap();
-    // A socket without SO_REUSEADDR could not share the port with a
-    // dual-stack socket.
+    // Without reuse options, a dual-stack socket would hold the IPv4 port too.
     UdpSocket::bind((Ipv4Addr::UNSPECIFIED, v6.local_port())).expect("IPv4 wildcard on the port of a V6ONLY socket");
 }
 
@@ -446,6 +482,7 @@ fn every_error_names_its_operation() {
         (NetworkError::Register { family: Family::V4, source: io() }, "open"),
         (NetworkError::SetSockOpt { family: Family::V6, option: "IPV6_V6ONLY", source: io() }, "setsockopt"),
         (NetworkError::Bind { addr: to, source: io() }, "bind"),
+        (NetworkError::PortInUse { addr: to, holder: None }, "bind"),
         (NetworkError::NoSourcePort { family: Family::V4, first: 1, last: 2, attempts: 1, source: io() }, "bind"),
         (NetworkError::Send { to, from: LOCAL4, ifindex: 1, source: io() }, "send"),
         (NetworkError::SendWouldBlock { to }, "send"),
