@@ -6,6 +6,8 @@
 //!   or, under `CI`, fail;
 //! - [`bird`]: BIRD 2 in a namespace, the other end of the interop tests,
 //!   and `birdc show bfd sessions` parsed;
+//! - [`doublezerod`]: a `doublezero` profile peer that behaves like the
+//!   DoubleZero client's liveness session (it keeps a stale discriminator);
 //! - [`bin`]: where the binary under test is (`GUARDIAN_BIN` or next to the
 //!   test executable);
 //! - [`netns`]: namespace guard, veth pairs, running code inside a namespace;
@@ -33,6 +35,7 @@ pub mod bird;
 pub mod cmd;
 pub mod config;
 pub mod daemon;
+pub mod doublezerod;
 pub mod ip;
 pub mod logs;
 pub mod metrics;

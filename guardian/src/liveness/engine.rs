@@ -334,7 +334,7 @@ impl Engine {
             Profile::Bfd => bfd::decode(bytes),
             Profile::DoubleZero => doublezero::decode(bytes),
         };
-        let control = match decoded {
+        let mut control = match decoded {
             Ok(c) => c,
             Err(e) => {
                 m.packets_invalid.get_or_create(&reason(e.reason())).inc();
@@ -356,10 +356,17 @@ impl Engine {
                     m.packets_invalid.get_or_create(&reason("binding")).inc();
                     return;
                 }
-                None => {
-                    m.packets_invalid.get_or_create(&reason("unknown_discriminator")).inc();
-                    return;
-                }
+                None => match self.talking_to_our_previous_life(&key) {
+                    Some(id) => {
+                        m.stale_discriminator.inc();
+                        control.your_discriminator = 0;
+                        id
+                    }
+                    None => {
+                        m.packets_invalid.get_or_create(&reason("unknown_discriminator")).inc();
+                        return;
+                    }
+                },
             }
         } else {
             match self.registry.find(&key) {
@@ -372,6 +379,25 @@ impl Engine {
         };
         m.packets_received.inc();
         self.process(id, Input::Received(&control), now);
+    }
+
+    /// `doublezero` only: the session of `key` when it is not Up, for a
+    /// packet from its peer that names a discriminator none of our sessions
+    /// has. doublezerod learns a peer's discriminator only while it has none
+    /// or while Up; after guardian restarts (new discriminators) it goes
+    /// Down and keeps naming the old one while Down and Init. RFC 5880
+    /// 6.8.6 would discard those packets, and the two would never meet
+    /// again; the packet comes from the session's own peer, address and
+    /// interface (session binding holds), so it is taken as naming none:
+    /// the handshake then teaches the peer the new discriminator. Never
+    /// while Up (a stranger's discriminator on a live session is not
+    /// ours), and never in `bfd`, which stays RFC-exact.
+    fn talking_to_our_previous_life(&self, key: &SessionKey) -> Option<u32> {
+        if key.profile != Profile::DoubleZero {
+            return None;
+        }
+        let id = self.registry.find(key)?;
+        (self.registry.get(id)?.session.state() != State::Up).then_some(id)
     }
 
     /// Runs every timer due at `now`.

@@ -3,7 +3,7 @@
 
 use super::engine::{Binding, Engine, Packet};
 use super::network::Received;
-use super::packet::{bfd, Control, Profile, State};
+use super::packet::{bfd, doublezero, Control, Profile, State};
 use super::registry::{RouteRef, SessionKey};
 use crate::config::{LivenessConfig, LivenessMode};
 use crate::metrics::Metrics;
@@ -313,4 +313,92 @@ fn a_route_joining_an_up_session_is_let_through_at_once() {
     let both = [binding(A, B, route(1)), binding(A, B, route(3))];
     assert!(p.a.apply_bindings(&both, &[], p.now).is_empty());
     assert_eq!(opened(&p.a.take_gates()), vec![route(1).key, route(3).key]);
+}
+
+/// An engine of `profile` with one route via B, nothing received yet.
+fn lone(profile: Profile) -> (Engine, Arc<Metrics>, Instant) {
+    let now = Instant::now();
+    let metrics = Arc::new(Metrics::new());
+    let mut engine = Engine::new(LivenessConfig { profile, ..fast() }, metrics.clone(), 1);
+    let b = Binding { session: SessionKey { profile, ..binding(A, B, route(1)).session }, ..binding(A, B, route(1)) };
+    assert!(engine.apply_bindings(&[b], &[], now).is_empty());
+    let _ = engine.take_packets();
+    (engine, metrics, now)
+}
+
+/// `c` from B as A's socket reports it, encoded in `profile`.
+fn from_b(profile: Profile, c: Control) -> (Received, Vec<u8>) {
+    let bytes = match profile {
+        Profile::Bfd => bfd::encode(&c).to_vec(),
+        Profile::DoubleZero => doublezero::encode(&c).to_vec(),
+    };
+    let meta = Received {
+        payload_len: bytes.len(),
+        truncated: false,
+        from: SocketAddr::new(ip(B), 49152),
+        local: ip(A),
+        ifindex: IFINDEX,
+        ttl: Some(255),
+    };
+    (meta, bytes)
+}
+
+fn deliver(engine: &mut Engine, profile: Profile, c: Control, now: Instant) {
+    let (meta, bytes) = from_b(profile, c);
+    engine.on_datagram(&meta, &bytes, now);
+}
+
+/// A discriminator of a previous run of A's, which none of A's sessions has.
+const OUR_PREVIOUS_LIFE: u32 = 0x0bad_cafe;
+
+#[test]
+fn doublezero_peer_naming_our_previous_discriminator_is_taken_as_naming_none_until_up() {
+    let (mut a, metrics, t0) = lone(Profile::DoubleZero);
+    // doublezerod after our restart: Down, still naming the old us.
+    deliver(&mut a, Profile::DoubleZero, down(0x1234, OUR_PREVIOUS_LIFE), t0 + MS);
+    assert_eq!(Pair::state(&a, t0), State::Init, "the stale discriminator must not stop the handshake");
+    // A's Init (paced after its first packet) names the peer: what makes
+    // doublezerod go Up and learn A's new discriminator.
+    let paced = t0 + Duration::from_secs(1);
+    a.on_timers(paced);
+    let sent: Vec<Control> = a.take_packets().iter().map(|p| doublezero::decode(p.payload()).unwrap()).collect();
+    assert!(sent.iter().any(|c| (c.state, c.your_discriminator) == (State::Init, 0x1234)), "{sent:?}");
+    // Still naming the old one in Init (it learns ours only once Up): A stays Init.
+    let mut init = Control::new(State::Init, 0x1234, OUR_PREVIOUS_LIFE);
+    init.detect_mult = 3;
+    deliver(&mut a, Profile::DoubleZero, init, paced + MS);
+    assert_eq!(Pair::state(&a, t0), State::Init);
+    // Then it goes Up on our Init and names us: Up.
+    let ours = a.view(t0)[0].local_discriminator;
+    let up = Control { state: State::Up, your_discriminator: ours, ..init };
+    deliver(&mut a, Profile::DoubleZero, up, paced + 2 * MS);
+    assert_eq!(Pair::state(&a, t0), State::Up);
+    let text = metrics.encode();
+    assert!(text.contains("guardian_liveness_stale_discriminator_packets_total 2"), "{text}");
+
+    // Once Up, a discriminator that is not ours is somebody else's: dropped.
+    deliver(&mut a, Profile::DoubleZero, down(0x1234, OUR_PREVIOUS_LIFE), paced + 3 * MS);
+    assert_eq!(Pair::state(&a, t0), State::Up);
+    let text = metrics.encode();
+    assert!(text.contains("guardian_liveness_packets_invalid_total{reason=\"unknown_discriminator\"} 1"), "{text}");
+}
+
+#[test]
+fn doublezero_stale_discriminator_from_another_interface_is_not_taken() {
+    let (mut a, metrics, t0) = lone(Profile::DoubleZero);
+    let (mut meta, bytes) = from_b(Profile::DoubleZero, down(0x1234, OUR_PREVIOUS_LIFE));
+    meta.ifindex = IFINDEX + 1;
+    a.on_datagram(&meta, &bytes, t0 + MS);
+    assert_eq!(Pair::state(&a, t0), State::Down);
+    assert!(metrics.encode().contains("guardian_liveness_packets_invalid_total{reason=\"unknown_discriminator\"} 1"));
+}
+
+#[test]
+fn bfd_stays_rfc_exact_and_discards_a_stale_discriminator() {
+    let (mut a, metrics, t0) = lone(Profile::Bfd);
+    deliver(&mut a, Profile::Bfd, down(0x1234, OUR_PREVIOUS_LIFE), t0 + MS);
+    assert_eq!(Pair::state(&a, t0), State::Down);
+    let text = metrics.encode();
+    assert!(text.contains("guardian_liveness_packets_invalid_total{reason=\"unknown_discriminator\"} 1"), "{text}");
+    assert!(!text.contains("guardian_liveness_stale_discriminator_packets_total 1"), "{text}");
 }

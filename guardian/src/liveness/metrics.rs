@@ -45,6 +45,7 @@ pub struct LivenessMetrics {
     pub packets_received: Counter,
     pub packets_invalid: Family<ReasonLabels, Counter>,
     pub unknown_peer: Counter,
+    pub stale_discriminator: Counter,
     pub socket_errors: Family<OpLabels, Counter>,
     pub route_installs: Counter,
     pub route_withdraws: Counter,
@@ -69,6 +70,7 @@ impl LivenessMetrics {
             packets_received: Counter::default(),
             packets_invalid: Family::default(),
             unknown_peer: Counter::default(),
+            stale_discriminator: Counter::default(),
             socket_errors: Family::default(),
             route_installs: Counter::default(),
             route_withdraws: Counter::default(),
@@ -98,6 +100,12 @@ impl LivenessMetrics {
             "liveness_unknown_peer_packets",
             "Control packets from a peer, address or interface no session is configured for",
             m.unknown_peer.clone(),
+        );
+        r.register(
+            "liveness_stale_discriminator_packets",
+            "doublezero profile: packets from a session's own peer naming a discriminator of guardian's \
+             previous run, accepted as naming none while the session is not Up",
+            m.stale_discriminator.clone(),
         );
         r.register("liveness_socket_errors", "Liveness socket errors by operation", m.socket_errors.clone());
         r.register(

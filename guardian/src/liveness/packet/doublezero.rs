@@ -1,5 +1,6 @@
 //! DoubleZero client route-liveness control packet codec (`doublezero`
-//! profile): 40 bytes, big-endian, layout from `liveness.md`.
+//! profile): 40 bytes, big-endian, laid out as doublezerod's own
+//! `packet.go` writes it (see the fixtures in the tests).
 //!
 //! ```text
 //!  0                   1                   2                   3
@@ -168,6 +169,83 @@ mod tests {
         let mut bytes = UP_PASSIVE;
         f(&mut bytes);
         bytes
+    }
+
+    // ---- fixtures laid out from doublezerod's own packet code -------------
+    //
+    // doublezerod's `ControlPacket.Marshal` (client/doublezerod/internal/
+    // liveness/packet.go in the DoubleZero repository, as of August 2026)
+    // writes, big-endian: byte 0 = (Version & 7) << 5, byte 1 = (State & 3)
+    // << 6 (0 AdminDown, 1 Down, 2 Init, 3 Up), 2 DetectMult, 3 the constant
+    // 40, 4-7 LocalDiscr, 8-11 PeerDiscr, 12-15 DesiredMinTxUs, 16-19
+    // RequiredMinRxUs, 20 Flags (FlagPassive = 1 << 0), 21-24 ClientVersion
+    // Major, Minor, Patch, Channel (0 stable, 1 alpha, 2 beta, 3 rc, 4 dev,
+    // 5 other), 25-39 left zero. Its `UnmarshalControlPacket` refuses fewer
+    // than 40 bytes, byte 3 other than 40 and a version other than 1, in
+    // that order, and checks nothing else (guardian also refuses a Detect
+    // Mult or a local discriminator of 0, which doublezerod never sends).
+
+    /// doublezerod's own marshalling test values (discriminators
+    /// 0x11223344 / 0x55667788, intervals 0x01020304 / 0x0A0B0C0D us,
+    /// Detect Mult 3, Up), at version 1 (its test uses 5 to show the
+    /// masking; its receiver accepts only 1), passive, client 0.8.1-rc.
+    const DOUBLEZEROD_UP: [u8; LEN] = [
+        0x20, 0xc0, 0x03, 0x28, // (1 & 7) << 5 | (Up & 3) << 6 | 3 | 40
+        0x11, 0x22, 0x33, 0x44, // LocalDiscr
+        0x55, 0x66, 0x77, 0x88, // PeerDiscr
+        0x01, 0x02, 0x03, 0x04, // DesiredMinTxUs
+        0x0a, 0x0b, 0x0c, 0x0d, // RequiredMinRxUs
+        0x01, 0x00, 0x08, 0x01, // FlagPassive | Major 0, Minor 8, Patch 1
+        0x03, 0x00, 0x00, 0x00, // Channel rc | padding
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    ];
+
+    /// What doublezerod sends when its session is shut down: AdminDown,
+    /// still naming the peer, active, a stable 0.8.1, at its 300 ms default.
+    const DOUBLEZEROD_ADMIN_DOWN: [u8; LEN] = [
+        0x20, 0x00, 0x03, 0x28, // (1 & 7) << 5 | (AdminDown & 3) << 6 | 3 | 40
+        0x00, 0x00, 0x30, 0x39, // LocalDiscr 12345
+        0xde, 0xad, 0xbe, 0xef, // PeerDiscr
+        0x00, 0x04, 0x93, 0xe0, // DesiredMinTxUs 300000
+        0x00, 0x04, 0x93, 0xe0, // RequiredMinRxUs 300000
+        0x00, 0x00, 0x08, 0x01, // Flags 0 | 0.8.1
+        0x00, 0x00, 0x00, 0x00, // Channel stable | padding
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    ];
+
+    #[test]
+    fn doublezerods_up_packet_decodes_and_guardian_writes_the_same_bytes() {
+        let value = Control {
+            desired_min_tx_us: 0x0102_0304,
+            required_min_rx_us: 0x0a0b_0c0d,
+            passive: true,
+            sender_version: Some(SenderVersion { major: 0, minor: 8, patch: 1, channel: 3 }),
+            ..Control::new(State::Up, 0x1122_3344, 0x5566_7788)
+        };
+        check_fixture(&DOUBLEZEROD_UP, value);
+    }
+
+    #[test]
+    fn doublezerods_admin_down_packet_decodes_and_guardian_writes_the_same_bytes() {
+        let value = Control {
+            desired_min_tx_us: 300_000,
+            required_min_rx_us: 300_000,
+            sender_version: Some(SenderVersion { major: 0, minor: 8, patch: 1, channel: 0 }),
+            ..Control::new(State::AdminDown, 12345, 0xdead_beef)
+        };
+        check_fixture(&DOUBLEZEROD_ADMIN_DOWN, value);
+    }
+
+    #[test]
+    fn guardian_refuses_what_doublezerods_receiver_refuses_in_the_same_order() {
+        // Short before length, length before version, as its Unmarshal.
+        assert_eq!(decode(&DOUBLEZEROD_UP[..39]), Err(DecodeError::Short { len: 39, min: LEN }));
+        let mut bad = DOUBLEZEROD_UP;
+        bad[3] = 41;
+        bad[0] = 0x40;
+        assert_eq!(decode(&bad), Err(DecodeError::BadLength { length: 41, received: LEN }));
+        bad[3] = 40;
+        assert_eq!(decode(&bad), Err(DecodeError::BadVersion(2)));
     }
 
     #[test]
