@@ -75,6 +75,7 @@ pub struct Config {
     reconcile: Vec<(String, String)>,
     attribution: Vec<(String, String)>,
     liveness: Vec<(String, String)>,
+    liveness_auth: Vec<(String, String)>,
     pub routes: Vec<RouteSpec>,
 }
 
@@ -112,6 +113,12 @@ impl Config {
         self
     }
 
+    /// `[liveness.auth] key = value` (value is a TOML literal).
+    pub fn liveness_auth(mut self, key: &str, value: &str) -> Self {
+        self.liveness_auth.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
     pub fn route(mut self, route: RouteSpec) -> Self {
         self.routes.push(route);
         self
@@ -129,6 +136,7 @@ impl Config {
             ("reconcile", &self.reconcile),
             ("attribution", &self.attribution),
             ("liveness", &self.liveness),
+            ("liveness.auth", &self.liveness_auth),
         ] {
             if !keys.is_empty() {
                 let _ = writeln!(s, "[{section}]");

@@ -18,7 +18,11 @@ use guardian_tests::bird::{BfdSession, Bird};
 use guardian_tests::netns::{Netns, ADDR4, DEV, GW4, PEER};
 use guardian_tests::nft::Rule;
 use guardian_tests::wait::{self, SHORT};
-use guardian_tests::{ip, logs, msg, require_netns, require_tool, sessions, Config, Daemon, RouteSpec};
+use std::os::unix::fs::PermissionsExt;
+
+use guardian_tests::sessions::state;
+use guardian_tests::tempdir::TempDir;
+use guardian_tests::{ip, logs, metrics, msg, require_netns, require_tool, sessions, Config, Daemon, RouteSpec};
 
 /// Slack on top of a detection time before a missed Down is a failure.
 const SLACK: Duration = Duration::from_secs(5);
@@ -26,6 +30,12 @@ const SLACK: Duration = Duration::from_secs(5);
 /// BIRD's BFD on `iface` with one neighbor, at 100 ms x 3; `debug` is
 /// what it logs (`packets` adds a line per control packet).
 fn bird_bfd_config(router_id: &str, iface: &str, neighbor: &str, debug: &str) -> String {
+    bird_bfd_config_with(router_id, iface, neighbor, debug, "")
+}
+
+/// The same, with `options` added to the interface block (BIRD 2 takes
+/// authentication only there).
+fn bird_bfd_config_with(router_id: &str, iface: &str, neighbor: &str, debug: &str, options: &str) -> String {
     format!(
         r#"log stderr all;
 router id {router_id};
@@ -36,6 +46,7 @@ protocol bfd {{
         min rx interval 100 ms;
         min tx interval 100 ms;
         multiplier 3;
+        {options}
     }};
     neighbor {neighbor};
 }}
@@ -72,18 +83,31 @@ struct Interop {
 
 impl Interop {
     fn start() -> Interop {
-        let (g, b) = (Netns::new(), Netns::new());
-        g.veth_to(DEV, &b, PEER);
-        g.addr_add(DEV, &format!("{ADDR4}/24"));
-        b.addr_add(PEER, &format!("{GW4}/24"));
-        let bird = Bird::start(&b, &bird_config());
+        Interop::start_with(&bird_config(), &guardian_config(), &[])
+    }
+
+    /// BIRD with `bird_config` in B, guardian in G with `config` (run
+    /// through `wrapper`, see [`DaemonBuilder::wrapper`]), both Up.
+    fn start_with(bird_config: &str, config: &Config, wrapper: &[&str]) -> Interop {
+        let (g, b) = Interop::namespaces();
+        let bird = Bird::start(&b, bird_config);
         let started = Instant::now();
-        let guardian = Daemon::start(&g, &guardian_config());
+        let guardian = Daemon::builder(&g).config(config).wrapper(wrapper).spawn();
+        guardian.wait_ready(SHORT);
         let up = sessions::wait_state(&guardian, GW4, "up", SHORT);
         eprintln!("guardian's session with BIRD Up {:?} after the daemon was started: {up}", started.elapsed());
         let it = Interop { guardian, bird, g, b };
         it.wait_both_up();
         it
+    }
+
+    /// G and B joined by a veth pair, addressed.
+    fn namespaces() -> (Netns, Netns) {
+        let (g, b) = (Netns::new(), Netns::new());
+        g.veth_to(DEV, &b, PEER);
+        g.addr_add(DEV, &format!("{ADDR4}/24"));
+        b.addr_add(PEER, &format!("{GW4}/24"));
+        (g, b)
     }
 
     /// Both sides Up at the negotiated 100 ms (the Poll sequences that
@@ -108,10 +132,13 @@ impl Interop {
         Duration::from_secs_f64(sessions::number(&sessions::get(&self.guardian, GW4), "detect_time_seconds"))
     }
 
-    /// BIRD logs a packet it refuses as "Bad packet from ...".
+    /// BIRD logs a packet it refuses as "Bad packet from ...", and one whose
+    /// authentication fails as "Authentication failed for ...".
     fn assert_bird_accepted_every_packet(&self) {
-        let bad = self.bird.log_lines_with("Bad packet");
-        assert!(bad.is_empty(), "BIRD refused packets of guardian's: {bad:?}");
+        for refused in ["Bad packet", "Authentication failed"] {
+            let bad = self.bird.log_lines_with(refused);
+            assert!(bad.is_empty(), "BIRD refused packets of guardian's: {bad:?}");
+        }
     }
 }
 
@@ -323,4 +350,109 @@ fn bird_started_beside_guardian_cannot_take_its_port_and_guardians_session_stays
     assert!(down.is_none(), "guardian's session went down: {down:?}");
     let s = sessions::get(&it.guardian, GW4);
     assert_eq!(s["state"], "up", "{s}");
+}
+
+// ---- BFD authentication (RFC 5880 6.7) against BIRD ------------------------
+
+/// guardian's `[liveness.auth] type` and BIRD's `authentication` for it.
+const AUTH_TYPES: [(&str, &str); 4] = [
+    ("meticulous-keyed-sha1", "meticulous keyed sha1"),
+    ("keyed-sha1", "keyed sha1"),
+    ("keyed-md5", "keyed md5"),
+    ("meticulous-keyed-md5", "meticulous keyed md5"),
+];
+
+/// BIRD's side: `authentication <kind>; password "<password>" { id 1; };`.
+fn bird_auth_config(kind: &str, password: &str) -> String {
+    let auth = format!(r#"authentication {kind}; password "{password}" {{ id 1; }};"#);
+    bird_bfd_config_with(GW4, PEER, ADDR4, "states, events", &auth)
+}
+
+/// guardian's side, its secret in a file only its owner may read.
+fn guardian_auth_config(kind: &str, secret: &str, dir: &TempDir) -> Config {
+    let path = dir.write("bfd.secret", &format!("{secret}\n"));
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    guardian_config()
+        .liveness_auth("type", &format!("\"{kind}\""))
+        .liveness_auth("key_id", "1")
+        .liveness_auth("secret_file", &format!("{:?}", path.display().to_string()))
+}
+
+/// Sum of guardian's dropped packets whose reason starts with `auth_`.
+fn auth_drops(ns: &Netns) -> f64 {
+    metrics::parse(&metrics::fetch(ns, "127.0.0.1:9469"))
+        .iter()
+        .filter(|s| s.name == "guardian_liveness_packets_invalid_total")
+        .filter(|s| s.labels.iter().any(|(k, v)| k == "reason" && v.starts_with("auth_")))
+        .map(|s| s.value)
+        .sum()
+}
+
+#[test]
+fn bird_and_guardian_come_up_with_every_keyed_authentication_type() {
+    require_netns!();
+    require_tool!("bird");
+    require_tool!("birdc");
+    for (ours, birds) in AUTH_TYPES {
+        eprintln!("--- {ours}");
+        let dir = TempDir::new("auth");
+        let it =
+            Interop::start_with(&bird_auth_config(birds, "secret"), &guardian_auth_config(ours, "secret", &dir), &[]);
+        it.assert_bird_accepted_every_packet();
+        assert_eq!(auth_drops(&it.g), 0.0, "{ours}: guardian refused some of BIRD's packets");
+    }
+}
+
+#[test]
+fn a_wrong_key_on_either_side_keeps_the_session_down() {
+    require_netns!();
+    require_tool!("bird");
+    require_tool!("birdc");
+    // The key guardian holds, then the password BIRD holds.
+    for (guardian_secret, bird_password) in [("wrong", "secret"), ("secret", "wrong")] {
+        let dir = TempDir::new("auth");
+        let (g, b) = Interop::namespaces();
+        let bird = Bird::start(&b, &bird_auth_config("meticulous keyed sha1", bird_password));
+        let config = guardian_auth_config("meticulous-keyed-sha1", guardian_secret, &dir);
+        let guardian = Daemon::builder(&g).config(&config).spawn();
+        guardian.wait_ready(SHORT);
+        // Each refuses the other's packets...
+        wait::until("guardian refusing BIRD's digests", SHORT, || match auth_drops(&g) {
+            n if n > 0.0 => Ok(()),
+            n => Err(format!("{n} refused")),
+        });
+        wait::until("BIRD refusing guardian's digests", SHORT, || {
+            let bad = bird.log_lines_with(&format!("Authentication failed for {ADDR4}"));
+            if bad.is_empty() {
+                Err("none yet".into())
+            } else {
+                Ok(())
+            }
+        });
+        // ...and so neither comes Up, watched for ten detection times.
+        std::thread::sleep(Duration::from_secs(3));
+        let s = sessions::get(&guardian, GW4);
+        assert_eq!(state(&s), "down", "guardian {guardian_secret} / BIRD {bird_password}: {s}");
+        let seen = bird.bfd_sessions();
+        assert!(seen.iter().all(|s| s.state != "Up"), "{seen:?}");
+        assert!(bird.log_lines_with("changed state from Init to Up").is_empty(), "BIRD came Up");
+        assert!(ip::find(&g, &route().dst, "main").is_none(), "installed without a session Up");
+    }
+}
+
+#[test]
+fn the_secret_can_come_from_a_systemd_credential() {
+    require_netns!();
+    require_tool!("bird");
+    require_tool!("birdc");
+    // As systemd lays it out: $CREDENTIALS_DIRECTORY/<name>, private to the unit.
+    let credentials = TempDir::new("cred");
+    credentials.write("bfd.secret", "secret\n");
+    let config = guardian_config()
+        .liveness_auth("type", "\"meticulous-keyed-sha1\"")
+        .liveness_auth("key_id", "1")
+        .liveness_auth("secret_credential", "\"bfd.secret\"");
+    let env = format!("CREDENTIALS_DIRECTORY={}", credentials.path().display());
+    let it = Interop::start_with(&bird_auth_config("meticulous keyed sha1", "secret"), &config, &["env", &env]);
+    it.assert_bird_accepted_every_packet();
 }

@@ -7,6 +7,7 @@
 
 use super::units::HumanDuration;
 use super::{parse_prefix, EntryError, RouteEntry};
+use crate::liveness::packet::auth::AuthKey;
 use crate::liveness::packet::Profile;
 use crate::route::{Addr, DevId, DevNames, Family, RouteKey, RouteSpec};
 use serde::de::{self, Deserializer};
@@ -54,6 +55,8 @@ pub struct LivenessConfig {
     /// Routes whose destination lies inside one of these never reach the
     /// kernel and are never tracked (they are not in [`super::RouteSet`]).
     pub exclude: Vec<Prefix>,
+    /// `[liveness.auth]`: `bfd` authentication with this key (RFC 5880 6.7).
+    pub auth: Option<AuthKey>,
 }
 
 impl LivenessConfig {
@@ -182,6 +185,7 @@ pub(super) struct LivenessSection {
     honour_peer_passive: bool,
     per_peer_metrics: bool,
     exclude: Vec<Spanned<String>>,
+    auth: Option<Spanned<auth::AuthSection>>,
 }
 
 /// A default value: its empty span tells validation it was not written, so
@@ -219,6 +223,8 @@ impl Default for LivenessSection {
             honour_peer_passive: true,
             per_peer_metrics: false,
             exclude: Vec::new(),
+            // No authentication: BIRD's and FRR's default too.
+            auth: None,
         }
     }
 }
@@ -388,6 +394,7 @@ pub(super) fn validate(s: LivenessSection) -> Result<LivenessConfig, EntryError>
         honour_peer_passive: s.honour_peer_passive,
         per_peer_metrics: s.per_peer_metrics,
         exclude,
+        auth: s.auth.as_ref().map(|a| auth::validate(a, s.profile)).transpose()?,
     })
 }
 
@@ -480,5 +487,6 @@ pub(super) fn route_liveness(
     }))
 }
 
+mod auth;
 #[cfg(test)]
 mod tests;

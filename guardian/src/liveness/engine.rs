@@ -12,6 +12,7 @@
 
 use super::metrics::{PeerLabels, StateLabels, TransitionLabels};
 use super::network::Received;
+use super::packet::auth::{self, AuthError};
 use super::packet::{bfd, doublezero, Control, Profile, SenderVersion, State};
 use super::registry::{Registry, RouteRef, SessionKey};
 use super::scheduler::{QueueFull, TimerQueue, Which};
@@ -32,7 +33,8 @@ pub struct Packet {
     pub source: IpAddr,
     pub ifindex: u32,
     len: u8,
-    bytes: [u8; doublezero::LEN],
+    /// The longest packet: bfd with a SHA1 section (52), or doublezero (40).
+    bytes: [u8; auth::MAX_LEN],
 }
 
 impl Packet {
@@ -134,6 +136,7 @@ impl Engine {
             backoff_max: c.backoff_max,
             passive: c.mode == LivenessMode::Passive,
             honour_peer_passive: c.honour_peer_passive,
+            auth: c.auth.as_ref().map(|k| k.auth_type()),
         }
     }
 
@@ -346,6 +349,19 @@ impl Engine {
             m.packets_invalid.get_or_create(&reason("ttl")).inc();
             return;
         }
+        // RFC 5880 6.8.6: with authentication in use, an unauthenticated
+        // packet is discarded, and without it an authenticated one; the
+        // digest (stateless) here, the sequence number in the session.
+        // decode has checked that Length fits in what was received.
+        let checked = match (&self.cfg.auth, control.auth_present) {
+            (Some(key), _) => auth::verify(&bytes[..usize::from(bytes[3])], key),
+            (None, true) => Err(AuthError::Unexpected),
+            (None, false) => Ok(()),
+        };
+        if let Err(e) = checked {
+            m.packets_invalid.get_or_create(&reason(e.reason())).inc();
+            return;
+        }
         let key =
             SessionKey { profile: self.cfg.profile, peer: meta.from.ip(), local: meta.local, ifindex: meta.ifindex };
         let id = if control.your_discriminator != 0 {
@@ -543,16 +559,19 @@ impl Engine {
             source: key.local,
             ifindex: key.ifindex,
             len: 0,
-            bytes: [0; doublezero::LEN],
+            bytes: [0; auth::MAX_LEN],
         };
         match key.profile {
             Profile::Bfd => {
                 packet.bytes[..bfd::LEN].copy_from_slice(&bfd::encode(&control));
-                packet.len = bfd::LEN as u8;
+                packet.len = match (&self.cfg.auth, control.auth_sequence) {
+                    (Some(k), Some(seq)) => auth::sign(&mut packet.bytes, k, seq) as u8,
+                    _ => bfd::LEN as u8,
+                };
             }
             Profile::DoubleZero => {
                 control.sender_version = Some(self.version);
-                packet.bytes = doublezero::encode(&control);
+                packet.bytes[..doublezero::LEN].copy_from_slice(&doublezero::encode(&control));
                 packet.len = doublezero::LEN as u8;
             }
         }

@@ -3,6 +3,7 @@
 
 use super::engine::{Binding, Engine, Packet};
 use super::network::Received;
+use super::packet::auth::{self, AuthKey, AuthType};
 use super::packet::{bfd, doublezero, Control, Profile, State};
 use super::registry::{RouteRef, SessionKey};
 use crate::config::{LivenessConfig, LivenessMode};
@@ -401,4 +402,60 @@ fn bfd_stays_rfc_exact_and_discards_a_stale_discriminator() {
     let text = metrics.encode();
     assert!(text.contains("guardian_liveness_packets_invalid_total{reason=\"unknown_discriminator\"} 1"), "{text}");
     assert!(!text.contains("guardian_liveness_stale_discriminator_packets_total 1"), "{text}");
+}
+
+fn with_key(secret: &[u8]) -> LivenessConfig {
+    let key = AuthKey::new(AuthType::MeticulousKeyedSha1, 1, secret).unwrap();
+    LivenessConfig { auth: Some(key), ..fast() }
+}
+
+#[test]
+fn two_engines_with_the_same_key_come_up_and_sign_every_packet() {
+    let mut p = Pair::new(with_key(b"secret"), with_key(b"secret"), &[route(1)], &[route(2)]);
+    p.run_for(Duration::from_secs(5));
+    assert_eq!(Pair::state(&p.a, p.now), State::Up);
+    assert_eq!(Pair::state(&p.b, p.now), State::Up);
+    p.a.on_timers(p.a.next_wakeup().unwrap());
+    let sent = p.a.take_packets();
+    assert!(!sent.is_empty());
+    for packet in &sent {
+        assert_eq!(packet.payload().len(), 52, "24 + a 28-byte SHA1 section");
+        assert!(bfd::decode(packet.payload()).unwrap().auth_present);
+    }
+    assert!(!p.metrics_a.encode().contains("reason=\"auth_"), "{}", p.metrics_a.encode());
+}
+
+#[test]
+fn a_wrong_key_on_either_side_keeps_both_down() {
+    let mut p = Pair::new(with_key(b"secret"), with_key(b"Secret"), &[route(1)], &[route(2)]);
+    p.run_for(Duration::from_secs(10));
+    assert_eq!(Pair::state(&p.a, p.now), State::Down);
+    assert_eq!(Pair::state(&p.b, p.now), State::Down);
+    assert!(opened(&p.gates_a).is_empty() && opened(&p.gates_b).is_empty());
+    let text = p.metrics_a.encode();
+    assert!(text.contains("guardian_liveness_packets_invalid_total{reason=\"auth_digest\"}"), "{text}");
+}
+
+#[test]
+fn a_peer_that_does_not_authenticate_never_brings_the_session_up() {
+    let mut p = Pair::new(with_key(b"secret"), fast(), &[route(1)], &[route(2)]);
+    p.run_for(Duration::from_secs(10));
+    assert_eq!(Pair::state(&p.a, p.now), State::Down);
+    assert_eq!(Pair::state(&p.b, p.now), State::Down);
+    let text = p.metrics_a.encode();
+    assert!(text.contains("guardian_liveness_packets_invalid_total{reason=\"auth_missing\"}"), "{text}");
+}
+
+#[test]
+fn an_authenticated_packet_without_a_configured_key_is_dropped() {
+    let (mut a, metrics, t0) = lone(Profile::Bfd);
+    let mut buf = [0u8; auth::MAX_LEN];
+    buf[..bfd::LEN].copy_from_slice(&bfd::encode(&down(0x1234, 0)));
+    let len = auth::sign(&mut buf, &AuthKey::new(AuthType::KeyedSha1, 1, b"secret").unwrap(), 1);
+    let (mut meta, _) = from_b(Profile::Bfd, down(0x1234, 0));
+    meta.payload_len = len;
+    a.on_datagram(&meta, &buf[..len], t0 + MS);
+    assert_eq!(Pair::state(&a, t0), State::Down);
+    let text = metrics.encode();
+    assert!(text.contains("guardian_liveness_packets_invalid_total{reason=\"auth_unexpected\"} 1"), "{text}");
 }

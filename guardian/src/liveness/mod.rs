@@ -14,6 +14,8 @@ pub mod registry;
 pub mod scheduler;
 pub mod session;
 #[cfg(test)]
+mod session_auth_tests;
+#[cfg(test)]
 mod session_sim;
 #[cfg(test)]
 mod session_tests;

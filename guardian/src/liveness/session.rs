@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use fastrand::Rng;
 
+use super::packet::auth::AuthType;
 use super::packet::{Control, Diag, Profile, SenderVersion, State};
 pub use super::session_types::{DropReason, Input, Output, Reason, RouteAction, SessionConfig, Timer, Transition};
 use super::timers::{self, Backoff};
@@ -69,6 +70,12 @@ pub struct Session {
     detect_deadline: Option<Instant>,
     up_since: Option<Instant>,
     last_down_reason: Option<Reason>,
+
+    // Authentication sequence numbers (RFC 5880 6.8.1 bfd.RcvAuthSeq,
+    // bfd.XmitAuthSeq, bfd.AuthSeqKnown); unused without `cfg.auth`.
+    rcv_auth_seq: u32,
+    auth_seq_known: bool,
+    xmit_auth_seq: u32,
 }
 
 impl Session {
@@ -103,7 +110,12 @@ impl Session {
             detect_deadline: None,
             up_since: None,
             last_down_reason: None,
+            rcv_auth_seq: 0,
+            auth_seq_known: false,
+            xmit_auth_seq: 0,
         };
+        // 6.8.1: initialized to a random 32-bit value.
+        session.xmit_auth_seq = session.rng.u32(..);
         (session.adv_tx, session.adv_rx) = session.target_parameters();
         (session.tx_in_use, session.rx_in_use) = (session.adv_tx, session.adv_rx);
         let mut out = Output::empty();
@@ -203,6 +215,14 @@ impl Session {
         {
             return Some(DropReason::ZeroYourDiscriminator);
         }
+        if let Some(auth) = self.cfg.auth {
+            let Some(seq) = packet.auth_sequence else {
+                return Some(DropReason::AuthMissing);
+            };
+            if self.auth_seq_known(now) && !in_window(auth, self.rcv_auth_seq, seq, packet.detect_mult) {
+                return Some(DropReason::AuthSequence);
+            }
+        }
         if self.state == State::AdminDown {
             return Some(DropReason::LocalAdminDown);
         }
@@ -244,7 +264,19 @@ impl Session {
         if packet.sender_version.is_some() {
             self.peer_version = packet.sender_version;
         }
+        if let (Some(_), Some(seq)) = (self.cfg.auth, packet.auth_sequence) {
+            self.rcv_auth_seq = seq;
+            self.auth_seq_known = true;
+        }
         self.last_rx = Some(now);
+    }
+
+    /// 6.8.1: bfd.AuthSeqKnown returns to zero once no packet has been
+    /// accepted for twice the detection time (a restarted peer starts from
+    /// a new random number). Taken lazily, when the next packet arrives.
+    fn auth_seq_known(&self, now: Instant) -> bool {
+        let quiet = self.last_rx.is_none_or(|at| now.saturating_duration_since(at) >= 2 * self.detection_time());
+        self.auth_seq_known && !quiet
     }
 
     /// The state table; `None`: no change. Packets the table never sees
@@ -432,6 +464,10 @@ impl Session {
 
     fn reconfigure(&mut self, cfg: SessionConfig, now: Instant) {
         let schedule = self.tx_schedule();
+        if cfg.auth != self.cfg.auth {
+            // Another type or none: the peer's numbering starts over for us.
+            self.auth_seq_known = false;
+        }
         self.cfg = SessionConfig { profile: self.cfg.profile, ..cfg };
         self.retarget_parameters();
         if self.tx_schedule() != schedule {
@@ -498,7 +534,11 @@ impl Session {
         self.tx_deadline = Some(self.last_tx.map_or(now, |at| (at + interval).max(now)));
     }
 
-    fn packet(&self, final_: bool) -> Control {
+    /// The packet to send now; with authentication, numbered with the next
+    /// sequence number (every packet, meticulous or not: the plain variants
+    /// allow it, and it keeps a replayed packet out of the meticulous
+    /// window either way).
+    fn packet(&mut self, final_: bool) -> Control {
         let bfd = self.cfg.profile == Profile::Bfd;
         let mut packet = Control::new(self.state, self.local_discriminator, self.remote_discriminator);
         packet.diag = if bfd { self.local_diag } else { Diag::None };
@@ -512,6 +552,10 @@ impl Session {
         packet.passive = !bfd && self.cfg.passive;
         // The daemon's version is the codec's to fill in.
         packet.sender_version = None;
+        if bfd && self.cfg.auth.is_some() {
+            packet.auth_sequence = Some(self.xmit_auth_seq);
+            self.xmit_auth_seq = self.xmit_auth_seq.wrapping_add(1);
+        }
         packet
     }
 
@@ -519,7 +563,7 @@ impl Session {
     /// schedule: the farewell of a session being deleted (after
     /// `Input::AdminDown`), which would otherwise wait for its pacing and
     /// never leave.
-    pub fn current_packet(&self) -> Control {
+    pub fn current_packet(&mut self) -> Control {
         self.packet(false)
     }
 
@@ -638,4 +682,16 @@ impl Session {
         let cfg = &self.cfg;
         timers::startup_detection_time(cfg.profile, cfg.desired_min_tx, cfg.required_min_rx, cfg.detect_mult)
     }
+}
+
+/// RFC 5880 6.7.3 / 6.7.4: a sequence number is accepted when it lies in
+/// `last ..= last + 3 x Detect Mult` (plain keyed) or `last + 1 ..= last +
+/// 3 x Detect Mult` (meticulous), in 32-bit circular arithmetic. The
+/// multiplier is the packet's own, the sender's: the window is how far its
+/// numbering may run ahead while its packets are lost.
+fn in_window(auth: AuthType, last: u32, seq: u32, detect_mult: u8) -> bool {
+    let ahead = seq.wrapping_sub(last);
+    let span = 3 * u32::from(detect_mult);
+    let first = u32::from(auth.meticulous());
+    (first..=span).contains(&ahead)
 }

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::packet::auth::AuthType;
 use super::packet::{Control, Diag, Profile, State};
 
 /// A session's parameters (the config section for its route, resolved).
@@ -28,6 +29,11 @@ pub struct SessionConfig {
     pub passive: bool,
     /// Keep routes on Down when the peer advertises passive mode.
     pub honour_peer_passive: bool,
+    /// `bfd`: authentication in use (RFC 5880 6.7). The key and the digest
+    /// are the driver's ([`super::packet::auth`]); the session keeps the
+    /// sequence numbers: it requires one on every packet, checks it against
+    /// the last accepted, and numbers what it sends.
+    pub auth: Option<AuthType>,
 }
 
 impl SessionConfig {
@@ -44,6 +50,7 @@ impl SessionConfig {
             backoff_max: Duration::from_secs(60),
             passive: false,
             honour_peer_passive: true,
+            auth: None,
         }
     }
 }
@@ -156,6 +163,12 @@ pub enum DropReason {
     /// `doublezero`: a Down within one detection time of our going Up,
     /// left over from the peer's previous incarnation.
     StaleDown,
+    /// Authentication is in use and the packet carries no sequence number
+    /// (the driver drops unauthenticated packets first; checked again here).
+    AuthMissing,
+    /// The sequence number is outside the window after the last accepted
+    /// one (RFC 5880 6.7.3, 6.7.4): a replay, or too many packets lost.
+    AuthSequence,
 }
 
 impl DropReason {
@@ -167,6 +180,8 @@ impl DropReason {
             DropReason::ZeroYourDiscriminator => "zero_your_discriminator",
             DropReason::LocalAdminDown => "local_admin_down",
             DropReason::StaleDown => "stale_down",
+            DropReason::AuthMissing => "auth_missing",
+            DropReason::AuthSequence => "auth_sequence",
         }
     }
 }

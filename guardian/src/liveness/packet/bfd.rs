@@ -1,5 +1,5 @@
 //! RFC 5880 control packet codec (`bfd` profile): the mandatory section of
-//! section 4.1, version 1, no authentication.
+//! section 4.1, version 1; the authentication section is [`super::auth`]'s.
 //!
 //! ```text
 //!  0                   1                   2                   3
@@ -23,7 +23,8 @@
 //!
 //! Encoding: guardian writes version 1, length 24, and the P, F, Diag, State,
 //! Detect Mult, discriminators and the three intervals of the [`Control`]. It
-//! never sets A (no authentication), M (must be zero), nor C and D: guardian
+//! never sets A ([`super::auth::sign`] appends the section and sets it), M
+//! (must be zero), nor C and D: guardian
 //! shares fate with its control plane and does not implement Demand mode, so
 //! [`Control::control_plane_independent`] and [`Control::demand`] are ignored
 //! by [`encode`] (they are only reported by [`decode`]).
@@ -32,12 +33,14 @@
 //! only the packet, in the RFC's order, and returns the first that fails:
 //! version, Length (at least 24, or 26 with A set, and no more than the bytes
 //! received), Detect Mult, Multipoint, My Discriminator, Your Discriminator
-//! (0 only in Down/AdminDown), then Authentication (A set is dropped: no
-//! session of guardian has authentication configured). The checks that need a
-//! session (an unknown non-zero Your Discriminator, the A bit against
-//! `bfd.AuthType`) are the caller's. Bytes received beyond Length are ignored
-//! (6.8.6 drops only a Length larger than the payload), and so are bytes 24 up
-//! to Length when A is clear: nothing is defined there.
+//! (0 only in Down/AdminDown). With A set, [`Control::auth_present`] says so
+//! and [`Control::auth_sequence`] carries the keyed section's sequence number;
+//! checking the section against the configured key ([`super::auth::verify`])
+//! and the sequence against the session's memory are the caller's, as are the
+//! checks that need a session (an unknown non-zero Your Discriminator). Bytes
+//! received beyond Length are ignored (6.8.6 drops only a Length larger than
+//! the payload), and so are bytes 24 up to Length when A is clear: nothing is
+//! defined there.
 
 use super::{Control, DecodeError, Diag, State};
 
@@ -104,9 +107,10 @@ pub fn decode(bytes: &[u8]) -> Result<Control, DecodeError> {
     if your_discriminator == 0 && !matches!(state, State::Down | State::AdminDown) {
         return Err(DecodeError::BadYourDiscriminator { state });
     }
-    if flags & AUTH != 0 {
-        return Err(DecodeError::AuthUnsupported);
-    }
+    let auth_present = flags & AUTH != 0;
+    // Types 2-5 (keyed MD5 / SHA1) carry a sequence number after 4 bytes.
+    let keyed = auth_present && (2..=5).contains(&bytes[LEN]);
+    let auth_sequence = if keyed { super::auth::sequence(&bytes[..usize::from(length)]) } else { None };
     Ok(Control {
         state,
         diag: Diag::from_bits(bytes[0]),
@@ -122,6 +126,8 @@ pub fn decode(bytes: &[u8]) -> Result<Control, DecodeError> {
         required_min_echo_rx_us: be_u32(bytes, 20),
         passive: false,
         sender_version: None,
+        auth_present,
+        auth_sequence,
     })
 }
 
@@ -316,11 +322,20 @@ mod tests {
     }
 
     #[test]
-    fn decode_rejects_authentication_as_unsupported() {
-        // A, then a Simple Password section (type 1, len 4, key id 1, "x").
+    fn decode_reports_an_authentication_section_and_its_sequence_number() {
+        // A, then a keyed SHA1 header (type 4, len 28, key id 1, reserved,
+        // sequence 7) and a 20-byte hash: Length 52.
+        let mut bytes = words([0x20c4_0334, 5, 4, 1_000_000, 1_000_000, 0]);
+        bytes.extend_from_slice(&[4, 28, 1, 0, 0, 0, 0, 7]);
+        bytes.extend_from_slice(&[0xab; 20]);
+        let c = decode(&bytes).unwrap();
+        assert!(c.auth_present);
+        assert_eq!(c.auth_sequence, Some(7));
+        // Simple password (type 1) has no sequence number.
         let mut bytes = words([0x20c4_031c, 5, 4, 1_000_000, 1_000_000, 0]);
         bytes.extend_from_slice(&[1, 4, 1, b'x']);
-        assert_eq!(decode(&bytes), Err(DecodeError::AuthUnsupported));
+        let c = decode(&bytes).unwrap();
+        assert_eq!((c.auth_present, c.auth_sequence), (true, None));
     }
 
     #[test]
@@ -333,7 +348,6 @@ mod tests {
             DecodeError::ZeroDiscriminator,
             DecodeError::BadYourDiscriminator { state: State::Up },
             DecodeError::Multipoint,
-            DecodeError::AuthUnsupported,
         ];
         let mut reasons: Vec<&str> = errors.iter().map(DecodeError::reason).collect();
         assert!(reasons.iter().all(|r| r.chars().all(|c| c.is_ascii_lowercase() || c == '_')));

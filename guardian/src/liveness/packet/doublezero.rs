@@ -104,6 +104,8 @@ pub fn decode(bytes: &[u8]) -> Result<Control, DecodeError> {
             patch: bytes[23],
             channel: bytes[24],
         }),
+        auth_present: false,
+        auth_sequence: None,
     })
 }
 

@@ -5,6 +5,7 @@
 //! in only one profile are carried with a neutral value in the other (for
 //! example `poll` is always false in a `doublezero` packet).
 
+pub mod auth;
 pub mod bfd;
 pub mod doublezero;
 
@@ -149,6 +150,13 @@ pub struct Control {
     pub passive: bool,
     /// `doublezero` only.
     pub sender_version: Option<SenderVersion>,
+    /// `bfd` only: the Authentication Present (A) bit. Whether the section
+    /// is right is [`auth::verify`]'s to say; [`bfd::encode`] never sets it
+    /// ([`auth::sign`] does).
+    pub auth_present: bool,
+    /// `bfd` only: the keyed MD5 / SHA1 section's sequence number; on a
+    /// packet to send, the one to sign it with (`None`: unauthenticated).
+    pub auth_sequence: Option<u32>,
 }
 
 impl Control {
@@ -169,6 +177,8 @@ impl Control {
             required_min_echo_rx_us: 0,
             passive: false,
             sender_version: None,
+            auth_present: false,
+            auth_sequence: None,
         }
     }
 }
@@ -199,10 +209,6 @@ pub enum DecodeError {
     /// `bfd`: the Multipoint (M) bit is set.
     #[error("multipoint bit set")]
     Multipoint,
-    /// `bfd`: the Authentication Present (A) bit is set; guardian does not
-    /// do authentication.
-    #[error("authentication present, not supported")]
-    AuthUnsupported,
 }
 
 impl DecodeError {
@@ -216,7 +222,6 @@ impl DecodeError {
             DecodeError::ZeroDiscriminator => "zero_discriminator",
             DecodeError::BadYourDiscriminator { .. } => "bad_your_discriminator",
             DecodeError::Multipoint => "multipoint",
-            DecodeError::AuthUnsupported => "auth_unsupported",
         }
     }
 }
