@@ -17,10 +17,11 @@ pub(super) struct CpuRun {
 /// Rounds of the comparison; the order alternates (guardian first, then BIRD first).
 pub(super) const ROUNDS: usize = 2;
 
-pub(super) fn guardian_cpu(ctx: &Ctx, n: u32) -> Result<CpuRun> {
+pub(super) fn guardian_cpu(ctx: &Ctx, n: u32, auth: Auth) -> Result<CpuRun> {
     let pair = Pair::new(ctx, "lvg", n)?;
-    let mut a = start_guardian(ctx, &pair, Side::A, "cpu", n, true)?;
-    let mut b = start_guardian(ctx, &pair, Side::B, "cpu", n, true)?;
+    let probe = Some(Probe { auth, ..Probe::fast() });
+    let mut a = start_guardian_at(ctx, &pair, Side::A, "cpu", n, probe)?;
+    let mut b = start_guardian_at(ctx, &pair, Side::B, "cpu", n, probe)?;
     let up_after = wait_guardians_up(&pair, &mut [&mut a, &mut b])?;
     std::thread::sleep(SETTLE);
     let m0 = [scrape(&pair.a)?, scrape(&pair.b)?];
@@ -35,10 +36,10 @@ pub(super) fn guardian_cpu(ctx: &Ctx, n: u32) -> Result<CpuRun> {
     Ok(cpu_run(windows, flaps, up_after))
 }
 
-pub(super) fn bird_cpu(ctx: &Ctx, n: u32) -> Result<CpuRun> {
+pub(super) fn bird_cpu(ctx: &Ctx, n: u32, auth: Auth) -> Result<CpuRun> {
     let pair = Pair::new(ctx, "lvb", n)?;
-    let mut a = Bird::start(ctx, &pair, Side::A, "cpu")?;
-    let mut b = Bird::start(ctx, &pair, Side::B, "cpu")?;
+    let mut a = Bird::start(ctx, &pair, Side::A, "cpu", auth)?;
+    let mut b = Bird::start(ctx, &pair, Side::B, "cpu", auth)?;
     let up_after = wait_birds_up(&pair, &mut [&mut a, &mut b])?;
     std::thread::sleep(SETTLE);
     let pos = [a.log_len(), b.log_len()];
@@ -69,11 +70,11 @@ pub(super) fn compare(ctx: &Ctx) -> Result<Vec<Row>> {
         let guardian_first = round % 2 == 0;
         for is_guardian in [guardian_first, !guardian_first] {
             if is_guardian {
-                let r = guardian_cpu(ctx, n)?;
+                let r = guardian_cpu(ctx, n, Auth::Off)?;
                 report_cpu(&format!("round {} guardian", round + 1), &r, n);
                 g_runs.push(r);
             } else {
-                let r = bird_cpu(ctx, n)?;
+                let r = bird_cpu(ctx, n, Auth::Off)?;
                 report_cpu(&format!("round {} BIRD", round + 1), &r, n);
                 b_runs.push(r);
             }

@@ -289,8 +289,8 @@ pub(super) fn detection(ctx: &Ctx) -> Result<Vec<Row>> {
     g.print("guardian", n);
     let bird = {
         let pair = Pair::new(ctx, "lvdb", n)?;
-        let mut a = Bird::start(ctx, &pair, Side::A, "det")?;
-        let mut b = Bird::start(ctx, &pair, Side::B, "det")?;
+        let mut a = Bird::start(ctx, &pair, Side::A, "det", Auth::Off)?;
+        let mut b = Bird::start(ctx, &pair, Side::B, "det", Auth::Off)?;
         wait_birds_up(&pair, &mut [&mut a, &mut b])?;
         std::thread::sleep(SETTLE);
         let d = detect_bird(&pair, &mut a)?;

@@ -4,15 +4,25 @@ use super::*;
 
 // ---------------------------------------------------------------- guardian
 
-/// A guardian config for one side: `routes` routes (with liveness or
-/// without), intervals of `interval_ms`, multiplier 3, metrics on, no periodic scan.
-pub(super) fn write_guardian_config(
-    path: &Path,
-    side: Side,
-    routes: u32,
-    liveness: bool,
-    interval_ms: u32,
-) -> Result<()> {
+/// How the routes of a bench guardian probe their next hop.
+#[derive(Clone, Copy)]
+pub(super) struct Probe {
+    pub(super) interval_ms: u32,
+    pub(super) auth: Auth,
+}
+
+impl Probe {
+    /// The bench's 100 ms x 3, without authentication.
+    pub(super) fn fast() -> Probe {
+        Probe { interval_ms: INTERVAL_MS, auth: Auth::Off }
+    }
+}
+
+/// A guardian config for one side: `routes` routes, with liveness as
+/// `probe` says (none: plain routes), multiplier 3, metrics on, no
+/// periodic scan.
+pub(super) fn write_guardian_config(path: &Path, side: Side, routes: u32, probe: Option<Probe>) -> Result<()> {
+    let interval_ms = probe.map_or(INTERVAL_MS, |p| p.interval_ms);
     let mut out =
         std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?);
     write!(
@@ -30,6 +40,16 @@ pub(super) fn write_guardian_config(
          required_rx = \"{interval_ms}ms\"\n\
          detect_multiplier = {MULTIPLIER}\n"
     )?;
+    if probe.is_some_and(|p| p.auth == Auth::MeticulousSha1) {
+        let secret = path.with_extension("secret");
+        std::fs::write(&secret, format!("{AUTH_SECRET}\n"))?;
+        std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        write!(
+            out,
+            "\n[liveness.auth]\ntype = \"meticulous-keyed-sha1\"\nkey_id = 1\nsecret_file = \"{}\"\n",
+            secret.display()
+        )?;
+    }
     for i in 0..routes {
         write!(
             out,
@@ -39,7 +59,7 @@ pub(super) fn write_guardian_config(
             side.dev(),
             side.local(i)
         )?;
-        if liveness {
+        if probe.is_some() {
             writeln!(out, "liveness = \"nexthop\"")?;
         }
     }
@@ -55,7 +75,7 @@ pub(super) fn start_guardian(
     routes: u32,
     liveness: bool,
 ) -> Result<Daemon> {
-    start_guardian_at(ctx, pair, side, tag, routes, liveness, INTERVAL_MS)
+    start_guardian_at(ctx, pair, side, tag, routes, liveness.then(Probe::fast))
 }
 
 pub(super) fn start_guardian_at(
@@ -64,11 +84,10 @@ pub(super) fn start_guardian_at(
     side: Side,
     tag: &str,
     routes: u32,
-    liveness: bool,
-    interval_ms: u32,
+    probe: Option<Probe>,
 ) -> Result<Daemon> {
     let config = ctx.dir.join(format!("liveness-{tag}-{}.toml", side.dev()));
-    write_guardian_config(&config, side, routes, liveness, interval_ms)?;
+    write_guardian_config(&config, side, routes, probe)?;
     let mut daemon = ctx.start_daemon_with(pair.ns(side), &config, &["--attribution", "netlink"])?;
     daemon.wait_ready(Ctx::ready_timeout(routes))?;
     Ok(daemon)

@@ -18,6 +18,9 @@
 //!    is Up at the fast rate, utime+stime of each daemon (/proc/PID/stat)
 //!    over 3 windows of 10 s, as a fraction of one core; the machine's other
 //!    load in the same windows beside it. Target: guardian <= 0.2x BIRD.
+//!    Then the same with meticulous keyed SHA1 on every packet: guardian
+//!    with it, guardian without it and BIRD with it, in one run (two
+//!    rounds, the order rotating).
 //! 2. Detection: one nftables rule dropping UDP dport 3784 on A's input,
 //!    added by an `nft -e -a -i` already running in A (the cut instant is
 //!    taken just before the command is written; the kernel's echo bounds
@@ -41,6 +44,7 @@
 //! `bird` (the two daemons as the bench drives them), `cpu` (measuring a
 //! process's CPU), then one file per part: `compare`, `detection`, `scale`.
 
+mod auth;
 mod bird;
 mod compare;
 mod cpu;
@@ -66,6 +70,7 @@ use crate::cleanup;
 use crate::daemon::{self, field, Daemon};
 use crate::netns::{self, Netns};
 
+use auth::*;
 use bird::*;
 use compare::*;
 use cpu::*;
@@ -102,6 +107,26 @@ pub(super) const CPU_RATIO_TARGET: f64 = 0.2;
 /// BIRD and FRR land within about this much of the bound.
 pub(super) const DETECT_SLACK_MS: f64 = 3.0;
 pub(super) const SCENARIO: &str = "liveness";
+/// The key both ends share when a run authenticates (BIRD's `password`,
+/// guardian's secret file).
+pub(super) const AUTH_SECRET: &str = "guardian-bench";
+
+/// BFD authentication in a run: none, or meticulous keyed SHA1 (RFC 5880
+/// 6.7.4), the variant operators pick, with key id 1 and [`AUTH_SECRET`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Auth {
+    Off,
+    MeticulousSha1,
+}
+
+impl Auth {
+    pub(super) fn label(self) -> &'static str {
+        match self {
+            Auth::Off => "no authentication",
+            Auth::MeticulousSha1 => "meticulous keyed SHA1",
+        }
+    }
+}
 
 pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
     require("bird", &["--version"], "bird2")?;
@@ -109,8 +134,12 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
     require("nft", &["--version"], "nftables")?;
     let mut rows = Vec::new();
     let mut errors = Vec::new();
-    let parts: [(&str, super::Bench); 3] =
-        [("cpu beside BIRD", compare), ("detection beside BIRD", detection), ("scale", scale)];
+    let parts: [(&str, super::Bench); 4] = [
+        ("cpu beside BIRD", compare),
+        ("cpu with authentication", compare_auth),
+        ("detection beside BIRD", detection),
+        ("scale", scale),
+    ];
     for (name, part) in parts {
         match part(ctx) {
             Ok(mut r) => rows.append(&mut r),

@@ -6,7 +6,8 @@ use super::*;
 
 /// RSS of an idle guardian in A with `routes` routes, after ready and a pause.
 pub(super) fn idle_rss(ctx: &Ctx, pair: &Pair, routes: u32, liveness: bool, tag: &str) -> Result<u64> {
-    let mut d = start_guardian_at(ctx, pair, Side::A, tag, routes, liveness, SLOW_INTERVAL_MS)?;
+    let slow = Probe { interval_ms: SLOW_INTERVAL_MS, auth: Auth::Off };
+    let mut d = start_guardian_at(ctx, pair, Side::A, tag, routes, liveness.then_some(slow))?;
     std::thread::sleep(SETTLE);
     d.check_alive()?;
     let rss = d.rss_bytes()?;
@@ -348,8 +349,9 @@ pub(super) struct SlowRun {
 /// Both guardians of `pair` at 1 s intervals: wait for every session, hold, measure.
 pub(super) fn slow_run(ctx: &Ctx, pair: &Pair) -> Result<SlowRun> {
     let n = pair.n;
-    let mut a = start_guardian_at(ctx, pair, Side::A, "slow", n, true, SLOW_INTERVAL_MS)?;
-    let mut b = start_guardian_at(ctx, pair, Side::B, "slow", n, true, SLOW_INTERVAL_MS)?;
+    let slow = Some(Probe { interval_ms: SLOW_INTERVAL_MS, auth: Auth::Off });
+    let mut a = start_guardian_at(ctx, pair, Side::A, "slow", n, slow)?;
+    let mut b = start_guardian_at(ctx, pair, Side::B, "slow", n, slow)?;
     let up =
         wait_guardians(pair, &mut [&mut a, &mut b], Duration::from_secs(60 + u64::from(n) / 200), SLOW_INTERVAL_MS)?;
     println!(
