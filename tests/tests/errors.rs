@@ -218,3 +218,28 @@ fn an_unprivileged_user_holding_only_cap_net_admin_keeps_routes() {
     let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
     assert!(uid_line.split_whitespace().nth(1) == Some("65534"), "the daemon runs as nobody: {uid_line}");
 }
+
+/// `[liveness.auth]` with a secret file of `mode`.
+fn auth_config(dir: &TempDir, mode: u32) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let secret = dir.write("bfd.secret", "secret\n");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(mode)).unwrap();
+    format!("[liveness.auth]\ntype = \"meticulous-keyed-sha1\"\nkey_id = 1\nsecret_file = \"{}\"\n", secret.display())
+}
+
+#[test]
+fn check_config_names_the_authentication_key_but_never_the_secret() {
+    let dir = TempDir::new("cfg");
+    let path = dir.write("guardian.toml", &auth_config(&dir, 0o600));
+    let out = guardian(&["check-config", path.to_str().unwrap()]);
+    out.assert_no_panic();
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert!(out.stdout.contains("authentication meticulous-keyed-sha1 key id 1"), "{out:?}");
+    assert!(!out.stdout.contains("secret\n") && !out.stdout.contains("\"secret\""), "{out:?}");
+}
+
+#[test]
+fn a_bfd_secret_others_may_read_is_exit_2_naming_the_mode_to_set() {
+    let dir = TempDir::new("cfg");
+    assert_config_error(&auth_config(&dir, 0o644), &["liveness.auth.secret_file", "0644", "chmod 600"]);
+}

@@ -11,8 +11,13 @@ pub struct Args {
 pub fn execute(args: Args) -> Result<(), Failure> {
     let config = Config::load(&args.path).map_err(|e| Failure::new(2, e))?;
     let routes = &config.routes;
+    // The secret was read and checked; say which key, never the secret.
+    let auth = match &config.liveness.auth {
+        Some(key) => format!(", authentication {} key id {}", key.auth_type().name(), key.key_id()),
+        None => String::new(),
+    };
     println!(
-        "{}: valid, {} routes ({} with liveness, profile {}; {} excluded by liveness.exclude)",
+        "{}: valid, {} routes ({} with liveness, profile {}{auth}; {} excluded by liveness.exclude)",
         args.path.display(),
         routes.specs.len(),
         routes.liveness.len(),
