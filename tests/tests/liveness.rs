@@ -421,3 +421,41 @@ fn a_route_whose_session_is_down_is_not_repaired() {
     assert_eq!(logs::field_u64(&line, "routes"), Some(1), "{line}");
     assert_eq!(sessions::get(&da, pair.a.peer)["state"], "down");
 }
+
+/// Whether a process could bind UDP `port` on the IPv4 wildcard in `side`'s
+/// namespace now (guardian binds it without reuse: exclusive while held).
+fn port_free(side: &Side, port: u16) -> bool {
+    side.ns.run_in(move || std::net::UdpSocket::bind(("0.0.0.0", port)).is_ok())
+}
+
+#[test]
+fn a_reload_opens_the_port_for_the_first_liveness_route_and_frees_it_after_the_last() {
+    require_netns!();
+    let pair = Pair::new();
+    let plain = RouteSpec::new("10.20.9.0/24").via(pair.a.peer).dev(pair.a.dev);
+    let without = base_config().route(plain.clone());
+    let da = pair.a.start(&without);
+    let db = pair.b.start(&one_second(&pair.b));
+    assert!(port_free(&pair.a, 3784), "guardian holds 3784 without a liveness route");
+
+    // The first liveness route: the port opens, the session comes Up.
+    let mark = da.log_mark();
+    da.write_config(&one_second(&pair.a).route(plain.clone()));
+    da.sighup();
+    da.wait_log_from(mark, "configuration reloaded", msg("configuration reloaded"), SHORT);
+    sessions::wait_state(&da, pair.a.peer, "up", CONVERGE);
+    ip::wait_installed(&pair.a.ns, &pair.a.route(0), CONVERGE);
+    assert!(!port_free(&pair.a, 3784), "3784 not held while a route needs it");
+
+    // The last one goes: the session ends with an AdminDown to the peer,
+    // then the port is free again.
+    let mark = da.log_mark();
+    da.write_config(&without);
+    da.sighup();
+    da.wait_log_from(mark, "configuration reloaded", msg("configuration reloaded"), SHORT);
+    sessions::wait(&db, pair.b.peer, "down, told by A's farewell", CONVERGE, |s| {
+        state(s) == "down" && s["last_down_reason"] == "remote_admin"
+    });
+    wait::until("3784 free again in A", SHORT, || if port_free(&pair.a, 3784) { Ok(()) } else { Err("held".into()) });
+    ip::wait_installed(&pair.a.ns, &plain, SHORT);
+}

@@ -211,13 +211,14 @@ impl LivenessTask {
                 }
                 self.engine.reconfigure(config, Instant::now());
                 self.routes = routes;
-                // Sessions that end say AdminDown through the sockets they
-                // used; only then are the sockets of the old configuration
-                // swapped or closed.
+                // New sockets before the sessions that use them; sockets no
+                // route needs only after the sessions that end have said
+                // AdminDown through them.
+                self.use_prepared_sockets();
                 self.bind_routes(false).await;
                 self.engine.restate_all();
                 self.flush();
-                self.use_prepared_sockets();
+                self.close_unneeded_sockets();
             }
         }
     }
@@ -309,28 +310,27 @@ impl LivenessTask {
         }
     }
 
-    /// Makes the sockets of the current routes the ones in use: those just
-    /// prepared replace their family's, and a family no route needs any
-    /// more closes (freeing the port).
+    /// Puts the sockets just prepared in use, each replacing its family's
+    /// (a port change).
     fn use_prepared_sockets(&mut self) {
-        let port = self.engine.config().port;
+        for fresh in std::mem::take(&mut self.prepared) {
+            tracing::info!(family = fresh.family.label(), port = fresh.port, "liveness sockets open");
+            match fresh.family {
+                Family::V4 => self.v4 = Some(fresh),
+                Family::V6 => self.v6 = Some(fresh),
+            }
+        }
+    }
+
+    /// Closes the sockets of a family no route needs any more, freeing the
+    /// port for whoever wants it.
+    fn close_unneeded_sockets(&mut self) {
         let needed = needed_families(&self.routes);
-        for family in [Family::V4, Family::V6] {
-            let fresh = self.prepared.iter().position(|s| s.family == family).map(|i| self.prepared.swap_remove(i));
-            let slot = match family {
-                Family::V4 => &mut self.v4,
-                Family::V6 => &mut self.v6,
-            };
-            if let Some(fresh) = fresh {
-                tracing::info!(family = family.label(), port = fresh.port, "liveness sockets open");
-                *slot = Some(fresh);
-            } else if (!needed.contains(&family) || slot.as_ref().is_some_and(|s| s.port != port))
-                && slot.take().is_some()
-            {
+        for (family, slot) in [(Family::V4, &mut self.v4), (Family::V6, &mut self.v6)] {
+            if !needed.contains(&family) && slot.take().is_some() {
                 tracing::info!(family = family.label(), "liveness sockets closed: no route needs them");
             }
         }
-        self.prepared.clear();
     }
 
     fn on_received(&mut self, family: Family, result: Result<usize, NetworkError>) {
