@@ -10,12 +10,13 @@
 
 use crate::attribution::{Attributor, DeleterLabels, Source};
 use crate::config::{AttributionConfig, AttributionMode, Config, ConfigError};
-use crate::control::{self, api::Status};
+use crate::control;
 use crate::ebpf;
 use crate::kernel::monitor::Monitor;
 use crate::kernel::routes::RouteWriter;
 use crate::kernel::KernelError;
 use crate::liveness::task::{LivenessHandle, LivenessTask};
+use crate::messages::api::Status;
 use crate::metrics::Metrics;
 use crate::privileges;
 use crate::reconcile::{Command, Reconciler};

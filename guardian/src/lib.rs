@@ -14,6 +14,7 @@ pub mod ebpf;
 pub mod kernel;
 pub mod liveness;
 pub mod logging;
+pub mod messages;
 pub mod metrics;
 pub mod privileges;
 pub mod reconcile;

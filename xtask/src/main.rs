@@ -7,6 +7,7 @@
 //! cargo xtask setup                     nightly + rust-src + bpf-linker for build-ebpf
 //! cargo xtask build-ebpf                rebuild guardian/ebpf/guardian.bpf.o (nightly)
 //! cargo xtask check-ebpf                fail if the committed eBPF object is stale
+//! cargo xtask layers                    guardian's module imports; fail on a cycle
 //! ```
 //!
 //! xtask drives the `guardian` binary through its command line (see the
@@ -20,6 +21,7 @@ mod config;
 mod daemon;
 mod demo;
 mod ebpf;
+mod layers;
 mod netlink;
 mod netns;
 mod prereq;
@@ -55,6 +57,8 @@ enum Command {
     BuildEbpf,
     /// Rebuild the eBPF object in a temporary folder and fail if the committed one is stale.
     CheckEbpf,
+    /// Print the imports between guardian's top-level modules; fail on a cycle.
+    Layers,
 }
 
 fn main() -> ExitCode {
@@ -70,6 +74,7 @@ fn main() -> ExitCode {
         Command::Setup => setup::run_setup().map(|()| ExitCode::SUCCESS),
         Command::BuildEbpf => ebpf::build().map(|()| ExitCode::SUCCESS),
         Command::CheckEbpf => ebpf::check().map(|()| ExitCode::SUCCESS),
+        Command::Layers => layers::run(),
     };
     // Whatever happened, leave nothing behind (idempotent: the guards have
     // usually cleaned up already).

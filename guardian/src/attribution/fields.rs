@@ -19,7 +19,7 @@
 //! ```
 
 use super::deleter::{Attribution, Deleter, Who};
-use crate::reconcile::Repaired;
+use crate::messages::Repaired;
 
 /// The target of the line, as the README shows it, wherever it is called from.
 pub const TARGET: &str = "guardian::reconcile";
@@ -62,7 +62,7 @@ pub fn log_reinstalled(r: &Repaired, deleter: Option<&Deleter>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reconcile::Cause;
+    use crate::messages::Cause;
     use serde_json::{json, Value};
     use std::io::Write;
     use std::sync::{Arc, Mutex};

@@ -3,7 +3,7 @@
 //! command line is capped at [`CMDLINE_MAX`](super::process::CMDLINE_MAX)).
 
 use super::deleter::{Attribution, Deleter, Who};
-use crate::reconcile::{Cause, Noticed, Repaired};
+use crate::messages::{Cause, Noticed, Repaired};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::time::{Instant, SystemTime};

@@ -19,8 +19,8 @@
 use super::{Attribution, Deleter, DeleterLabels, Deletion, PortIdResolver, ProcessInfo, Procfs, Recent, Who};
 use crate::ebpf::{self, Record, Request};
 use crate::kernel::wire;
+use crate::messages::{Cause, Repaired};
 use crate::metrics::{Metrics, ModeLabels, RepairLabels};
-use crate::reconcile::{Cause, Repaired};
 use crate::route::RouteKey;
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;

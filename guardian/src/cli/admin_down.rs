@@ -1,5 +1,6 @@
 use super::{block_on, Failure};
-use crate::control::{api::AdminReport, client};
+use crate::control::client;
+use crate::messages::api::AdminReport;
 use std::net::IpAddr;
 use std::path::Path;
 

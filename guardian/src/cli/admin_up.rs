@@ -1,6 +1,7 @@
 use super::admin_down::summary;
 use super::{block_on, Failure};
-use crate::control::{api::AdminReport, client};
+use crate::control::client;
+use crate::messages::api::AdminReport;
 use std::net::IpAddr;
 use std::path::Path;
 

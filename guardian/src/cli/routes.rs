@@ -1,5 +1,6 @@
 use super::{block_on, print_json, Failure};
-use crate::control::{api::RouteInfo, client};
+use crate::control::client;
+use crate::messages::api::RouteInfo;
 use std::path::Path;
 
 #[derive(Debug, clap::Args)]

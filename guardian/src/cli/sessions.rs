@@ -1,5 +1,6 @@
 use super::{block_on, print_json, Failure};
-use crate::control::{api::SessionInfo, client};
+use crate::control::client;
+use crate::messages::api::SessionInfo;
 use std::path::Path;
 
 #[derive(Debug, clap::Args)]

@@ -7,9 +7,8 @@
 
 use super::units::HumanDuration;
 use super::{parse_prefix, EntryError, RouteEntry};
-use crate::liveness::packet::auth::AuthKey;
-use crate::liveness::packet::Profile;
 use crate::route::{Addr, DevId, DevNames, Family, RouteKey, RouteSpec};
+use auth::AuthKey;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 use std::fmt;
@@ -23,6 +22,31 @@ use toml::Spanned;
 /// session, and never fewer than [`MIN_DEFAULT_QUEUE_BOUND`] (liveness.md).
 pub const QUEUE_ENTRIES_PER_SESSION: usize = 4;
 pub const MIN_DEFAULT_QUEUE_BOUND: usize = 10_240;
+
+/// Which wire format a session speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Profile {
+    /// RFC 5880 / 5881 single-hop BFD, UDP port 3784.
+    Bfd,
+    /// The DoubleZero client's 40-byte route-liveness packet, UDP port 44880.
+    DoubleZero,
+}
+
+impl Profile {
+    pub fn label(self) -> &'static str {
+        match self {
+            Profile::Bfd => "bfd",
+            Profile::DoubleZero => "doublezero",
+        }
+    }
+
+    pub fn default_port(self) -> u16 {
+        match self {
+            Profile::Bfd => 3784,
+            Profile::DoubleZero => 44880,
+        }
+    }
+}
 
 /// The `[liveness]` section, validated. Compared on reload (SIGHUP) so the
 /// daemon can tell what changed.
@@ -487,6 +511,6 @@ pub(super) fn route_liveness(
     }))
 }
 
-mod auth;
+pub mod auth;
 #[cfg(test)]
 mod tests;

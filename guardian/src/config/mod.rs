@@ -7,8 +7,9 @@
 mod liveness;
 mod units;
 
+pub use liveness::auth::{AuthKey, AuthType, KeyError};
 pub use liveness::{
-    LivenessConfig, LivenessMode, LivenessRoute, LivenessTarget, Prefix, MIN_DEFAULT_QUEUE_BOUND,
+    LivenessConfig, LivenessMode, LivenessRoute, LivenessTarget, Prefix, Profile, MIN_DEFAULT_QUEUE_BOUND,
     QUEUE_ENTRIES_PER_SESSION,
 };
 pub use units::protocol_name;

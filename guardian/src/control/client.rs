@@ -1,6 +1,6 @@
 //! The command line's side of the control API.
 
-use super::api::ErrorBody;
+use crate::messages::api::ErrorBody;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper::Request;

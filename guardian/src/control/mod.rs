@@ -5,15 +5,14 @@
 //! it works even while a long initial sync keeps the reconciler busy;
 //! `GET /v1/routes` and `POST /v1/reconcile` go to the reconciler.
 
-pub mod api;
 pub mod client;
 
 use crate::attribution::Query as AttributionQuery;
 use crate::liveness::engine::SessionView;
 use crate::liveness::task::LivenessHandle;
+use crate::messages::api::{AdminReport, ErrorBody, SessionInfo, Status};
 use crate::metrics::Metrics;
 use crate::reconcile::Command;
-use api::{AdminReport, ErrorBody, SessionInfo, Status};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};

@@ -1,15 +1,8 @@
 //! Interfaces as the kernel reports them: index, name and whether they are up.
 
+use crate::messages::Link;
 use netlink_packet_core::Parseable;
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Link {
-    pub index: u32,
-    pub name: String,
-    /// Administratively up: the kernel refuses routes over a link that is not.
-    pub up: bool,
-}
 
 /// Decodes an RTM_NEWLINK/RTM_DELLINK payload.
 pub fn parse_link(payload: &[u8]) -> Option<Link> {

@@ -7,60 +7,12 @@
 //! says when it was read: the reconciler ignores a loss read before its own
 //! latest install of that route, since that install already repaired it.
 
-use super::links::{parse_link, Link};
+use super::links::parse_link;
 use super::socket::{groups, NetlinkSocket};
-use super::wire::{self, KernelRoute};
+use super::wire;
+use crate::messages::{Event, EventBatch, Requester};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-
-#[derive(Debug, Clone)]
-pub enum Event {
-    /// Another process added a route (any protocol). `replace` is set when
-    /// it replaced the route with that identity; without it, the route was
-    /// added beside one with the same identity (append/prepend) or alone.
-    RouteAdded {
-        route: KernelRoute,
-        replace: bool,
-        requester: Requester,
-    },
-    /// A route with guardian's protocol was deleted (also by guardian: a
-    /// withdrawal that hit a route still tracked is a loss too).
-    RouteDeleted {
-        route: KernelRoute,
-        requester: Requester,
-    },
-    LinkChanged(Link),
-    LinkRemoved(Link),
-    AddressAdded,
-    AddressRemoved,
-    /// The socket's buffer overflowed: events were lost, resync.
-    Overrun,
-    /// Guardian's own add or replace with this request sequence number has
-    /// been applied (a run of them is one event, with the run's last number).
-    /// A delete read before it happened before it in the kernel.
-    OwnEcho {
-        seq: u32,
-    },
-}
-
-/// Who asked the kernel for a change, as its notification says: the
-/// requesting socket's port id (0 for the kernel itself) and the request's
-/// sequence number. Deleter attribution starts from these.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Requester {
-    pub port_id: u32,
-    pub seq: u32,
-}
-
-/// Events of one wake-up.
-#[derive(Debug)]
-pub struct EventBatch {
-    /// When the first event was read: the best known time of a loss.
-    pub received: Instant,
-    /// When the last event was read: every event happened before this.
-    pub read_done: Instant,
-    pub events: Vec<Event>,
-}
 
 pub struct Monitor {
     socket: NetlinkSocket,

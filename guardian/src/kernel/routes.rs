@@ -7,8 +7,9 @@
 //! end tells that every message before it has been handled.
 
 use super::socket::NetlinkSocket;
-use super::wire::{self, KernelRoute, RouteRequest};
-use super::{links::Link, KernelError};
+use super::wire::{self, RouteRequest};
+use super::KernelError;
+use crate::messages::{KernelRoute, Link};
 use crate::route::Family;
 
 /// Keeps a batch well below the socket's send buffer.

@@ -10,7 +10,6 @@
 //! in its start-up grace (it has not been Up yet and has not had a
 //! detection time at the slow rate): routes adopted at a restart stay.
 
-use super::metrics::{PeerLabels, StateLabels, TransitionLabels};
 use super::network::Received;
 use super::packet::auth::{self, AuthError};
 use super::packet::{bfd, doublezero, Control, Profile, SenderVersion, State};
@@ -18,8 +17,9 @@ use super::registry::{Registry, RouteRef, SessionKey};
 use super::scheduler::{QueueFull, TimerQueue, Which};
 use super::session::{Input, Output, RouteAction, Session, SessionConfig, Timer};
 use crate::config::{LivenessConfig, LivenessMode};
+use crate::messages::Gate;
+use crate::metrics::liveness::{PeerLabels, StateLabels, TransitionLabels};
 use crate::metrics::Metrics;
-use crate::reconcile::Gate;
 use crate::route::RouteKey;
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
@@ -616,8 +616,8 @@ impl Engine {
     }
 }
 
-fn reason(reason: &'static str) -> super::metrics::ReasonLabels {
-    super::metrics::ReasonLabels { reason }
+fn reason(reason: &'static str) -> crate::metrics::liveness::ReasonLabels {
+    crate::metrics::liveness::ReasonLabels { reason }
 }
 
 fn peer_labels(key: &SessionKey, ifname: &str) -> PeerLabels {

@@ -7,7 +7,6 @@
 pub mod engine;
 #[cfg(test)]
 mod engine_tests;
-pub mod metrics;
 pub mod network;
 pub mod packet;
 pub mod registry;

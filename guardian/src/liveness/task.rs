@@ -19,13 +19,13 @@
 //! port, which BIRD or FRR may want.
 
 use super::engine::{Binding, Engine, Packet, SessionView};
-use super::metrics::OpLabels;
 use super::network::{NetworkError, Outgoing, ReceiveSocket, RecvBatch, SendSockets, GTSM_TTL, MAX_BATCH};
 use super::registry::{RouteRef, SessionKey};
 use crate::config::{LivenessConfig, LivenessRoute};
 use crate::kernel::lookup::RouteLookup;
+use crate::messages::Gate;
+use crate::metrics::liveness::OpLabels;
 use crate::metrics::Metrics;
-use crate::reconcile::Gate;
 use crate::route::Family;
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -1,7 +1,7 @@
 //! Whether a kernel route is the route guardian means to have.
 
-use crate::kernel::links::Link;
-use crate::kernel::wire::{KernelRoute, RTN_UNICAST};
+use crate::kernel::wire::RTN_UNICAST;
+use crate::messages::{KernelRoute, Link};
 use crate::route::{DevId, DevNames, RouteSpec};
 use std::collections::HashMap;
 

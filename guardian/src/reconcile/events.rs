@@ -2,9 +2,8 @@
 //! other losses of the same wake-up, unless damping holds it back.
 
 use super::table::State;
-use super::{damping, Cause, Loss, Noticed, Purpose, Reconciler, Trigger, ECHO_WINDOW};
-use crate::kernel::monitor::{Event, EventBatch, Requester};
-use crate::kernel::wire::KernelRoute;
+use super::{damping, Loss, Purpose, Reconciler, Trigger, ECHO_WINDOW};
+use crate::messages::{Cause, Event, EventBatch, KernelRoute, Noticed, Requester};
 use crate::route::RouteKey;
 use std::collections::HashMap;
 use tokio::time::Instant;

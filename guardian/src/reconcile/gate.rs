@@ -7,14 +7,8 @@
 
 use super::table::State;
 use super::{Purpose, Reconciler};
+use crate::messages::Gate;
 use crate::route::{RouteKey, RouteSpec};
-
-/// A liveness verdict for some routes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Gate {
-    pub keys: Vec<RouteKey>,
-    pub open: bool,
-}
 
 /// What a gate did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -3,9 +3,10 @@
 //! that is retried later.
 
 use super::table::State;
-use super::{log_unattributed, Purpose, Reconciler, Repaired, Trigger, RETRY_DELAY};
+use super::{log_unattributed, Purpose, Reconciler, Trigger, RETRY_DELAY};
 use crate::kernel::routes::{Op, OpError};
 use crate::kernel::wire::RouteRequest;
+use crate::messages::Repaired;
 use crate::metrics::FailureLabels;
 use crate::route::RouteSpec;
 use std::cmp::Reverse;

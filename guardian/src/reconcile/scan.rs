@@ -3,13 +3,12 @@
 //! table that adopts what is already in place.
 
 use super::table::State;
-use super::{
-    release_startup_memory, Cause, Loss, Noticed, Purpose, Reconciler, Trigger, LINK_DOWN_BLAME, SCAN_RETRY_DELAY,
-};
-use crate::control::api::CycleReport;
+use super::{release_startup_memory, Loss, Purpose, Reconciler, Trigger, LINK_DOWN_BLAME, SCAN_RETRY_DELAY};
 use crate::kernel::routes::Op;
-use crate::kernel::wire::{KernelRoute, RouteRequest};
+use crate::kernel::wire::RouteRequest;
 use crate::kernel::KernelError;
+use crate::messages::api::CycleReport;
+use crate::messages::{Cause, KernelRoute, Noticed};
 use crate::route::Family;
 use tokio::time::Instant;
 

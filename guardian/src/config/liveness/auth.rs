@@ -19,15 +19,120 @@
 //! file in /etc, still gets a secret only it can read.
 
 use super::super::EntryError;
-use crate::liveness::packet::auth::{AuthKey, AuthType};
-use crate::liveness::packet::Profile;
+use super::Profile;
 use serde::Deserialize;
+use std::fmt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 /// Where systemd puts a unit's credentials (`LoadCredential=`).
 pub const CREDENTIALS_DIRECTORY: &str = "CREDENTIALS_DIRECTORY";
+
+/// The authentication types guardian speaks (RFC 5880 4.1, Auth Type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuthType {
+    KeyedMd5,
+    MeticulousKeyedMd5,
+    KeyedSha1,
+    MeticulousKeyedSha1,
+}
+
+impl AuthType {
+    pub const ALL: [AuthType; 4] =
+        [AuthType::KeyedMd5, AuthType::MeticulousKeyedMd5, AuthType::KeyedSha1, AuthType::MeticulousKeyedSha1];
+
+    /// The Auth Type code on the wire.
+    pub fn code(self) -> u8 {
+        match self {
+            AuthType::KeyedMd5 => 2,
+            AuthType::MeticulousKeyedMd5 => 3,
+            AuthType::KeyedSha1 => 4,
+            AuthType::MeticulousKeyedSha1 => 5,
+        }
+    }
+
+    /// The name in the configuration (`[liveness.auth] type`).
+    pub fn name(self) -> &'static str {
+        match self {
+            AuthType::KeyedMd5 => "keyed-md5",
+            AuthType::MeticulousKeyedMd5 => "meticulous-keyed-md5",
+            AuthType::KeyedSha1 => "keyed-sha1",
+            AuthType::MeticulousKeyedSha1 => "meticulous-keyed-sha1",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<AuthType> {
+        AuthType::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// Every packet carries a larger sequence number than the last.
+    pub fn meticulous(self) -> bool {
+        matches!(self, AuthType::MeticulousKeyedMd5 | AuthType::MeticulousKeyedSha1)
+    }
+
+    /// The longest key, and the digest's length.
+    pub fn key_len(self) -> usize {
+        match self {
+            AuthType::KeyedMd5 | AuthType::MeticulousKeyedMd5 => 16,
+            AuthType::KeyedSha1 | AuthType::MeticulousKeyedSha1 => 20,
+        }
+    }
+}
+
+/// A configured key: its type, its id and the shared secret. Its `Debug`
+/// never shows the secret (configurations are logged).
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuthKey {
+    auth_type: AuthType,
+    key_id: u8,
+    /// Zero-padded to the digest's length, as it goes into the digest field.
+    padded: [u8; 20],
+}
+
+impl fmt::Debug for AuthKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthKey").field("type", &self.auth_type.name()).field("key_id", &self.key_id).finish()
+    }
+}
+
+/// Why a secret cannot be a key of a type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("the secret is empty")]
+    Empty,
+    #[error("the secret is {len} bytes; {} takes at most {max}", auth_type.name())]
+    TooLong { auth_type: AuthType, len: usize, max: usize },
+}
+
+impl AuthKey {
+    pub fn new(auth_type: AuthType, key_id: u8, secret: &[u8]) -> Result<AuthKey, KeyError> {
+        let max = auth_type.key_len();
+        if secret.is_empty() {
+            return Err(KeyError::Empty);
+        }
+        if secret.len() > max {
+            return Err(KeyError::TooLong { auth_type, len: secret.len(), max });
+        }
+        let mut padded = [0u8; 20];
+        padded[..secret.len()].copy_from_slice(secret);
+        Ok(AuthKey { auth_type, key_id, padded })
+    }
+
+    pub fn auth_type(&self) -> AuthType {
+        self.auth_type
+    }
+
+    pub fn key_id(&self) -> u8 {
+        self.key_id
+    }
+
+    /// The secret zero-padded to the digest's length, as it goes into
+    /// the digest field.
+    pub(crate) fn key(&self) -> &[u8] {
+        &self.padded[..self.auth_type.key_len()]
+    }
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

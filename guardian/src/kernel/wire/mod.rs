@@ -7,6 +7,7 @@
 //! so routes are handled here. The layouts are stable UAPI (`rtnetlink.h`).
 //! Links and addresses are rare and go through netlink-packet-route.
 
+use crate::messages::KernelRoute;
 use crate::route::{Addr, Family, Gateway, RouteKey};
 
 pub const NLMSG_HDRLEN: usize = 16;
@@ -156,19 +157,6 @@ pub fn attributes(mut buf: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
         buf = &buf[align4(len).min(buf.len())..];
         Some((ty, value))
     })
-}
-
-/// A route as the kernel reports it, reduced to what guardian compares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct KernelRoute {
-    pub key: RouteKey,
-    pub gateway: Option<Gateway>,
-    pub oif: u32,
-    pub prefsrc: Option<Addr>,
-    pub protocol: u8,
-    pub kind: u8,
-    /// A source-specific (IPv6 "from") or multipath route: never one of ours.
-    pub unusual: bool,
 }
 
 /// Decodes the payload of an RTM_NEWROUTE/RTM_DELROUTE message. `None` for

@@ -25,9 +25,10 @@
 
 use md5::Md5;
 use sha1::{Digest, Sha1};
-use std::fmt;
 
 use super::bfd;
+/// The key's type and secret are the configuration's; signing is ours.
+pub use crate::config::{AuthKey, AuthType, KeyError};
 
 /// The longest packet guardian sends: the mandatory part and a SHA1 section.
 pub const MAX_LEN: usize = bfd::LEN + SHA1_SECTION;
@@ -38,117 +39,6 @@ const SHA1_SECTION: usize = 28;
 const HEADER: usize = 8;
 /// Byte 1 of the mandatory part: the Authentication Present (A) bit.
 const A_BIT: u8 = 0x04;
-
-/// The authentication types guardian speaks (RFC 5880 4.1, Auth Type).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AuthType {
-    KeyedMd5,
-    MeticulousKeyedMd5,
-    KeyedSha1,
-    MeticulousKeyedSha1,
-}
-
-impl AuthType {
-    pub const ALL: [AuthType; 4] =
-        [AuthType::KeyedMd5, AuthType::MeticulousKeyedMd5, AuthType::KeyedSha1, AuthType::MeticulousKeyedSha1];
-
-    /// The Auth Type code on the wire.
-    pub fn code(self) -> u8 {
-        match self {
-            AuthType::KeyedMd5 => 2,
-            AuthType::MeticulousKeyedMd5 => 3,
-            AuthType::KeyedSha1 => 4,
-            AuthType::MeticulousKeyedSha1 => 5,
-        }
-    }
-
-    /// The name in the configuration (`[liveness.auth] type`).
-    pub fn name(self) -> &'static str {
-        match self {
-            AuthType::KeyedMd5 => "keyed-md5",
-            AuthType::MeticulousKeyedMd5 => "meticulous-keyed-md5",
-            AuthType::KeyedSha1 => "keyed-sha1",
-            AuthType::MeticulousKeyedSha1 => "meticulous-keyed-sha1",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<AuthType> {
-        AuthType::ALL.into_iter().find(|t| t.name() == name)
-    }
-
-    /// Every packet carries a larger sequence number than the last.
-    pub fn meticulous(self) -> bool {
-        matches!(self, AuthType::MeticulousKeyedMd5 | AuthType::MeticulousKeyedSha1)
-    }
-
-    /// The longest key, and the digest's length.
-    pub fn key_len(self) -> usize {
-        match self {
-            AuthType::KeyedMd5 | AuthType::MeticulousKeyedMd5 => 16,
-            AuthType::KeyedSha1 | AuthType::MeticulousKeyedSha1 => 20,
-        }
-    }
-
-    /// Auth Len: the whole section.
-    fn section_len(self) -> usize {
-        match self {
-            AuthType::KeyedMd5 | AuthType::MeticulousKeyedMd5 => MD5_SECTION,
-            AuthType::KeyedSha1 | AuthType::MeticulousKeyedSha1 => SHA1_SECTION,
-        }
-    }
-}
-
-/// A configured key: its type, its id and the shared secret. Its `Debug`
-/// never shows the secret (configurations are logged).
-#[derive(Clone, PartialEq, Eq)]
-pub struct AuthKey {
-    auth_type: AuthType,
-    key_id: u8,
-    /// Zero-padded to the digest's length, as it goes into the digest field.
-    padded: [u8; 20],
-}
-
-impl fmt::Debug for AuthKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthKey").field("type", &self.auth_type.name()).field("key_id", &self.key_id).finish()
-    }
-}
-
-/// Why a secret cannot be a key of a type.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum KeyError {
-    #[error("the secret is empty")]
-    Empty,
-    #[error("the secret is {len} bytes; {} takes at most {max}", auth_type.name())]
-    TooLong { auth_type: AuthType, len: usize, max: usize },
-}
-
-impl AuthKey {
-    pub fn new(auth_type: AuthType, key_id: u8, secret: &[u8]) -> Result<AuthKey, KeyError> {
-        let max = auth_type.key_len();
-        if secret.is_empty() {
-            return Err(KeyError::Empty);
-        }
-        if secret.len() > max {
-            return Err(KeyError::TooLong { auth_type, len: secret.len(), max });
-        }
-        let mut padded = [0u8; 20];
-        padded[..secret.len()].copy_from_slice(secret);
-        Ok(AuthKey { auth_type, key_id, padded })
-    }
-
-    pub fn auth_type(&self) -> AuthType {
-        self.auth_type
-    }
-
-    pub fn key_id(&self) -> u8 {
-        self.key_id
-    }
-
-    fn key(&self) -> &[u8] {
-        &self.padded[..self.auth_type.key_len()]
-    }
-}
 
 /// Why an authenticated (or unauthenticated) packet was refused; each a
 /// `reason` label of the received-invalid counter.
@@ -187,14 +77,14 @@ impl AuthError {
 /// Appends `key`'s section with `sequence` to the mandatory part already in
 /// `buf[..24]`, sets the A bit and Length, and signs. Returns the length.
 pub fn sign(buf: &mut [u8; MAX_LEN], key: &AuthKey, sequence: u32) -> usize {
-    let t = key.auth_type;
-    let len = bfd::LEN + t.section_len();
+    let t = key.auth_type();
+    let len = bfd::LEN + section_len(t);
     buf[1] |= A_BIT;
     buf[3] = len as u8;
     let section = &mut buf[bfd::LEN..len];
     section[0] = t.code();
-    section[1] = t.section_len() as u8;
-    section[2] = key.key_id;
+    section[1] = section_len(t) as u8;
+    section[2] = key.key_id();
     section[3] = 0;
     section[4..HEADER].copy_from_slice(&sequence.to_be_bytes());
     section[HEADER..].copy_from_slice(key.key());
@@ -210,17 +100,17 @@ pub fn verify(packet: &[u8], key: &AuthKey) -> Result<(), AuthError> {
     if packet.get(1).is_none_or(|flags| flags & A_BIT == 0) {
         return Err(AuthError::Missing);
     }
-    let t = key.auth_type;
+    let t = key.auth_type();
     let section = packet.get(bfd::LEN..).unwrap_or_default();
     let (got_type, auth_len) = (section.first().copied().unwrap_or(0), section.get(1).copied().unwrap_or(0));
     if got_type != t.code() {
         return Err(AuthError::Type { got: got_type, expected: t.code() });
     }
-    if usize::from(auth_len) != t.section_len() || section.len() != t.section_len() {
+    if usize::from(auth_len) != section_len(t) || section.len() != section_len(t) {
         return Err(AuthError::Length { auth_len, length: packet.len() });
     }
-    if section[2] != key.key_id {
-        return Err(AuthError::KeyId { got: section[2], expected: key.key_id });
+    if section[2] != key.key_id() {
+        return Err(AuthError::KeyId { got: section[2], expected: key.key_id() });
     }
     let mut copy = [0u8; MAX_LEN];
     let copy = &mut copy[..packet.len()];
@@ -243,6 +133,14 @@ pub fn verify(packet: &[u8], key: &AuthKey) -> Result<(), AuthError> {
 pub fn sequence(packet: &[u8]) -> Option<u32> {
     let s = packet.get(bfd::LEN + 4..bfd::LEN + HEADER)?;
     Some(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+/// Auth Len: the whole section.
+fn section_len(t: AuthType) -> usize {
+    match t {
+        AuthType::KeyedMd5 | AuthType::MeticulousKeyedMd5 => MD5_SECTION,
+        AuthType::KeyedSha1 | AuthType::MeticulousKeyedSha1 => SHA1_SECTION,
+    }
 }
 
 fn digest(t: AuthType, bytes: &[u8]) -> [u8; 20] {

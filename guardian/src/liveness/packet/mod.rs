@@ -9,30 +9,8 @@ pub mod auth;
 pub mod bfd;
 pub mod doublezero;
 
-/// Which wire format a session speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Profile {
-    /// RFC 5880 / 5881 single-hop BFD, UDP port 3784.
-    Bfd,
-    /// The DoubleZero client's 40-byte route-liveness packet, UDP port 44880.
-    DoubleZero,
-}
-
-impl Profile {
-    pub fn label(self) -> &'static str {
-        match self {
-            Profile::Bfd => "bfd",
-            Profile::DoubleZero => "doublezero",
-        }
-    }
-
-    pub fn default_port(self) -> u16 {
-        match self {
-            Profile::Bfd => 3784,
-            Profile::DoubleZero => 44880,
-        }
-    }
-}
+/// The configuration chooses the profile; the codecs speak it.
+pub use crate::config::Profile;
 
 /// Session state as carried on the wire (the same two bits in both profiles).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

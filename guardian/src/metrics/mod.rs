@@ -1,6 +1,8 @@
 //! Prometheus metrics (`guardian_*`), updated by their owners and encoded on
 //! each scrape.
 
+pub mod liveness;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family as MetricFamily;
@@ -48,7 +50,7 @@ pub struct Metrics {
     pub attribution_mode: MetricFamily<ModeLabels, Gauge>,
     pub attribution_drops: Gauge,
     pub attribution_records: Counter,
-    pub liveness: crate::liveness::metrics::LivenessMetrics,
+    pub liveness: liveness::LivenessMetrics,
 }
 
 impl Metrics {
@@ -110,7 +112,7 @@ impl Metrics {
         );
         let attribution_records = Counter::default();
         registry.register("attribution_records", "Records read from the eBPF program", attribution_records.clone());
-        let liveness = crate::liveness::metrics::LivenessMetrics::register(&mut registry);
+        let liveness = liveness::LivenessMetrics::register(&mut registry);
         Metrics {
             registry,
             liveness,

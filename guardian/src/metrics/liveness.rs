@@ -1,5 +1,5 @@
-//! The liveness metrics of liveness.md, registered beside the others with
-//! the `guardian_` prefix. Per-peer series are opt-in (`per_peer_metrics`).
+//! The liveness metrics (docs/liveness.md), registered beside the others
+//! with the `guardian_` prefix. Per-peer series are opt-in (`per_peer_metrics`).
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;

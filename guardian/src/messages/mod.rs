@@ -1,0 +1,18 @@
+//! The types that pass between guardian's tasks, and nothing else: route
+//! events (kernel monitor -> reconciler), repairs and their causes
+//! (reconciler -> attribution), liveness verdicts (liveness -> reconciler)
+//! and the snapshots the control API serves (`api`).
+//!
+//! A leaf: it imports only [`crate::route`] (the route model) and outside
+//! crates, so producer and consumer both import down into it and no two
+//! tasks need each other's modules. `cargo xtask layers` checks that the
+//! crate's top-level modules import one another without a cycle.
+
+pub mod api;
+mod events;
+mod gate;
+mod repair;
+
+pub use events::{Event, EventBatch, KernelRoute, Link, Requester};
+pub use gate::Gate;
+pub use repair::{Cause, Noticed, Repaired};
