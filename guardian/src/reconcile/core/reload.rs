@@ -1,41 +1,33 @@
-//! Requests from the control API and the daemon: route listing, a cycle on
-//! demand, configuration reload and shutdown.
+//! A new configuration, and the withdrawals of shutdown.
 
-use super::table::State;
-use super::{Command, Purpose, Reconciler, ReloadReport, Trigger};
+use super::super::table::State;
+use super::super::ReloadReport;
+use super::{Core, Purpose, WithdrawBatch, Work};
 use crate::config::Config;
-use crate::kernel::routes::Op;
-use crate::kernel::wire::RouteRequest;
 use crate::route::{DevNames, RouteKey, RouteSpec};
 use std::collections::HashSet;
+use tokio::time::Instant;
 
-impl Reconciler {
-    pub(super) async fn on_command(&mut self, command: Command) {
-        match command {
-            Command::Routes(reply) => {
-                let _ = reply.send(self.route_infos());
-            }
-            Command::Reconcile(reply) => {
-                let report = self.scan(Trigger::Manual).await;
-                let _ = reply.send(report);
-            }
-            Command::Reload(config, reply) => {
-                let report = self.reload(*config).await;
-                let _ = reply.send(report);
-            }
-            Command::Shutdown(_) => unreachable!("handled by the loop"),
-        }
-    }
+/// What a reload asks of the kernel, in this order: removed routes out,
+/// then added and changed ones in.
+#[derive(Debug)]
+pub struct ReloadPlan {
+    pub withdraw: WithdrawBatch,
+    pub install: Work,
+    pub report: ReloadReport,
+}
 
-    /// Applies a new configuration: removed routes are untracked, then
-    /// withdrawn; added and changed ones installed; the rest untouched.
-    async fn reload(&mut self, config: Config) -> ReloadReport {
+impl Core {
+    /// Applies a new configuration: removed routes are untracked (then
+    /// withdrawn by the plan); added and changed ones installed; the rest
+    /// untouched.
+    pub fn reload(&mut self, config: Config, now: Instant) -> ReloadPlan {
         let Config { origin, daemon, reconcile, routes, .. } = config;
         if daemon != self.daemon {
             tracing::warn!("changes to [daemon] take effect when guardian restarts");
         }
         if reconcile.interval != self.cfg.interval {
-            self.next_scan = (!reconcile.interval.is_zero()).then(|| tokio::time::Instant::now() + reconcile.interval);
+            self.next_scan = (!reconcile.interval.is_zero()).then(|| now + reconcile.interval);
         }
         self.cfg = reconcile;
         self.origin = origin;
@@ -45,7 +37,7 @@ impl Reconciler {
         let wanted: HashSet<RouteKey> = new.iter().map(|s| s.key).collect();
         let mut report = ReloadReport::default();
 
-        // Untrack first, then delete, so nothing repairs them.
+        // Untracked before the delete is even planned, so nothing repairs them.
         let removed: Vec<RouteKey> =
             self.table.slots().iter().map(|s| s.spec.key).filter(|k| !wanted.contains(k)).collect();
         let mut installed = Vec::new();
@@ -58,7 +50,7 @@ impl Reconciler {
             }
         }
         report.removed = removed.len();
-        self.withdraw(&installed, "cannot withdraw route (a later scan withdraws it as stale)").await;
+        let withdraw = self.withdraw_batch(&installed, "cannot withdraw route (a later scan withdraws it as stale)");
 
         // Liveness decides about gated routes: a new one waits for its
         // session, a withdrawn one stays withdrawn, an installed one stays
@@ -103,21 +95,15 @@ impl Reconciler {
         if report.added + report.removed > 0 {
             self.table.sort();
         }
-        let work = to_install.iter().filter_map(|k| self.table.find(k)).map(|i| (i, Purpose::Initial)).collect();
-        self.install(work).await;
-        tracing::info!(
-            added = report.added,
-            removed = report.removed,
-            changed = report.changed,
-            unchanged = report.unchanged,
-            "configuration reloaded"
-        );
-        report
+        let install = to_install.iter().filter_map(|k| self.table.find(k)).map(|i| (i, Purpose::Initial)).collect();
+        ReloadPlan { withdraw, install, report }
     }
 
-    pub(super) async fn shutdown(&mut self) {
+    /// The deletes of `withdraw_on_exit` (nothing without it); the routes
+    /// leave the tracked set first.
+    pub fn shutdown(&mut self) -> WithdrawBatch {
         if !self.daemon.withdraw_on_exit {
-            return;
+            return WithdrawBatch::default();
         }
         let keys: Vec<RouteKey> = self.table.slots().iter().map(|s| s.spec.key).collect();
         let specs: Vec<RouteSpec> = keys
@@ -126,44 +112,7 @@ impl Reconciler {
             .filter(|slot| slot.state == State::Installed)
             .map(|slot| slot.spec)
             .collect();
-        self.withdraw(&specs, "cannot withdraw route on exit").await;
-        tracing::info!(routes = specs.len(), "routes withdrawn on exit");
-    }
-
-    /// Deletes routes that are no longer tracked, naming their next hop so
-    /// that only guardian's own route with that identity goes. Only routes
-    /// that were installed are deleted: the kernel reads an IPv4 metric of 0
-    /// as "any metric", so deleting one that is not there could take another
-    /// route of ours with the same prefix.
-    /// Returns how many deletes failed.
-    pub(super) async fn withdraw(&mut self, specs: &[RouteSpec], failure: &'static str) -> usize {
-        if specs.is_empty() {
-            return 0;
-        }
-        let ops: Vec<Op> = specs
-            .iter()
-            .map(|spec| {
-                let oif = spec.dev.and_then(|d| self.dev_index.get(d));
-                Op::Delete(RouteRequest { key: spec.key, via: spec.via, oif, src: None, protocol: self.protocol })
-            })
-            .collect();
-        match self.writer.apply(&ops).await {
-            Ok(results) => {
-                let mut failed = 0;
-                for (spec, result) in specs.iter().zip(results) {
-                    if let Err(e) = result {
-                        failed += 1;
-                        let route = crate::route::RouteDisplay { spec, devs: &self.table.devs }.to_string();
-                        tracing::error!(route = %route, error = %e, "{failure}");
-                    }
-                }
-                failed
-            }
-            Err(e) => {
-                tracing::error!(routes = specs.len(), error = %e, "{failure}");
-                specs.len()
-            }
-        }
+        self.withdraw_batch(&specs, "cannot withdraw route on exit")
     }
 }
 

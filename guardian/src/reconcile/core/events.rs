@@ -1,15 +1,18 @@
 //! Notifications -> losses. A loss is repaired at once in one batch with the
 //! other losses of the same wake-up, unless damping holds it back.
 
-use super::table::State;
-use super::{damping, Loss, Purpose, Reconciler, Trigger, ECHO_WINDOW};
+use super::super::table::State;
+use super::{damping, Core, Loss, Purpose, Trigger, Work, ECHO_WINDOW};
 use crate::messages::{Cause, Event, EventBatch, KernelRoute, Noticed, Requester};
 use crate::route::RouteKey;
 use std::collections::HashMap;
 use tokio::time::Instant;
 
-impl Reconciler {
-    pub(super) async fn on_events(&mut self, batch: EventBatch) {
+impl Core {
+    /// One batch of notifications read at `batch.received`; returns the
+    /// routes to install now (repairs, and failed ones a link or address
+    /// came back for).
+    pub fn on_events(&mut self, batch: EventBatch, now: Instant) -> Work {
         // Later events of the same batch override earlier ones: a route
         // deleted and added back as ours in one burst is not lost.
         let mut lost: HashMap<usize, (Cause, Option<Requester>)> = HashMap::new();
@@ -60,7 +63,7 @@ impl Reconciler {
                     match (was_up, link.up) {
                         // IPv4 routes over a link that goes down vanish without a
                         // notification of their own: only a scan can tell.
-                        (Some(true), false) => self.request_resync(Trigger::LinkOrAddress),
+                        (Some(true), false) => self.request_resync(Trigger::LinkOrAddress, now),
                         (Some(false) | None, true) => retry_failed = true,
                         _ => {}
                     }
@@ -70,16 +73,16 @@ impl Reconciler {
                     self.link_up.remove(&link.index);
                     self.links.retain(|_, l| l.index != link.index);
                     self.refresh_dev_index();
-                    self.request_resync(Trigger::LinkOrAddress);
+                    self.request_resync(Trigger::LinkOrAddress, now);
                 }
                 Event::AddressAdded => retry_failed = true,
-                Event::AddressRemoved => self.request_resync(Trigger::LinkOrAddress),
+                Event::AddressRemoved => self.request_resync(Trigger::LinkOrAddress, now),
                 Event::OwnEcho { seq } => self.on_own_echo(seq),
                 Event::Overrun => {
                     self.overruns += 1;
                     self.metrics.netlink_overruns.inc();
                     tracing::warn!("netlink overrun, resyncing");
-                    self.request_resync(Trigger::Overrun);
+                    self.request_resync(Trigger::Overrun, now);
                 }
             }
         }
@@ -91,17 +94,18 @@ impl Reconciler {
                 self.on_lost(
                     i,
                     Loss { since: batch.received, noticed: Noticed::Event, cause, requester, link_index: None },
+                    now,
                 )
             })
             .collect();
         if retry_failed {
             work.extend(self.failed_routes());
         }
-        self.install(work).await;
+        work
     }
 
     fn is_ours(&self, i: usize, route: &KernelRoute) -> bool {
-        super::decide::matches(&self.table.slot(i).spec, route, &self.dev_index, self.protocol)
+        super::super::decide::matches(&self.table.slot(i).spec, route, &self.dev_index, self.protocol)
     }
 
     /// A loss read before guardian's latest install of the route happened
@@ -170,12 +174,12 @@ impl Reconciler {
         });
         self.verify_at = self.unconfirmed.values().min().copied();
         if doubtful {
-            self.request_resync(Trigger::Unconfirmed);
+            self.request_resync(Trigger::Unconfirmed, now);
         }
     }
 
     /// Records a loss; returns the route to repair now, unless damped.
-    pub(super) fn on_lost(&mut self, i: usize, loss: Loss) -> Option<(usize, Purpose)> {
+    pub(super) fn on_lost(&mut self, i: usize, loss: Loss, now: Instant) -> Option<(usize, Purpose)> {
         let key = self.table.slot(i).spec.key;
         let since = loss.since;
         self.missing.entry(key).or_insert(loss);
@@ -197,7 +201,7 @@ impl Reconciler {
                         "route repairs damped"
                     );
                 }
-                self.schedule_retry(key, Instant::now() + delay, true);
+                self.schedule_retry(key, now + delay, true);
                 None
             }
         }
@@ -211,7 +215,7 @@ impl Reconciler {
         self.retry_at.remove(&key);
     }
 
-    fn failed_routes(&self) -> Vec<(usize, Purpose)> {
+    fn failed_routes(&self) -> Work {
         (0..self.table.len())
             .filter(|&i| self.table.slot(i).state == State::Failed)
             .map(|i| (i, Purpose::Retry))

@@ -1,50 +1,59 @@
 //! Installing routes: one netlink batch per call, then the outcome per
-//! route: the `route reinstalled` line for a repaired loss, or a failure
-//! that is retried later.
+//! route: a repair to report for a lost route put back, or a failure that
+//! is retried later.
 
-use super::table::State;
-use super::{log_unattributed, Purpose, Reconciler, Trigger, RETRY_DELAY};
+use super::super::table::State;
+use super::{Core, Purpose, Trigger, Work, RETRY_DELAY};
 use crate::kernel::routes::{Op, OpError};
 use crate::kernel::wire::RouteRequest;
+use crate::kernel::KernelError;
 use crate::messages::Repaired;
 use crate::metrics::FailureLabels;
 use crate::route::RouteSpec;
 use std::cmp::Reverse;
 use tokio::time::Instant;
 
-#[derive(Debug, Default, Clone, Copy)]
-pub(super) struct InstallOutcome {
+/// Routes to replace in the kernel in one batch: [`InstallBatch::ops`] for
+/// the writer, the rest for [`Core::installed`].
+#[derive(Debug, Default)]
+pub struct InstallBatch {
+    pub ops: Vec<Op>,
+    /// The slot and purpose of each op, in order.
+    sent: Vec<(usize, Purpose)>,
+    /// Routes that could not even be sent (their device is missing).
+    failed_early: usize,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct InstallOutcome {
     /// Lost routes put back (first installs are not counted).
     pub repaired: usize,
     pub failed: usize,
 }
 
-impl Reconciler {
-    /// Installs the given routes in one batch and records the outcome.
-    pub(super) async fn install(&mut self, work: Vec<(usize, Purpose)>) -> InstallOutcome {
-        let mut outcome = InstallOutcome::default();
-        if work.is_empty() {
-            return outcome;
-        }
-        let mut ops = Vec::with_capacity(work.len());
-        let mut sent = Vec::with_capacity(work.len());
+impl Core {
+    /// The batch that installs `work`. `first_seq` is the sequence number the
+    /// writer gives the batch's first op (each next op one more): repairs
+    /// wait for their own notification (see `events.rs`). A route that cannot
+    /// be expressed (its device is gone) fails at once.
+    pub fn prepare_install(&mut self, work: Work, now: Instant, first_seq: u32) -> InstallBatch {
+        let mut batch = InstallBatch::default();
         for (i, purpose) in work {
             let spec = self.table.slot(i).spec;
             match self.request_for(&spec) {
                 Ok(request) => {
-                    ops.push(Op::Replace(request));
-                    sent.push((i, purpose));
+                    batch.ops.push(Op::Replace(request));
+                    batch.sent.push((i, purpose));
                 }
                 Err(e) => {
-                    outcome.failed += 1;
-                    self.record_failure(i, e);
+                    batch.failed_early += 1;
+                    self.record_failure(i, e, now);
                 }
             }
         }
         // Taken before sending: a loss read before this instant is repaired by this batch.
-        let sent_at = self.micros(Instant::now());
-        let first_seq = self.writer.next_op_seq();
-        for (n, (i, purpose)) in sent.iter().enumerate() {
+        let sent_at = self.micros(now);
+        for (n, (i, purpose)) in batch.sent.iter().enumerate() {
             let slot = self.table.slot_mut(*i);
             slot.sent_at = sent_at;
             // Only a route known to be absent is sure to be notified:
@@ -58,35 +67,48 @@ impl Reconciler {
                 self.await_echo(key, first_seq.wrapping_add(n as u32));
             }
         }
-        match self.writer.apply(&ops).await {
+        batch
+    }
+
+    /// Records how the kernel answered `batch` (per op, or not at all); the
+    /// repairs to report to the attribution task.
+    pub fn installed(
+        &mut self,
+        batch: InstallBatch,
+        result: Result<Vec<Result<(), OpError>>, KernelError>,
+        now: Instant,
+    ) -> (InstallOutcome, Vec<Repaired>) {
+        let mut outcome = InstallOutcome { failed: batch.failed_early, ..Default::default() };
+        let mut repairs = Vec::new();
+        match result {
             Ok(results) => {
-                let now = Instant::now();
-                for ((i, purpose), result) in sent.into_iter().zip(results) {
+                for ((i, purpose), result) in batch.sent.into_iter().zip(results) {
                     match result {
                         Ok(()) => {
-                            if self.record_success(i, purpose, now) {
+                            if let Some(repaired) = self.record_success(i, purpose, now) {
                                 outcome.repaired += 1;
+                                repairs.push(repaired);
                             }
                         }
                         Err(e) => {
                             outcome.failed += 1;
-                            self.record_failure(i, e);
+                            self.record_failure(i, e, now);
                         }
                     }
                 }
             }
             Err(e) => {
                 // The batch's fate is unknown: leave the routes missing and let a scan tell.
-                tracing::warn!(error = %e, routes = sent.len(), "route batch outcome unknown; resyncing");
-                for (i, _) in sent {
+                tracing::warn!(error = %e, routes = batch.sent.len(), "route batch outcome unknown; resyncing");
+                for (i, _) in batch.sent {
                     if self.table.slot(i).state != State::Installed {
                         self.table.set_state(i, State::Missing);
                     }
                 }
-                self.request_resync(Trigger::Overrun);
+                self.request_resync(Trigger::Overrun, now);
             }
         }
-        outcome
+        (outcome, repairs)
     }
 
     pub(super) fn request_for(&self, spec: &RouteSpec) -> Result<RouteRequest, OpError> {
@@ -105,8 +127,9 @@ impl Reconciler {
         Ok(RouteRequest { key: spec.key, via: spec.via, oif, src: spec.src, protocol: self.protocol })
     }
 
-    /// Records an install the kernel accepted; true when it repaired a loss.
-    fn record_success(&mut self, i: usize, purpose: Purpose, now: Instant) -> bool {
+    /// Records an install the kernel accepted; the repair, when it put back
+    /// a lost route.
+    fn record_success(&mut self, i: usize, purpose: Purpose, now: Instant) -> Option<Repaired> {
         let key = self.table.slot(i).spec.key;
         let loss = self.missing.remove(&key);
         self.errors.remove(&key);
@@ -116,16 +139,16 @@ impl Reconciler {
             if !self.ready {
                 self.installed_at_startup += 1;
             }
-            return false;
+            return None;
         }
         // A retry of a route that was never installed is not a reinstall.
-        let Some(loss) = loss else { return false };
+        let loss = loss?;
         let slot = self.table.slot_mut(i);
         slot.reinstalls = slot.reinstalls.saturating_add(1);
         self.reinstalls += 1;
-        // Who deleted it is worked out, logged and counted elsewhere, off the
-        // repair path (it may read /proc or wait for an eBPF record).
-        let repaired = Repaired {
+        // Who deleted it is worked out, logged and counted by the attribution
+        // task, off the repair path (it may read /proc or wait for an eBPF record).
+        Some(Repaired {
             route: self.display(i),
             key,
             link_index: loss.link_index,
@@ -135,17 +158,13 @@ impl Reconciler {
             cause: loss.cause,
             requester: loss.requester,
             lost_at: loss.since.into_std(),
-        };
-        if let Err(unsent) = self.repairs.send(repaired) {
-            log_unattributed(&unsent.0, &self.metrics);
-        }
-        true
+        })
     }
 
     /// Records a refused install. Every failure is tried again after
     /// [`RETRY_DELAY`]; one that waits for a link or an address is also
     /// tried as soon as a link comes up or an address is added.
-    fn record_failure(&mut self, i: usize, e: OpError) {
+    fn record_failure(&mut self, i: usize, e: OpError, now: Instant) {
         let key = self.table.slot(i).spec.key;
         self.table.set_state(i, State::Failed);
         if let Some(loss) = self.missing.get(&key) {
@@ -157,13 +176,12 @@ impl Reconciler {
             tracing::warn!(route = %self.display(i), error = %e.message, retry = %retry, "route install failed");
         }
         self.errors.insert(key, e.message);
-        self.schedule_retry(key, Instant::now() + RETRY_DELAY, false);
+        self.schedule_retry(key, now + RETRY_DELAY, false);
     }
 
-    /// Installs the routes whose retry is due: damped ones whose back-off
-    /// ended, failed ones.
-    pub(super) async fn retry_due(&mut self) {
-        let now = Instant::now();
+    /// The routes whose retry is due: damped ones whose back-off ended,
+    /// failed ones.
+    pub(super) fn due_retries(&mut self, now: Instant) -> Work {
         let mut work = Vec::new();
         while let Some(Reverse((at, key))) = self.retries.peek().copied() {
             if at > now {
@@ -181,6 +199,6 @@ impl Reconciler {
                 _ => {}
             }
         }
-        self.install(work).await;
+        work
     }
 }

@@ -1,0 +1,245 @@
+//! The reconciler task: owns the [`Core`] and the netlink writer, and
+//! carries out what the core decides.
+//!
+//! ```text
+//!  kernel::monitor ──EventBatch──▶ ┌──────┐ ──InstallBatch / WithdrawBatch──▶ RouteWriter ──▶ kernel
+//!  liveness ─────────Gate────────▶ │ Core │ ◀──results, dumped routes─────────┘
+//!  control API ─────Command──────▶ └──────┘ ──Repaired──▶ attribution task
+//!  timers (Core::next_wakeup) ──────▲        ──watch<Status>──▶ control API
+//! ```
+//!
+//! Each input is one exchange: hand it to the core with the time, perform
+//! the kernel operations it returns in order, report their results back.
+
+use super::core::{Core, GatePlan, InstallOutcome, Scan, Trigger, Work};
+use super::{Command, ReloadReport};
+use crate::config::Config;
+use crate::kernel::routes::{Op, OpError, RouteWriter};
+use crate::kernel::KernelError;
+use crate::messages::api::{CycleReport, Status};
+use crate::messages::{EventBatch, Gate, Repaired};
+use crate::metrics::Metrics;
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+/// A dump the kernel marks as interrupted (the table changed meanwhile) may
+/// have skipped routes; it is repeated this many times before its result is
+/// used anyway.
+const INTERRUPTED_DUMP_RETRIES: usize = 3;
+
+pub struct Reconciler {
+    core: Core,
+    writer: RouteWriter,
+    metrics: Arc<Metrics>,
+    status: watch::Sender<Status>,
+    repairs: mpsc::UnboundedSender<Repaired>,
+    /// When the process started (for the uptime).
+    started: std::time::Instant,
+}
+
+impl Reconciler {
+    /// `started` is when the process started, for the status's uptime.
+    pub fn new(
+        config: Config,
+        writer: RouteWriter,
+        metrics: Arc<Metrics>,
+        status: watch::Sender<Status>,
+        repairs: mpsc::UnboundedSender<Repaired>,
+        started: std::time::Instant,
+    ) -> Reconciler {
+        let core = Core::new(config, metrics.clone(), Instant::now());
+        Reconciler { core, writer, metrics, status, repairs, started }
+    }
+
+    pub async fn run(
+        mut self,
+        mut events: mpsc::Receiver<EventBatch>,
+        mut commands: mpsc::Receiver<Command>,
+        mut gates: mpsc::UnboundedReceiver<Gate>,
+    ) {
+        self.initial_sync().await;
+        loop {
+            let next = self.core.next_wakeup();
+            tokio::select! {
+                biased;
+                batch = events.recv() => match batch {
+                    Some(batch) => {
+                        let work = self.core.on_events(batch, Instant::now());
+                        self.install(work).await;
+                    }
+                    None => return,
+                },
+                command = commands.recv() => match command {
+                    Some(Command::Shutdown(done)) => {
+                        self.shutdown().await;
+                        let _ = done.send(());
+                        return;
+                    }
+                    Some(command) => self.on_command(command).await,
+                    None => return,
+                },
+                Some(gate) = gates.recv() => self.on_gate(gate).await,
+                _ = crate::time::sleep_until(next), if next.is_some() => {}
+            }
+            // Timers are checked after every wake-up, not only when their
+            // branch wins: a steady stream of events must not starve them.
+            let due = self.core.due(Instant::now(), events.is_empty());
+            self.install(due.retries).await;
+            if let Some(trigger) = due.scan {
+                self.scan(trigger).await;
+            }
+            self.publish();
+        }
+    }
+
+    async fn initial_sync(&mut self) {
+        let started = Instant::now();
+        match self.writer.dump_links().await {
+            Ok(links) => self.core.set_links(links),
+            Err(e) => {
+                self.core.set_links(Vec::new());
+                tracing::error!(error = %e, "cannot list interfaces; devices resolve as links appear");
+            }
+        }
+        self.scan(Trigger::Startup).await;
+        self.core.startup_done(started.elapsed(), Instant::now());
+        release_startup_memory();
+        self.publish();
+    }
+
+    async fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Routes(reply) => {
+                let _ = reply.send(self.core.route_infos());
+            }
+            Command::Reconcile(reply) => {
+                let report = self.scan(Trigger::Manual).await;
+                let _ = reply.send(report);
+            }
+            Command::Reload(config, reply) => {
+                let report = self.reload(*config).await;
+                let _ = reply.send(report);
+            }
+            Command::Shutdown(_) => unreachable!("handled by the loop"),
+        }
+    }
+
+    async fn reload(&mut self, config: Config) -> ReloadReport {
+        let plan = self.core.reload(config, Instant::now());
+        let result = self.apply(&plan.withdraw.ops).await;
+        self.core.withdrawn(plan.withdraw, result);
+        self.install(plan.install).await;
+        let r = plan.report;
+        tracing::info!(
+            added = r.added,
+            removed = r.removed,
+            changed = r.changed,
+            unchanged = r.unchanged,
+            "configuration reloaded"
+        );
+        r
+    }
+
+    async fn on_gate(&mut self, gate: Gate) {
+        match self.core.on_gate(&gate) {
+            GatePlan::Open(work) => {
+                let installs = work.len();
+                let outcome = self.install(work).await;
+                self.core.gate_done(&gate, installs, outcome, 0, 0);
+            }
+            GatePlan::Close(batch) => {
+                let withdraws = batch.ops.len();
+                let result = self.apply(&batch.ops).await;
+                let failed = self.core.withdrawn(batch, result);
+                self.core.gate_done(&gate, 0, InstallOutcome::default(), withdraws, failed);
+            }
+        }
+    }
+
+    async fn shutdown(&mut self) {
+        let batch = self.core.shutdown();
+        if batch.is_empty() {
+            return;
+        }
+        let routes = batch.ops.len();
+        let result = self.apply(&batch.ops).await;
+        self.core.withdrawn(batch, result);
+        tracing::info!(routes, "routes withdrawn on exit");
+    }
+
+    /// Installs `work` in one batch and hands the repairs on.
+    async fn install(&mut self, work: Work) -> InstallOutcome {
+        if work.is_empty() {
+            return InstallOutcome::default();
+        }
+        let batch = self.core.prepare_install(work, Instant::now(), self.writer.next_op_seq());
+        let result = self.apply(&batch.ops).await;
+        let (outcome, repairs) = self.core.installed(batch, result, Instant::now());
+        for repaired in repairs {
+            if let Err(unsent) = self.repairs.send(repaired) {
+                super::log_unattributed(&unsent.0, &self.metrics);
+            }
+        }
+        outcome
+    }
+
+    /// One batch to the kernel; nothing is sent for an empty one.
+    async fn apply(&mut self, ops: &[Op]) -> Result<Vec<Result<(), OpError>>, KernelError> {
+        if ops.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.writer.apply(ops).await
+    }
+
+    /// Dumps the tables that hold tracked routes and carries out what the
+    /// comparison decides.
+    async fn scan(&mut self, trigger: Trigger) -> CycleReport {
+        let mut scan = self.core.begin_scan(trigger, Instant::now());
+        for (family, table) in scan.targets() {
+            if let Err(e) = self.dump(&mut scan, family, table).await {
+                tracing::error!(error = %e, family = family.label(), table, "route dump failed; scanning again shortly");
+                return self.core.scan_failed(scan, Instant::now());
+            }
+        }
+        let mut plan = self.core.finish_scan(scan);
+        for batch in [std::mem::take(&mut plan.stale), std::mem::take(&mut plan.unwanted)] {
+            let result = self.apply(&batch.ops).await;
+            self.core.withdrawn(batch, result);
+        }
+        let outcome = self.install(std::mem::take(&mut plan.install)).await;
+        self.core.scan_done(&plan, outcome, Instant::now())
+    }
+
+    /// One table into `scan`, repeated while the kernel says the dump was
+    /// interrupted.
+    async fn dump(&mut self, scan: &mut Scan, family: crate::route::Family, table: u32) -> Result<(), KernelError> {
+        for attempt in 0..=INTERRUPTED_DUMP_RETRIES {
+            self.core.begin_dump(scan);
+            let Self { writer, core, .. } = self;
+            let dumped = writer.dump_routes(family, table, |route| core.observe(scan, route)).await?;
+            if !dumped.interrupted || attempt == INTERRUPTED_DUMP_RETRIES {
+                return Ok(());
+            }
+            self.core.dump_interrupted(scan);
+            tracing::debug!(family = family.label(), table, "route dump interrupted by changes; dumping again");
+        }
+        Ok(())
+    }
+
+    fn publish(&mut self) {
+        let status = self.core.status(self.started.elapsed());
+        self.status.send_replace(status);
+    }
+}
+
+/// Gives the allocator's free memory back to the system: parsing a large
+/// configuration leaves tens of megabytes behind that the daemon never
+/// needs again.
+fn release_startup_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only releases free heap pages.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
