@@ -1,5 +1,5 @@
 //! The `[liveness]` section and the per-route `liveness` / `no_uninstall`
-//! keys (../shared/design/liveness.md), validated into [`LivenessConfig`]
+//! keys (docs/liveness.md), validated into [`LivenessConfig`]
 //! and a side table of [`LivenessRoute`]s.
 //!
 //! The side table holds only the routes that have liveness, so
