@@ -21,8 +21,20 @@ pub fn run(extra: &[String]) -> Result<ExitCode> {
     if !selects_packages(extra) {
         cmd.args(["--workspace", "--exclude", "guardian-ebpf"]);
     }
-    cmd.args(extra).env("GUARDIAN_BIN", &bin).stdout(Stdio::piped());
+    cmd.args(extra).env("GUARDIAN_BIN", &bin).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().context("running `cargo test`")?;
+    // A test that skips returns normally, so libtest counts it as passed;
+    // it says why on stderr (`SKIPPED: <test>: <reason>`, past libtest's
+    // capture). stderr is echoed as it comes and those lines collected.
+    let stderr = child.stderr.take().expect("piped stderr");
+    let skips = std::thread::spawn(move || {
+        let mut skipped = Skipped::default();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("{line}");
+            skipped.add(&line);
+        }
+        skipped
+    });
     // Echo cargo's output and add up its per-binary "test result" lines, so
     // the run ends with one total (many binaries end in "0 passed" doc tests).
     let mut totals = Totals::default();
@@ -32,12 +44,35 @@ pub fn run(extra: &[String]) -> Result<ExitCode> {
         totals.add(&line);
     }
     let status = child.wait().context("waiting for `cargo test`")?;
-    println!("\ntotal: {} passed, {} failed, {} ignored", totals.passed, totals.failed, totals.ignored);
+    let skipped = skips.join().unwrap_or_default();
+    for (test, reason) in &skipped.tests {
+        println!("skipped: {test}: {reason}");
+    }
+    let count = skipped.tests.len() as u64;
+    println!("\ntotal: {} passed, {} failed, {count} skipped", totals.passed.saturating_sub(count), totals.failed);
+    if totals.ignored > 0 {
+        println!("({} ignored)", totals.ignored);
+    }
     Ok(match status.code() {
         Some(0) => ExitCode::SUCCESS,
         Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         None => ExitCode::FAILURE,
     })
+}
+
+/// The tests that said they skipped, with their reasons, once each.
+#[derive(Debug, Default)]
+struct Skipped {
+    tests: std::collections::BTreeMap<String, String>,
+}
+
+impl Skipped {
+    /// Takes `SKIPPED: <test>: <reason>` lines.
+    fn add(&mut self, line: &str) {
+        let Some(rest) = line.strip_prefix("SKIPPED: ") else { return };
+        let (test, reason) = rest.split_once(": ").unwrap_or((rest, "no reason given"));
+        self.tests.entry(test.to_owned()).or_insert_with(|| reason.to_owned());
+    }
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -89,6 +124,19 @@ mod tests {
         t.add("test result: FAILED. 3 passed; 2 failed; 1 ignored; 0 measured; 0 filtered out; finished in 1s");
         t.add("running 3 tests");
         assert_eq!(t, super::Totals { passed: 49, failed: 2, ignored: 1 });
+    }
+
+    #[test]
+    fn skip_lines_count_each_test_once_with_its_reason() {
+        let mut s = super::Skipped::default();
+        s.add("SKIPPED: repair::a: needs root or CAP_NET_ADMIN (run as root)");
+        s.add("SKIPPED: repair::a: needs root or CAP_NET_ADMIN (run as root)");
+        s.add("SKIPPED: liveness::b: `bird` is not available: No such file");
+        s.add("   Compiling guardian");
+        s.add("SKIPPED: lone");
+        assert_eq!(s.tests.len(), 3);
+        assert_eq!(s.tests["liveness::b"], "`bird` is not available: No such file");
+        assert_eq!(s.tests["lone"], "no reason given");
     }
 
     #[test]

@@ -302,7 +302,7 @@ mod tests {
         // SAFETY: no preconditions.
         let root = unsafe { libc::geteuid() } == 0;
         if !root {
-            eprintln!("SKIPPED: needs root (creates a network namespace)");
+            crate::prereq::skip_test("needs root (creates a network namespace)");
         }
         root
     }
