@@ -482,6 +482,8 @@ impl Reconciler {
             reinstalls: self.reinstalls,
             overruns: self.overruns,
             last_reconcile: self.last_cycle,
+            // The control server fills it in: fixed when the daemon starts.
+            attribution: String::new(),
         };
         self.status.send_replace(status);
     }
