@@ -239,12 +239,14 @@ fn netlink_fallback_names_a_live_deleter_and_says_exited_for_a_gone_one() {
 }
 
 /// As packaging/guardian.service runs it: not root, only CAP_NET_ADMIN,
-/// CAP_BPF and CAP_PERFMON, and still eBPF attribution.
+/// CAP_BPF and CAP_PERFMON, RLIMIT_MEMLOCK unlimited (`LimitMEMLOCK=`:
+/// kernels before 5.11 charge BPF maps to it), and still eBPF attribution.
 #[test]
 fn an_unprivileged_user_with_bpf_capabilities_attributes_with_ebpf() {
     use std::os::unix::fs::PermissionsExt;
     require_ebpf!();
     require_tool!("setpriv");
+    require_tool!("prlimit");
     let ns = Netns::with_link();
     let dir = std::sync::Arc::new(guardian_tests::tempdir::TempDir::new("bpfuser"));
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
@@ -254,6 +256,8 @@ fn an_unprivileged_user_with_bpf_capabilities_attributes_with_ebpf() {
         .dir(dir)
         .config(&config("ebpf").route(spec.clone()))
         .wrapper(&[
+            "prlimit",
+            "--memlock=unlimited",
             "setpriv",
             "--reuid=65534",
             "--regid=65534",

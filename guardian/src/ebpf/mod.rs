@@ -79,12 +79,13 @@ pub enum EbpfError {
         log: String,
     },
     #[error(
-        "not permitted to load eBPF programs ({what}): this kernel charges BPF maps to RLIMIT_MEMLOCK, which is {limit:?} bytes; \
+        "not permitted to load eBPF programs ({what}): this kernel charges BPF maps to RLIMIT_MEMLOCK, which is {limit}; \
          run guardian with LimitMEMLOCK=infinity (systemd) or `ulimit -l unlimited`"
     )]
     MemlockTooLow {
         what: &'static str,
-        limit: Option<u64>,
+        /// The soft limit, in words (`65536 bytes`).
+        limit: String,
         #[source]
         source: io::Error,
     },
@@ -140,7 +141,12 @@ impl Attribution {
         })
         .map_err(|err| match err {
             EbpfError::NotPermitted { what, source } if memlock == Memlock::Rlimit => {
-                EbpfError::MemlockTooLow { what, limit: variant::memlock_limit(), source }
+                let limit = match variant::memlock_limit() {
+                    Some(libc::RLIM_INFINITY) => "unlimited".to_owned(),
+                    Some(bytes) => format!("{bytes} bytes"),
+                    None => "unknown".to_owned(),
+                };
+                EbpfError::MemlockTooLow { what, limit, source }
             }
             other => other,
         })?;
