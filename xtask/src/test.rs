@@ -1,7 +1,9 @@
 //! `cargo xtask test`: build the guardian binary, then run every test of the
 //! workspace with `GUARDIAN_BIN` pointing at it (the integration tests in
 //! `tests/` drive that binary; cargo only sets `CARGO_BIN_EXE_guardian`
-//! inside the guardian package itself).
+//! inside the guardian package itself). Then the attribution tests once
+//! more per eBPF variant this kernel would not choose by itself
+//! ([`FORCED_VARIANTS`]): the kernels that need them cannot all be booted.
 
 use std::io::{BufRead, BufReader};
 use std::process::{ExitCode, Stdio};
@@ -10,8 +12,51 @@ use anyhow::{Context, Result};
 
 use crate::cargo::{self, Profile};
 
+/// Every combination of the choices guardian probes, forced in turn
+/// (`GUARDIAN_EBPF_FORCE`). The hook stays `consume_skb`: kernels that
+/// refuse fentry (this one) cannot run the other, and `cargo xtask kernels`
+/// runs fentry on Debian's kernels.
+pub const FORCED_VARIANTS: [&str; 8] = [
+    "hook=consume_skb,walk=bpf_loop,netns=cookie,memlock=cgroup",
+    "hook=consume_skb,walk=bpf_loop,netns=cookie,memlock=rlimit",
+    "hook=consume_skb,walk=bpf_loop,netns=inode,memlock=cgroup",
+    "hook=consume_skb,walk=bpf_loop,netns=inode,memlock=rlimit",
+    "hook=consume_skb,walk=bounded,netns=cookie,memlock=cgroup",
+    "hook=consume_skb,walk=bounded,netns=cookie,memlock=rlimit",
+    "hook=consume_skb,walk=bounded,netns=inode,memlock=cgroup",
+    "hook=consume_skb,walk=bounded,netns=inode,memlock=rlimit",
+];
+
+/// Routes flushed by the mass-flush test in the forced-variant runs (the
+/// main run flushes 100,000).
+const FORCED_FLUSH_ROUTES: &str = "10000";
+
 pub fn run(extra: &[String]) -> Result<ExitCode> {
     let bin = cargo::build_guardian(Profile::Debug)?;
+    let code = run_tests(&bin, extra, &[])?;
+    // Only for a whole run: `cargo xtask test -- some_filter` means just that.
+    if !extra.is_empty() || code != ExitCode::SUCCESS {
+        return Ok(code);
+    }
+    for force in FORCED_VARIANTS {
+        println!("\n==> attribution tests with GUARDIAN_EBPF_FORCE={force}");
+        let args: Vec<String> = ["-p", "guardian", "--lib", "-p", "guardian-tests", "--test", "attribution"]
+            .iter()
+            .chain(&["--test", "attribution_flush"])
+            .map(|s| s.to_string())
+            .collect();
+        let env = [("GUARDIAN_EBPF_FORCE", force), ("GUARDIAN_TEST_FLUSH_ROUTES", FORCED_FLUSH_ROUTES)];
+        let code = run_tests(&bin, &args, &env)?;
+        if code != ExitCode::SUCCESS {
+            println!("attribution tests failed with GUARDIAN_EBPF_FORCE={force}");
+            return Ok(code);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cargo test` against `bin`, echoing its output and its totals.
+fn run_tests(bin: &std::path::Path, extra: &[String], env: &[(&str, &str)]) -> Result<ExitCode> {
     // `--workspace` would also pick guardian-ebpf, which only builds for the
     // BPF target (`cargo xtask build-ebpf`); everything else is tested.
     let mut cmd = cargo::cargo();
@@ -21,7 +66,7 @@ pub fn run(extra: &[String]) -> Result<ExitCode> {
     if !selects_packages(extra) {
         cmd.args(["--workspace", "--exclude", "guardian-ebpf"]);
     }
-    cmd.args(extra).env("GUARDIAN_BIN", &bin).stdout(Stdio::piped());
+    cmd.args(extra).env("GUARDIAN_BIN", bin).envs(env.iter().copied()).stdout(Stdio::piped());
     let mut child = cmd.spawn().context("running `cargo test`")?;
     // Echo cargo's output and add up its per-binary "test result" lines, so
     // the run ends with one total (many binaries end in "0 passed" doc tests).
