@@ -7,6 +7,7 @@
 //! cargo xtask setup                     nightly + rust-src + bpf-linker for build-ebpf
 //! cargo xtask build-ebpf                rebuild guardian/ebpf/guardian.bpf.o (nightly)
 //! cargo xtask check-ebpf                fail if the committed eBPF object is stale
+//! cargo xtask kernels [--only ROW] [--readme]  attribution tests on Debian 11/12/13 kernels (QEMU) and the host
 //! ```
 //!
 //! xtask drives the `guardian` binary through its command line (see the
@@ -20,6 +21,7 @@ mod config;
 mod daemon;
 mod demo;
 mod ebpf;
+mod kernels;
 mod netlink;
 mod netns;
 mod prereq;
@@ -55,6 +57,8 @@ enum Command {
     BuildEbpf,
     /// Rebuild the eBPF object in a temporary folder and fail if the committed one is stale.
     CheckEbpf,
+    /// Run the attribution tests on Debian 11/12/13 kernels under QEMU and on the host (needs root).
+    Kernels(kernels::Options),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +74,7 @@ fn main() -> ExitCode {
         Command::Setup => setup::run_setup().map(|()| ExitCode::SUCCESS),
         Command::BuildEbpf => ebpf::build().map(|()| ExitCode::SUCCESS),
         Command::CheckEbpf => ebpf::check().map(|()| ExitCode::SUCCESS),
+        Command::Kernels(options) => kernels::run(&options),
     };
     // Whatever happened, leave nothing behind (idempotent: the guards have
     // usually cleaned up already).
