@@ -85,7 +85,8 @@ pub fn run(options: &Options) -> Result<ExitCode> {
         let _ = std::fs::remove_dir_all(&out);
         std::fs::create_dir_all(&out)?;
         let script = out.join("run.sh");
-        std::fs::write(&script, suite::script(&bins, &out, row.force))?;
+        let tests: &[&str] = if row.suite.is_some() { &suite::GUEST_TESTS } else { &[] };
+        std::fs::write(&script, suite::script(&bins, &out, row.force, tests))?;
         let row_started = Instant::now();
         match (row.suite, &vng) {
             (Some(suite_name), Some(vng)) => {
