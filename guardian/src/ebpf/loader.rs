@@ -185,9 +185,16 @@ fn attach_consume_skb(ebpf: &mut Ebpf, kernel_btf: &aya::Btf, walk: Walk) -> Res
 fn attach_handlers(ebpf: &mut Ebpf, kernel_btf: &aya::Btf) -> Result<(), EbpfError> {
     let result = PROG_HANDLERS.iter().try_for_each(|&(name, function)| {
         let program = ebpf.program_mut(name).ok_or(EbpfError::MissingInObject(name))?;
-        let fentry: &mut FEntry = program.try_into().map_err(|e| program_error(name, e))?;
-        fentry.load(function, kernel_btf).map_err(|e| program_error(name, e))?;
-        fentry.attach().map_err(|e| program_error(name, e))?;
+        // The maps exist by now, so EPERM here is the kernel refusing
+        // fentry itself (hardened or virtualised builds), not a missing
+        // capability.
+        let refused = |e| match program_error(name, e) {
+            EbpfError::NotPermitted { source, .. } => EbpfError::HookRefused { hook: "fentry", function, source },
+            other => other,
+        };
+        let fentry: &mut FEntry = program.try_into().map_err(refused)?;
+        fentry.load(function, kernel_btf).map_err(refused)?;
+        fentry.attach().map_err(refused)?;
         Ok(())
     });
     if result.is_err() {

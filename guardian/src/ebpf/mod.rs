@@ -89,6 +89,15 @@ pub enum EbpfError {
         #[source]
         source: io::Error,
     },
+    #[error(
+        "the kernel refuses {hook} programs (on {function}): {source} (hardened or virtualised kernels do; unless the hook is forced, guardian uses consume_skb)"
+    )]
+    HookRefused {
+        hook: &'static str,
+        function: &'static str,
+        #[source]
+        source: io::Error,
+    },
     #[error("cannot tell which network namespace guardian runs in: {0}")]
     Netns(#[source] io::Error),
     #[error("the embedded eBPF object has no {0}: rebuild it with `cargo xtask build-ebpf`")]
