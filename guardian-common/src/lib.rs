@@ -12,8 +12,28 @@
 pub const MAP_RECORDS: &str = "RECORDS";
 /// Name of the per-CPU drop counter map (one `u64` per CPU at index 0).
 pub const MAP_DROPS: &str = "DROPS";
-/// `tp_btf/consume_skb` program: rtnetlink requests.
+/// `tp_btf/consume_skb` program walking the messages with `bpf_loop` (5.17+).
 pub const PROG_NETLINK: &str = "guardian_consume_skb";
+/// `tp_btf/consume_skb` program walking the messages with a bounded loop
+/// (kernels without `bpf_loop`; at most [`MAX_MSGS_BOUNDED`] per skb).
+pub const PROG_NETLINK_BOUNDED: &str = "guardian_consume_skb_bounded";
+/// The empty `tp_btf/consume_skb` program the benchmark measures against.
+pub const PROG_BENCH_FLOOR: &str = "bench_floor_consume_skb";
+/// fentry programs on the rtnetlink `doit` handlers, one per handler:
+/// (program, kernel function). Each runs in the sender's context with the
+/// one message it handles, so nothing on the packet path pays for them.
+pub const PROG_HANDLERS: [(&str, &str); 10] = [
+    ("guardian_fentry_inet_rtm_delroute", "inet_rtm_delroute"),
+    ("guardian_fentry_inet6_rtm_delroute", "inet6_rtm_delroute"),
+    ("guardian_fentry_inet_rtm_newroute", "inet_rtm_newroute"),
+    ("guardian_fentry_inet6_rtm_newroute", "inet6_rtm_newroute"),
+    ("guardian_fentry_rtnl_newlink", "rtnl_newlink"),
+    ("guardian_fentry_rtnl_setlink", "rtnl_setlink"),
+    ("guardian_fentry_rtnl_dellink", "rtnl_dellink"),
+    ("guardian_fentry_inet_rtm_deladdr", "inet_rtm_deladdr"),
+    ("guardian_fentry_inet6_rtm_deladdr", "inet6_rtm_deladdr"),
+    ("guardian_fentry_rtm_del_nexthop", "rtm_del_nexthop"),
+];
 /// `tracepoint/syscalls/sys_enter_ioctl` program: route/interface ioctls.
 pub const PROG_IOCTL: &str = "guardian_sys_enter_ioctl";
 /// Read-only global: [`KernelOffsets`].
@@ -32,6 +52,11 @@ pub const CMDLINE_CAPTURE: usize = 128;
 pub const COMM_LEN: usize = 16;
 /// Upper bound on the netlink messages walked in one skb (`bpf_loop`).
 pub const MAX_MSGS_PER_SKB: u32 = 4096;
+/// Upper bound of the bounded loop (no `bpf_loop`): the verifier walks every
+/// iteration, so this is what fits its budget on 5.10. A request skb holding
+/// more messages (iproute2 sends about 60 per skb in a flush) has the rest
+/// counted in `DROPS`, never silently missed.
+pub const MAX_MSGS_BOUNDED: u32 = 256;
 
 /// [`RawRecord::source`]: a netlink message sent to the kernel's
 /// NETLINK_ROUTE socket; `msg_type` is `nlmsg_type`, `data` starts with the
@@ -124,8 +149,12 @@ pub struct KernelOffsets {
     pub sk_net: u32,
     /// `netlink_sock.flags` (`u32`).
     pub nlk_flags: u32,
-    /// `net.net_cookie` (`u64`).
+    /// `net.net_cookie` (`u64`; `u32::MAX` where the kernel lacks it).
     pub net_cookie: u32,
+    /// `net.ns.inum` (`unsigned int`): the namespace's inode number, what
+    /// identifies it where `net_cookie` is not usable (before 5.12 the
+    /// cookie is made lazily, and 0 until someone asks for it).
+    pub net_inum: u32,
     /// `task_struct.real_parent` (`struct task_struct *`).
     pub task_real_parent: u32,
     /// `task_struct.tgid` (`pid_t`).
@@ -142,6 +171,11 @@ pub struct KernelOffsets {
     pub mm_arg_end: u32,
 }
 
+/// [`Filter::netns_by`]: `net.net_cookie` (unique per boot).
+pub const NETNS_BY_COOKIE: u32 = 0;
+/// [`Filter::netns_by`]: `net.ns.inum` (what `stat /proc/self/ns/net` says).
+pub const NETNS_BY_INODE: u32 = 1;
+
 /// Read-only filter settings handed to the programs.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -149,11 +183,12 @@ pub struct Filter {
     /// guardian's own tgid (as seen from the initial pid namespace): its
     /// requests are skipped. 0 skips nothing.
     pub own_tgid: u32,
-    /// Explicit padding.
-    pub _pad: u32,
-    /// Record only requests in this network namespace (`net_cookie`);
-    /// 0 records every namespace.
-    pub netns_cookie: u64,
+    /// [`NETNS_BY_COOKIE`] or [`NETNS_BY_INODE`]: how the programs
+    /// identify a network namespace (in `netns_id` and in each record).
+    pub netns_by: u32,
+    /// Record only requests in this network namespace (its `net_cookie`
+    /// or inode number, per `netns_by`); 0 records every namespace.
+    pub netns_id: u64,
 }
 
 /// One record in the ring buffer (480 bytes).
@@ -182,9 +217,9 @@ pub struct RawRecord {
     pub nl_flags: u32,
     /// `bpf_get_current_cgroup_id()` (cgroup v2 inode number).
     pub cgroup_id: u64,
-    /// `net_cookie` of the namespace: the rtnl socket's for netlink, the
-    /// task's for ioctls.
-    pub netns_cookie: u64,
+    /// The namespace's id ([`Filter::netns_by`]): the rtnl socket's for
+    /// netlink, the task's for ioctls.
+    pub netns_id: u64,
     /// Full message length (`nlmsg_len`), or the size of the ioctl argument.
     pub msg_len: u32,
     /// Valid bytes in `data`.
@@ -216,7 +251,7 @@ pub mod layout {
     pub const NL_SEQ: usize = 40;
     pub const NL_FLAGS: usize = 44;
     pub const CGROUP_ID: usize = 48;
-    pub const NETNS_COOKIE: usize = 56;
+    pub const NETNS_ID: usize = 56;
     pub const MSG_LEN: usize = 64;
     pub const DATA_LEN: usize = 68;
     pub const CMDLINE_LEN: usize = 72;
@@ -242,7 +277,7 @@ const _: () = {
     assert!(offset_of!(RawRecord, nl_seq) == layout::NL_SEQ);
     assert!(offset_of!(RawRecord, nl_flags) == layout::NL_FLAGS);
     assert!(offset_of!(RawRecord, cgroup_id) == layout::CGROUP_ID);
-    assert!(offset_of!(RawRecord, netns_cookie) == layout::NETNS_COOKIE);
+    assert!(offset_of!(RawRecord, netns_id) == layout::NETNS_ID);
     assert!(offset_of!(RawRecord, msg_len) == layout::MSG_LEN);
     assert!(offset_of!(RawRecord, data_len) == layout::DATA_LEN);
     assert!(offset_of!(RawRecord, cmdline_len) == layout::CMDLINE_LEN);
@@ -250,7 +285,7 @@ const _: () = {
     assert!(offset_of!(RawRecord, comm) == layout::COMM);
     assert!(offset_of!(RawRecord, cmdline) == layout::CMDLINE);
     assert!(offset_of!(RawRecord, data) == layout::DATA);
-    assert!(core::mem::size_of::<KernelOffsets>() == 68);
+    assert!(core::mem::size_of::<KernelOffsets>() == 72);
     assert!(core::mem::size_of::<Filter>() == 16);
 };
 

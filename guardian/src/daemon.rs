@@ -53,14 +53,20 @@ impl DaemonError {
         match self {
             DaemonError::Config(_) => 2,
             DaemonError::MissingNetAdmin => 3,
-            DaemonError::Ebpf(ebpf::EbpfError::NotPermitted { .. }) => 3,
+            DaemonError::Ebpf(ebpf::EbpfError::NotPermitted { .. } | ebpf::EbpfError::MemlockTooLow { .. }) => 3,
             _ => 1,
         }
     }
 }
 
 /// Runs the daemon until SIGTERM/SIGINT. `config_path` is what SIGHUP re-reads.
-pub async fn run(config: Config, config_path: Option<PathBuf>, started: std::time::Instant) -> Result<(), DaemonError> {
+/// `ebpf_force` forces eBPF variant choices instead of probing (tests).
+pub async fn run(
+    config: Config,
+    config_path: Option<PathBuf>,
+    started: std::time::Instant,
+    ebpf_force: ebpf::Force,
+) -> Result<(), DaemonError> {
     if !privileges::has_net_admin() {
         return Err(DaemonError::MissingNetAdmin);
     }
@@ -102,7 +108,11 @@ async fn serve(
     tokio::spawn(monitor.run(writer.port_id(), protocol, event_tx));
     let (repair_tx, repair_rx) = mpsc::unbounded_channel();
     let (query_tx, query_rx) = mpsc::channel(16);
-    let (source, programs, records) = start_attribution(&config.attribution)?;
+    let (source, programs, records) = start_attribution(&config.attribution, ebpf_force)?;
+    let attribution = match &programs {
+        Some(programs) => format!("{} ({})", source.label(), programs.variant()),
+        None => source.label().to_owned(),
+    };
     let labels = DeleterLabels::new(config.attribution.deleter_labels.iter().cloned())
         .expect("deleter labels are validated with the configuration");
     let attributor = Attributor::new(source, programs, labels, metrics.clone());
@@ -114,7 +124,8 @@ async fn serve(
     let reconciler = Reconciler::new(config, writer, metrics.clone(), status_tx, repair_tx, started);
     let reconciler = tokio::spawn(reconciler.run(event_rx, command_rx, gate_rx));
 
-    let control = control::control_router(status_rx, command_tx.clone(), query_tx, liveness_handle.clone(), started);
+    let control =
+        control::control_router(status_rx, command_tx.clone(), query_tx, liveness_handle.clone(), started, attribution);
     tokio::spawn(async move {
         if let Err(e) = axum::serve(control_listener, control).await {
             tracing::error!(error = %e, "control socket server stopped");
@@ -152,10 +163,25 @@ type Started = (Source, Option<ebpf::Attribution>, Option<mpsc::Receiver<ebpf::R
 
 /// Loads the eBPF programs when the mode asks for them. `auto` falls back
 /// to netlink port ids with one warning; `ebpf` refuses to start without.
-fn start_attribution(config: &AttributionConfig) -> Result<Started, DaemonError> {
+fn start_attribution(config: &AttributionConfig, force: ebpf::Force) -> Result<Started, DaemonError> {
     let try_ebpf = || {
-        let ring = u32::try_from(config.ring_buffer_size).unwrap_or(u32::MAX);
-        ebpf::Attribution::start(std::process::id(), ring, config.all_netns)
+        let options = ebpf::StartOptions {
+            own_tgid: std::process::id(),
+            ring_size: u32::try_from(config.ring_buffer_size).unwrap_or(u32::MAX),
+            all_netns: config.all_netns,
+            force,
+        };
+        let (programs, records) = ebpf::Attribution::start(&options)?;
+        let v = programs.variant();
+        tracing::info!(
+            hook = v.hook.name(),
+            walk = v.walk.name(),
+            netns = v.netns.name(),
+            memlock = v.memlock.name(),
+            ioctl = programs.ioctl_attached(),
+            "deleter attribution: eBPF, variant {v}"
+        );
+        Ok((programs, records))
     };
     match config.mode {
         AttributionMode::Off => Ok((Source::Off, None, None)),
@@ -165,10 +191,7 @@ fn start_attribution(config: &AttributionConfig) -> Result<Started, DaemonError>
             Err(e) => Err(DaemonError::Ebpf(e)),
         },
         AttributionMode::Auto => match try_ebpf() {
-            Ok((programs, records)) => {
-                tracing::info!("deleter attribution: eBPF");
-                Ok((Source::Ebpf, Some(programs), Some(records)))
-            }
+            Ok((programs, records)) => Ok((Source::Ebpf, Some(programs), Some(records))),
             Err(e) => {
                 tracing::warn!(
                     error = %e,

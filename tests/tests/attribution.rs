@@ -1,7 +1,7 @@
 //! Deleter attribution: every reinstall names who removed the route.
 //! The eBPF programs load for real; deleters are real processes.
 
-use guardian_tests::logs::{field, field_u64, route_msg};
+use guardian_tests::logs::{field, field_u64, message, route_msg};
 use guardian_tests::netns::{Netns, DEV, GW4};
 use guardian_tests::wait::{LONG, SHORT};
 use guardian_tests::{metrics, require_ebpf, require_tool, Config, Daemon, RouteSpec};
@@ -39,6 +39,19 @@ fn ip_route_del_is_attributed_to_ip_with_its_pid_and_command_line() {
     let spec = v4("10.9.0.0/24").table(100);
     let d = Daemon::start(&ns, &config("ebpf").route(spec.clone()));
     guardian_tests::ip::wait_installed(&ns, &spec, SHORT);
+    // One INFO line and the status name the variant the kernel got.
+    let variant = d.wait_log(
+        "the variant line",
+        |v| message(v).is_some_and(|m| m.starts_with("deleter attribution: eBPF, variant hook=")),
+        SHORT,
+    );
+    let status = d.cli_json(&["status", "--json"]);
+    let running = status["attribution"].as_str().unwrap_or_default();
+    assert!(running.starts_with("ebpf (hook="), "{status}");
+    assert!(
+        message(&variant).unwrap_or_default().ends_with(running.trim_start_matches("ebpf (").trim_end_matches(')')),
+        "{variant} vs {status}"
+    );
     let mark = d.log_mark();
     let mut del = ns.exec("ip");
     del.args(["route", "del", "10.9.0.0/24", "table", "100"]);
@@ -239,7 +252,8 @@ fn netlink_fallback_names_a_live_deleter_and_says_exited_for_a_gone_one() {
 }
 
 /// As packaging/guardian.service runs it: not root, only CAP_NET_ADMIN,
-/// CAP_BPF and CAP_PERFMON, and still eBPF attribution.
+/// CAP_BPF and CAP_PERFMON, RLIMIT_MEMLOCK unlimited (`LimitMEMLOCK=`:
+/// kernels before 5.11 charge BPF maps to it), and still eBPF attribution.
 #[test]
 fn an_unprivileged_user_with_bpf_capabilities_attributes_with_ebpf() {
     use std::os::unix::fs::PermissionsExt;
@@ -254,6 +268,13 @@ fn an_unprivileged_user_with_bpf_capabilities_attributes_with_ebpf() {
         .dir(dir)
         .config(&config("ebpf").route(spec.clone()))
         .wrapper(&[
+            // LimitMEMLOCK=infinity, where this machine lets root raise it
+            // (a container without CAP_SYS_RESOURCE does not; its kernel
+            // charges the memory cgroup anyway, or the test fails).
+            "sh",
+            "-c",
+            "ulimit -l unlimited 2>/dev/null; exec \"$@\"",
+            "sh",
             "setpriv",
             "--reuid=65534",
             "--regid=65534",

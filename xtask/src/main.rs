@@ -8,6 +8,7 @@
 //! cargo xtask build-ebpf                rebuild guardian/ebpf/guardian.bpf.o (nightly)
 //! cargo xtask check-ebpf                fail if the committed eBPF object is stale
 //! cargo xtask layers                    guardian's module imports; fail on a cycle
+//! cargo xtask kernels [--only ROW] [--readme]  attribution tests on Debian 11/12/13 kernels (QEMU) and the host
 //! ```
 //!
 //! xtask drives the `guardian` binary through its command line (see the
@@ -22,6 +23,7 @@ mod daemon;
 mod demo;
 mod ebpf;
 mod layers;
+mod kernels;
 mod netlink;
 mod netns;
 mod prereq;
@@ -59,6 +61,8 @@ enum Command {
     CheckEbpf,
     /// Print the imports between guardian's top-level modules; fail on a cycle.
     Layers,
+    /// Run the attribution tests on Debian 11/12/13 kernels under QEMU and on the host (needs root).
+    Kernels(kernels::Options),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +79,7 @@ fn main() -> ExitCode {
         Command::BuildEbpf => ebpf::build().map(|()| ExitCode::SUCCESS),
         Command::CheckEbpf => ebpf::check().map(|()| ExitCode::SUCCESS),
         Command::Layers => layers::run(),
+        Command::Kernels(options) => kernels::run(&options),
     };
     // Whatever happened, leave nothing behind (idempotent: the guards have
     // usually cleaned up already).

@@ -16,7 +16,8 @@ use crate::ebpf::TOOLCHAIN;
 
 pub const BPF_LINKER_VERSION: &str = "0.13.0";
 
-fn run(cmd: &mut Command) -> Result<()> {
+/// Runs `cmd`, echoing it, and fails when it does.
+pub fn run(cmd: &mut Command) -> Result<()> {
     println!("+ {cmd:?}");
     let status = cmd.status().with_context(|| format!("running {cmd:?}"))?;
     if !status.success() {

@@ -1,7 +1,9 @@
 //! `cargo xtask test`: build the guardian binary, then run every test of the
 //! workspace with `GUARDIAN_BIN` pointing at it (the integration tests in
 //! `tests/` drive that binary; cargo only sets `CARGO_BIN_EXE_guardian`
-//! inside the guardian package itself).
+//! inside the guardian package itself). Then the attribution tests once
+//! more per eBPF variant this kernel would not choose by itself
+//! ([`FORCED_VARIANTS`]): the kernels that need them cannot all be booted.
 
 use std::io::{BufRead, BufReader};
 use std::process::{ExitCode, Stdio};
@@ -10,8 +12,80 @@ use anyhow::{Context, Result};
 
 use crate::cargo::{self, Profile};
 
+/// Every combination of the choices guardian probes, forced in turn
+/// (`GUARDIAN_EBPF_FORCE`). The hook stays `consume_skb`: kernels that
+/// refuse fentry (this one) cannot run the other, and `cargo xtask kernels`
+/// runs fentry on Debian's kernels.
+pub const FORCED_VARIANTS: [&str; 8] = [
+    "hook=consume_skb,walk=bpf_loop,netns=cookie,memlock=cgroup",
+    "hook=consume_skb,walk=bpf_loop,netns=cookie,memlock=rlimit",
+    "hook=consume_skb,walk=bpf_loop,netns=inode,memlock=cgroup",
+    "hook=consume_skb,walk=bpf_loop,netns=inode,memlock=rlimit",
+    "hook=consume_skb,walk=bounded,netns=cookie,memlock=cgroup",
+    "hook=consume_skb,walk=bounded,netns=cookie,memlock=rlimit",
+    "hook=consume_skb,walk=bounded,netns=inode,memlock=cgroup",
+    "hook=consume_skb,walk=bounded,netns=inode,memlock=rlimit",
+];
+
+/// Routes flushed by the mass-flush test in the forced-variant runs (the
+/// main run flushes 100,000).
+const FORCED_FLUSH_ROUTES: &str = "10000";
+
 pub fn run(extra: &[String]) -> Result<ExitCode> {
     let bin = cargo::build_guardian(Profile::Debug)?;
+    let mut all = Run::default();
+    let code = run_tests(&bin, extra, &[], &mut all)?;
+    // Only for a whole run: `cargo xtask test -- some_filter` means just that.
+    if extra.is_empty() && code == ExitCode::SUCCESS {
+        for force in FORCED_VARIANTS {
+            println!("\n==> attribution tests with GUARDIAN_EBPF_FORCE={force}");
+            let args: Vec<String> = ["-p", "guardian", "--lib", "-p", "guardian-tests", "--test", "attribution"]
+                .iter()
+                .chain(&["--test", "attribution_flush"])
+                .map(|s| s.to_string())
+                .collect();
+            let env = [("GUARDIAN_EBPF_FORCE", force), ("GUARDIAN_TEST_FLUSH_ROUTES", FORCED_FLUSH_ROUTES)];
+            let code = run_tests(&bin, &args, &env, &mut all)?;
+            if code != ExitCode::SUCCESS {
+                println!("attribution tests failed with GUARDIAN_EBPF_FORCE={force}");
+                all.print_total();
+                return Ok(code);
+            }
+        }
+    }
+    all.print_total();
+    Ok(code)
+}
+
+/// What every `cargo test` of this invocation added up to.
+#[derive(Debug, Default)]
+struct Run {
+    totals: Totals,
+    skipped: Skipped,
+}
+
+impl Run {
+    /// The one closing line: skipped tests (libtest counted them as passed)
+    /// apart, each listed with its reason above it.
+    fn print_total(&self) {
+        for (test, reason) in &self.skipped.tests {
+            println!("skipped: {test}: {reason}");
+        }
+        let count = self.skipped.count;
+        println!(
+            "\ntotal: {} passed, {} failed, {count} skipped",
+            self.totals.passed.saturating_sub(count),
+            self.totals.failed
+        );
+        if self.totals.ignored > 0 {
+            println!("({} ignored)", self.totals.ignored);
+        }
+    }
+}
+
+/// `cargo test` against `bin`, echoing its output; its totals and skips
+/// are added to `all`.
+fn run_tests(bin: &std::path::Path, extra: &[String], env: &[(&str, &str)], all: &mut Run) -> Result<ExitCode> {
     // `--workspace` would also pick guardian-ebpf, which only builds for the
     // BPF target (`cargo xtask build-ebpf`); everything else is tested.
     let mut cmd = cargo::cargo();
@@ -21,7 +95,7 @@ pub fn run(extra: &[String]) -> Result<ExitCode> {
     if !selects_packages(extra) {
         cmd.args(["--workspace", "--exclude", "guardian-ebpf"]);
     }
-    cmd.args(extra).env("GUARDIAN_BIN", &bin).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.args(extra).env("GUARDIAN_BIN", bin).envs(env.iter().copied()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().context("running `cargo test`")?;
     // A test that skips returns normally, so libtest counts it as passed;
     // it says why on stderr (`SKIPPED: <test>: <reason>`, past libtest's
@@ -35,8 +109,7 @@ pub fn run(extra: &[String]) -> Result<ExitCode> {
         }
         skipped
     });
-    // Echo cargo's output and add up its per-binary "test result" lines, so
-    // the run ends with one total (many binaries end in "0 passed" doc tests).
+    // Echo cargo's output and add up its per-binary "test result" lines.
     let mut totals = Totals::default();
     for line in BufReader::new(child.stdout.take().expect("piped stdout")).lines() {
         let line = line.context("reading `cargo test` output")?;
@@ -45,14 +118,16 @@ pub fn run(extra: &[String]) -> Result<ExitCode> {
     }
     let status = child.wait().context("waiting for `cargo test`")?;
     let skipped = skips.join().unwrap_or_default();
-    for (test, reason) in &skipped.tests {
-        println!("skipped: {test}: {reason}");
-    }
-    let count = skipped.tests.len() as u64;
-    println!("\ntotal: {} passed, {} failed, {count} skipped", totals.passed.saturating_sub(count), totals.failed);
-    if totals.ignored > 0 {
-        println!("({} ignored)", totals.ignored);
-    }
+    println!(
+        "(this cargo test: {} tests run, {} failed, {} skipped)",
+        totals.passed + totals.failed,
+        totals.failed,
+        skipped.count
+    );
+    all.totals.passed += totals.passed;
+    all.totals.failed += totals.failed;
+    all.totals.ignored += totals.ignored;
+    all.skipped.merge(skipped);
     Ok(match status.code() {
         Some(0) => ExitCode::SUCCESS,
         Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
@@ -60,9 +135,12 @@ pub fn run(extra: &[String]) -> Result<ExitCode> {
     })
 }
 
-/// The tests that said they skipped, with their reasons, once each.
+/// The tests that said they skipped, with their reasons.
 #[derive(Debug, Default)]
 struct Skipped {
+    /// Skips counted (a test run under several variants counts each time).
+    count: u64,
+    /// Each test once, with its first reason.
     tests: std::collections::BTreeMap<String, String>,
 }
 
@@ -71,7 +149,17 @@ impl Skipped {
     fn add(&mut self, line: &str) {
         let Some(rest) = line.strip_prefix("SKIPPED: ") else { return };
         let (test, reason) = rest.split_once(": ").unwrap_or((rest, "no reason given"));
-        self.tests.entry(test.to_owned()).or_insert_with(|| reason.to_owned());
+        if !self.tests.contains_key(test) {
+            self.count += 1;
+            self.tests.insert(test.to_owned(), reason.to_owned());
+        }
+    }
+
+    fn merge(&mut self, other: Skipped) {
+        self.count += other.count;
+        for (test, reason) in other.tests {
+            self.tests.entry(test).or_insert(reason);
+        }
     }
 }
 
@@ -134,9 +222,14 @@ mod tests {
         s.add("SKIPPED: liveness::b: `bird` is not available: No such file");
         s.add("   Compiling guardian");
         s.add("SKIPPED: lone");
-        assert_eq!(s.tests.len(), 3);
+        assert_eq!((s.count, s.tests.len()), (3, 3));
         assert_eq!(s.tests["liveness::b"], "`bird` is not available: No such file");
         assert_eq!(s.tests["lone"], "no reason given");
+        // Another run of the same test binary (a forced variant) skips again.
+        let mut again = super::Skipped::default();
+        again.add("SKIPPED: repair::a: needs root or CAP_NET_ADMIN (run as root)");
+        s.merge(again);
+        assert_eq!((s.count, s.tests.len()), (4, 3));
     }
 
     #[test]

@@ -4,6 +4,7 @@ mod admin_down;
 mod admin_up;
 mod check_config;
 mod deletions;
+mod ebpf_variant;
 mod reconcile;
 mod routes;
 mod run;
@@ -53,6 +54,9 @@ pub enum Command {
     AdminDown(admin_down::Args),
     /// Bring the liveness sessions with a peer back from AdminDown
     AdminUp(admin_up::Args),
+    /// Load the eBPF programs, print the variant this kernel gets, and exit
+    #[command(hide = true)]
+    EbpfVariant(ebpf_variant::Args),
 }
 
 /// An error that ends the command: printed as one line, exits with `code`.
@@ -94,6 +98,7 @@ impl Cli {
             Command::Sessions(args) => sessions::execute(args, &client_socket()),
             Command::AdminDown(args) => admin_down::execute(args, &client_socket()),
             Command::AdminUp(args) => admin_up::execute(args, &client_socket()),
+            Command::EbpfVariant(args) => ebpf_variant::execute(args),
         }
     }
 }

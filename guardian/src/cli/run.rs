@@ -11,6 +11,10 @@ pub struct Args {
     /// Override [attribution] mode: auto, ebpf, netlink (port ids only) or off
     #[arg(long, value_enum, value_name = "MODE")]
     attribution: Option<AttributionMode>,
+    /// Force eBPF variant choices instead of probing the kernel (tests and
+    /// benchmarks): e.g. `hook=consume_skb,walk=bounded,netns=inode,memlock=rlimit`
+    #[arg(long, hide = true, env = crate::ebpf::FORCE_ENV, value_name = "CHOICES")]
+    ebpf_force: Option<crate::ebpf::Force>,
 }
 
 pub fn execute(args: Args, control_socket: Option<PathBuf>, format: LogFormat) -> Result<(), Failure> {
@@ -34,5 +38,7 @@ pub fn execute(args: Args, control_socket: Option<PathBuf>, format: LogFormat) -
         .enable_all()
         .build()
         .map_err(|e| Failure::new(1, format!("cannot start the runtime: {e}")))?;
-    runtime.block_on(crate::daemon::run(config, args.config, started)).map_err(|e| Failure::new(e.exit_code(), e))
+    runtime
+        .block_on(crate::daemon::run(config, args.config, started, args.ebpf_force.unwrap_or_default()))
+        .map_err(|e| Failure::new(e.exit_code(), e))
 }

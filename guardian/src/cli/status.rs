@@ -29,6 +29,7 @@ pub fn execute(args: Args, socket: &Path) -> Result<(), Failure> {
         r.desired, r.installed, r.pending, r.failed, r.damped, r.withdrawn
     );
     println!("reinstalls: {}, netlink overruns: {}", status.reinstalls, status.overruns);
+    println!("deleter attribution: {}", status.attribution);
     if let Some(c) = status.last_reconcile {
         println!(
             "last reconcile: {} checked, {} missing, {} repaired, {} failed, {:.1} ms",

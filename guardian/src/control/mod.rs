@@ -31,6 +31,8 @@ struct Control {
     /// When the process started: the status's uptime is computed per answer
     /// (the published status is only as fresh as the reconciler's last cycle).
     started: std::time::Instant,
+    /// How deleters are attributed (`ebpf (hook=...)`): fixed at start.
+    attribution: String,
 }
 
 pub fn control_router(
@@ -39,6 +41,7 @@ pub fn control_router(
     queries: mpsc::Sender<AttributionQuery>,
     liveness: LivenessHandle,
     started: std::time::Instant,
+    attribution: String,
 ) -> Router {
     Router::new()
         .route("/v1/status", get(status_handler))
@@ -48,7 +51,7 @@ pub fn control_router(
         .route("/v1/sessions", get(sessions_handler))
         .route("/v1/sessions/{peer}/admin-down", post(admin_down_handler))
         .route("/v1/sessions/{peer}/admin-up", post(admin_up_handler))
-        .with_state(Control { status, commands, queries, liveness, started })
+        .with_state(Control { status, commands, queries, liveness, started, attribution })
 }
 
 async fn sessions_handler(State(c): State<Control>) -> Response {
@@ -131,6 +134,7 @@ async fn deletions_handler(State(c): State<Control>, Query(params): Query<Deleti
 async fn status_handler(State(c): State<Control>) -> Json<Status> {
     let mut status = c.status.borrow().clone();
     status.uptime_seconds = c.started.elapsed().as_secs_f64();
+    status.attribution.clone_from(&c.attribution);
     Json(status)
 }
 

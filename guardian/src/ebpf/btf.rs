@@ -66,6 +66,8 @@ struct Type {
     members: Vec<Member>,
     /// ARRAY: element type and count.
     array: Option<(u32, u32)>,
+    /// ENUM: the names (string offsets) of its values.
+    enumerators: Vec<u32>,
 }
 
 /// The parsed type graph of one BTF blob.
@@ -101,7 +103,8 @@ impl Btf {
         let types_b = section(type_off, type_len)?;
         let strings = section(str_off, str_len)?.to_vec();
 
-        let mut types = vec![Type { name: 0, kind: 0, size_or_type: 0, members: Vec::new(), array: None }];
+        let mut types =
+            vec![Type { name: 0, kind: 0, size_or_type: 0, members: Vec::new(), array: None, enumerators: Vec::new() }];
         let mut at = 0;
         while at < types_b.len() {
             let name = u32_at(types_b, at).ok_or(SHORT)?;
@@ -111,7 +114,7 @@ impl Btf {
             let vlen = (info & 0xffff) as usize;
             let kind = (info >> 24) & 0x1f;
             let kind_flag = info >> 31 == 1;
-            let mut ty = Type { name, kind, size_or_type, members: Vec::new(), array: None };
+            let mut ty = Type { name, kind, size_or_type, members: Vec::new(), array: None, enumerators: Vec::new() };
             let extra = match kind {
                 KIND_INT | KIND_VAR | KIND_DECL_TAG => 4,
                 KIND_ARRAY => {
@@ -135,7 +138,13 @@ impl Btf {
                     }
                     12 * vlen
                 }
-                KIND_ENUM | KIND_FUNC_PROTO => 8 * vlen,
+                KIND_ENUM => {
+                    for i in 0..vlen {
+                        ty.enumerators.push(u32_at(types_b, at + 8 * i).ok_or(SHORT)?);
+                    }
+                    8 * vlen
+                }
+                KIND_FUNC_PROTO => 8 * vlen,
                 KIND_DATASEC | KIND_ENUM64 => 12 * vlen,
                 0 | 20.. => return Err(bad("unknown type kind")),
                 _ => 0,
@@ -246,7 +255,19 @@ impl Btf {
         Ok(bits / 8)
     }
 
-    /// Every offset the programs need.
+    /// Whether `enum name` has a value called `value`: how the kernel says
+    /// which BPF helpers it has (`enum bpf_func_id`), without loading a
+    /// program to find out.
+    pub fn has_enumerator(&self, name: &str, value: &str) -> bool {
+        self.types
+            .iter()
+            .filter(|t| t.kind == KIND_ENUM && self.name(t.name) == name)
+            .any(|t| t.enumerators.iter().any(|&v| self.name(v) == value))
+    }
+
+    /// Every offset the programs need. `net_cookie` is `u32::MAX` where the
+    /// kernel has none (before 5.7): the programs then identify namespaces
+    /// by inode number only.
     pub fn kernel_offsets(&self) -> Result<KernelOffsets, BtfError> {
         let skb_cb = self.offset("sk_buff", &["cb"], 48)?;
         let portid = self.offset("netlink_skb_parms", &["portid"], 4)?;
@@ -262,7 +283,8 @@ impl Btf {
             // `u32` until 6.x, then `unsigned long` used with test_bit(): on a
             // little-endian machine the low 32 bits sit at the same offset.
             nlk_flags: self.offset_sized("netlink_sock", &["flags"], &[4, 8])?,
-            net_cookie: self.offset("net", &["net_cookie"], 8)?,
+            net_cookie: self.offset("net", &["net_cookie"], 8).unwrap_or(u32::MAX),
+            net_inum: self.offset("net", &["ns", "inum"], 4)?,
             task_real_parent: self.offset("task_struct", &["real_parent"], 8)?,
             task_tgid: self.offset("task_struct", &["tgid"], 4)?,
             task_mm: self.offset("task_struct", &["mm"], 8)?,
@@ -281,7 +303,7 @@ mod tests {
     /// A tiny BTF blob: `int` (4 bytes), `struct inner { int a; int b; }`,
     /// `struct outer { int x; union { struct inner in; }; int bf:3 }`.
     fn blob() -> Vec<u8> {
-        let strings = b"\0int\0inner\0a\0b\0outer\0x\0in\0bf\0";
+        let strings = b"\0int\0inner\0a\0b\0outer\0x\0in\0bf\0colors\0RED\0";
         let s = |name: &str| {
             let pos = strings
                 .windows(name.len() + 2)
@@ -299,6 +321,8 @@ mod tests {
         push(&[0, KIND_UNION << 24 | 1, 8, s("in"), 2, 0]);
         // 4: struct outer (kind_flag) { x @0, <anon union> @64, bf:3 @128 }
         push(&[s("outer"), 1 << 31 | KIND_STRUCT << 24 | 3, 24, s("x"), 1, 0, 0, 3, 64, s("bf"), 1, 3 << 24 | 128]);
+        // 5: enum colors { RED = 0 }
+        push(&[s("colors"), KIND_ENUM << 24 | 1, 4, s("RED"), 0]);
         let mut b = Vec::new();
         b.extend_from_slice(&0xeb9fu16.to_le_bytes());
         b.extend_from_slice(&[1, 0]);
@@ -317,6 +341,14 @@ mod tests {
         assert_eq!(btf.offset("outer", &["in"], 8), Ok(8));
         assert_eq!(btf.offset("outer", &["in", "b"], 4), Ok(12));
         assert_eq!(btf.offset("inner", &["b"], 4), Ok(4));
+    }
+
+    #[test]
+    fn enum_values_are_found_by_name() {
+        let btf = Btf::parse(&blob()).unwrap();
+        assert!(btf.has_enumerator("colors", "RED"));
+        assert!(!btf.has_enumerator("colors", "BLUE"));
+        assert!(!btf.has_enumerator("inner", "a"));
     }
 
     #[test]
@@ -344,7 +376,10 @@ mod tests {
         let Ok(data) = std::fs::read(VMLINUX_BTF) else {
             return crate::test_netns::skip(&format!("{VMLINUX_BTF} is not readable"));
         };
-        let offsets = Btf::parse(&data).unwrap().kernel_offsets().unwrap();
-        assert!(offsets.skb_len > 0 && offsets.sk_protocol > 0 && offsets.task_tgid > 0);
+        let btf = Btf::parse(&data).unwrap();
+        let offsets = btf.kernel_offsets().unwrap();
+        assert!(offsets.skb_len > 0 && offsets.sk_protocol > 0 && offsets.task_tgid > 0 && offsets.net_inum > 0);
+        // Every kernel with BPF has this helper: the probe's enum is read.
+        assert!(btf.has_enumerator("bpf_func_id", "BPF_FUNC_map_lookup_elem"));
     }
 }

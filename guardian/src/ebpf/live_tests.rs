@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use guardian_common::{ioctl, rtm};
 use tokio::sync::mpsc;
 
-use super::{Attribution, Record, Request, DEFAULT_RING_SIZE};
+use super::{Attribution, Force, NetnsBy, Record, Request, StartOptions, DEFAULT_RING_SIZE, FORCE_ENV};
 
 fn prerequisites() -> bool {
     // SAFETY: geteuid has no preconditions.
@@ -39,8 +39,15 @@ async fn wait_for(rx: &mut mpsc::Receiver<Record>, what: &str, want: impl Fn(&Re
     }
 }
 
+/// Starts the programs, in the variant `GUARDIAN_EBPF_FORCE` asks for (so
+/// `cargo xtask test` covers each), or the one probed.
 fn start(own_tgid: u32) -> (Attribution, mpsc::Receiver<Record>) {
-    match Attribution::start(own_tgid, DEFAULT_RING_SIZE, true) {
+    let force = match std::env::var(FORCE_ENV) {
+        Ok(value) => value.parse().unwrap_or_else(|e| panic!("{FORCE_ENV}: {e}")),
+        Err(_) => Force::default(),
+    };
+    let options = StartOptions { own_tgid, ring_size: DEFAULT_RING_SIZE, all_netns: true, force };
+    match Attribution::start(&options) {
         Ok(started) => started,
         Err(err) => panic!("attribution did not start: {err}"),
     }
@@ -78,8 +85,12 @@ async fn route_delete_in_another_netns_is_recorded_with_the_deleter() {
     assert_ne!(msg.port_id, 0);
     assert!(msg.body().len() >= 12, "rtmsg captured");
     assert_eq!(msg.body()[4], 100, "rtm_table");
-    assert_ne!(r.netns_cookie, 0);
-    assert_ne!(Some(r.netns_cookie), super::current_netns_cookie().ok());
+    assert_ne!(r.netns_id, 0);
+    let mine = match attribution.variant().netns {
+        NetnsBy::Cookie => super::netns::current_netns_cookie().ok(),
+        NetnsBy::Inode => super::netns::current_netns_inode().ok(),
+    };
+    assert_ne!(Some(r.netns_id), mine, "another namespace's id");
 
     let r6 = wait_for(&mut rx, "RTM_DELROUTE (IPv6) from ip", |r| {
         r.task.tgid == pid6 && matches!(r.request, Request::DelRoute(_))
@@ -87,7 +98,7 @@ async fn route_delete_in_another_netns_is_recorded_with_the_deleter() {
     .await;
     let Request::DelRoute(msg6) = &r6.request else { unreachable!() };
     assert_eq!(msg6.family(), Some(libc::AF_INET6 as u8));
-    assert_eq!(r6.netns_cookie, r.netns_cookie);
+    assert_eq!(r6.netns_id, r.netns_id);
 
     wait_for(&mut rx, "link down from ip", |r| r.task.tgid == down && matches!(r.request, Request::LinkDown(_))).await;
     assert_eq!(attribution.drops(), 0);

@@ -4,11 +4,15 @@ use std::io;
 
 use aya::{
     maps::{MapData, MapError, PerCpuArray, RingBuf},
-    programs::{BtfTracePoint, ProgramError, TracePoint},
+    programs::{BtfTracePoint, FEntry, ProgramError, TracePoint},
     Ebpf, EbpfError as AyaError, EbpfLoader,
 };
-use guardian_common::{Filter, GLOBAL_FILTER, GLOBAL_OFFSETS, MAP_DROPS, MAP_RECORDS, PROG_IOCTL, PROG_NETLINK};
+use guardian_common::{
+    Filter, GLOBAL_FILTER, GLOBAL_OFFSETS, MAP_DROPS, MAP_RECORDS, NETNS_BY_COOKIE, NETNS_BY_INODE, PROG_HANDLERS,
+    PROG_IOCTL, PROG_NETLINK, PROG_NETLINK_BOUNDED,
+};
 
+use super::variant::{Hook, NetnsBy, Walk};
 use super::{btf, EbpfError};
 
 /// The eBPF object built by `cargo xtask build-ebpf` (committed, so the
@@ -26,8 +30,14 @@ pub struct LoadOptions {
     pub own_tgid: u32,
     /// Ring buffer size in bytes (rounded up to a power of two of pages).
     pub ring_size: u32,
-    /// `net_cookie` to restrict records to; 0 records every namespace.
-    pub netns_cookie: u64,
+    /// How namespaces are identified, and the one to restrict records to
+    /// (0 records every namespace).
+    pub netns_by: NetnsBy,
+    pub netns_id: u64,
+    /// The hook to use; `None` tries fentry, then `consume_skb`.
+    pub hook: Option<Hook>,
+    /// How the `consume_skb` program walks a request's messages.
+    pub walk: Walk,
     /// Let the program emit aya-log diagnostics.
     pub program_log: bool,
 }
@@ -37,6 +47,10 @@ pub struct Loaded {
     pub ebpf: Ebpf,
     pub records: RingBuf<MapData>,
     pub drops: PerCpuArray<MapData, u64>,
+    /// The hook the netlink programs use.
+    pub hook: Hook,
+    /// Why fentry was not used, when it was tried and refused.
+    pub fentry_refused: Option<EbpfError>,
     /// Whether the ioctl program is attached (it needs tracefs).
     pub ioctl: Result<(), EbpfError>,
 }
@@ -101,10 +115,17 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, EbpfError> {
     let offsets = btf::Btf::parse(&data)
         .and_then(|b| b.kernel_offsets())
         .map_err(|e| EbpfError::NoBtf { reason: e.to_string() })?;
+    if options.netns_by == NetnsBy::Cookie && offsets.net_cookie == u32::MAX {
+        return Err(EbpfError::NoBtf { reason: "struct net has no net_cookie (identify namespaces by inode)".into() });
+    }
     let kernel_btf =
         aya::Btf::parse(&data, aya::Endianness::Little).map_err(|e| EbpfError::NoBtf { reason: e.to_string() })?;
     drop(data);
-    let filter = Filter { own_tgid: options.own_tgid, _pad: 0, netns_cookie: options.netns_cookie };
+    let netns_by = match options.netns_by {
+        NetnsBy::Cookie => NETNS_BY_COOKIE,
+        NetnsBy::Inode => NETNS_BY_INODE,
+    };
+    let filter = Filter { own_tgid: options.own_tgid, netns_by, netns_id: options.netns_id };
     let log_level: u8 = if options.program_log { 0xff } else { 0 };
 
     let mut ebpf = EbpfLoader::new()
@@ -116,10 +137,25 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, EbpfError> {
         .load(OBJECT)
         .map_err(loader_error)?;
 
-    let program = ebpf.program_mut(PROG_NETLINK).ok_or(EbpfError::MissingInObject(PROG_NETLINK))?;
-    let tp_btf: &mut BtfTracePoint = program.try_into().map_err(|e| program_error(PROG_NETLINK, e))?;
-    tp_btf.load("consume_skb", &kernel_btf).map_err(|e| program_error(PROG_NETLINK, e))?;
-    tp_btf.attach().map_err(|e| program_error(PROG_NETLINK, e))?;
+    let mut fentry_refused = None;
+    let hook = match options.hook {
+        Some(Hook::Fentry) => {
+            attach_handlers(&mut ebpf, &kernel_btf)?;
+            Hook::Fentry
+        }
+        Some(Hook::ConsumeSkb) => {
+            attach_consume_skb(&mut ebpf, &kernel_btf, options.walk)?;
+            Hook::ConsumeSkb
+        }
+        None => match attach_handlers(&mut ebpf, &kernel_btf) {
+            Ok(()) => Hook::Fentry,
+            Err(refused) => {
+                fentry_refused = Some(refused);
+                attach_consume_skb(&mut ebpf, &kernel_btf, options.walk)?;
+                Hook::ConsumeSkb
+            }
+        },
+    };
 
     let ioctl = attach_ioctl(&mut ebpf);
 
@@ -128,7 +164,48 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, EbpfError> {
     let records = RingBuf::try_from(records).map_err(map_error("opening the ring buffer"))?;
     let drops = ebpf.take_map(MAP_DROPS).ok_or(EbpfError::MissingInObject(MAP_DROPS))?;
     let drops = PerCpuArray::try_from(drops).map_err(map_error("opening the drop counter"))?;
-    Ok(Loaded { ebpf, records, drops, ioctl })
+    Ok(Loaded { ebpf, records, drops, hook, fentry_refused, ioctl })
+}
+
+/// The `consume_skb` program of the chosen walk.
+fn attach_consume_skb(ebpf: &mut Ebpf, kernel_btf: &aya::Btf, walk: Walk) -> Result<(), EbpfError> {
+    let name = match walk {
+        Walk::BpfLoop => PROG_NETLINK,
+        Walk::Bounded => PROG_NETLINK_BOUNDED,
+    };
+    let program = ebpf.program_mut(name).ok_or(EbpfError::MissingInObject(name))?;
+    let tp_btf: &mut BtfTracePoint = program.try_into().map_err(|e| program_error(name, e))?;
+    tp_btf.load("consume_skb", kernel_btf).map_err(|e| program_error(name, e))?;
+    tp_btf.attach().map_err(|e| program_error(name, e))?;
+    Ok(())
+}
+
+/// Every handler program, or none: a handler left out would leave its
+/// requests unattributed, so one refusal unloads those already attached.
+fn attach_handlers(ebpf: &mut Ebpf, kernel_btf: &aya::Btf) -> Result<(), EbpfError> {
+    let result = PROG_HANDLERS.iter().try_for_each(|&(name, function)| {
+        let program = ebpf.program_mut(name).ok_or(EbpfError::MissingInObject(name))?;
+        // The maps exist by now, so EPERM here is the kernel refusing
+        // fentry itself (hardened or virtualised builds), not a missing
+        // capability.
+        let refused = |e| match program_error(name, e) {
+            EbpfError::NotPermitted { source, .. } => EbpfError::HookRefused { hook: "fentry", function, source },
+            other => other,
+        };
+        let fentry: &mut FEntry = program.try_into().map_err(refused)?;
+        fentry.load(function, kernel_btf).map_err(refused)?;
+        fentry.attach().map_err(refused)?;
+        Ok(())
+    });
+    if result.is_err() {
+        for (name, _) in PROG_HANDLERS {
+            if let Some(fentry) = ebpf.program_mut(name).and_then(|p| <&mut FEntry>::try_from(p).ok()) {
+                // Not loaded is fine: unloading is all that is wanted here.
+                let _ = fentry.unload();
+            }
+        }
+    }
+    result
 }
 
 /// The ioctl program is optional: its tracepoint is found through tracefs,
@@ -179,9 +256,12 @@ mod tests {
     }
 
     #[test]
-    fn the_embedded_object_holds_both_programs_and_maps() {
+    fn the_embedded_object_holds_every_variant_and_map() {
         let obj = aya_obj_names(OBJECT);
-        for name in [PROG_NETLINK, PROG_IOCTL, MAP_RECORDS, MAP_DROPS, GLOBAL_OFFSETS, GLOBAL_FILTER] {
+        let handlers = PROG_HANDLERS.iter().map(|(name, _)| *name);
+        let names =
+            [PROG_NETLINK, PROG_NETLINK_BOUNDED, PROG_IOCTL, MAP_RECORDS, MAP_DROPS, GLOBAL_OFFSETS, GLOBAL_FILTER];
+        for name in names.into_iter().chain(handlers) {
             assert!(obj.iter().any(|n| n == name), "{name} missing from the object");
         }
     }

@@ -18,7 +18,9 @@
 
 pub mod btf;
 pub mod loader;
+pub mod netns;
 pub mod records;
+pub mod variant;
 
 use std::collections::VecDeque;
 use std::io;
@@ -33,6 +35,20 @@ use tokio::task::JoinHandle;
 
 pub use guardian_common::DEFAULT_RING_SIZE;
 pub use records::{DecodeError, Decoder, IoctlArg, NetlinkMsg, Record, Request, Task};
+pub use variant::{Force, Hook, Memlock, NetnsBy, Variant, Walk, FORCE_ENV};
+
+/// What [`Attribution::start`] needs.
+#[derive(Debug, Clone, Copy)]
+pub struct StartOptions {
+    /// guardian's own tgid: skipped in the program.
+    pub own_tgid: u32,
+    /// Ring buffer size in bytes ([`DEFAULT_RING_SIZE`]).
+    pub ring_size: u32,
+    /// Record requests in every network namespace, not only the caller's.
+    pub all_netns: bool,
+    /// Choices forced instead of probed.
+    pub force: Force,
+}
 
 /// tracing target of the program's own aya-log diagnostics (DEBUG).
 pub const PROGRAM_LOG_TARGET: &str = "guardian::ebpf::program";
@@ -62,6 +78,28 @@ pub enum EbpfError {
         /// The verifier log's tail ([`loader::VERIFIER_LOG_MAX`] bytes at most).
         log: String,
     },
+    #[error(
+        "not permitted to load eBPF programs ({what}): this kernel charges BPF maps to RLIMIT_MEMLOCK, which is {limit}; \
+         run guardian with LimitMEMLOCK=infinity (systemd) or `ulimit -l unlimited`"
+    )]
+    MemlockTooLow {
+        what: &'static str,
+        /// The soft limit, in words (`65536 bytes`).
+        limit: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error(
+        "the kernel refuses {hook} programs (on {function}): {source} (hardened or virtualised kernels do; unless the hook is forced, guardian uses consume_skb)"
+    )]
+    HookRefused {
+        hook: &'static str,
+        function: &'static str,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot tell which network namespace guardian runs in: {0}")]
+    Netns(#[source] io::Error),
     #[error("the embedded eBPF object has no {0}: rebuild it with `cargo xtask build-ebpf`")]
     MissingInObject(&'static str),
     #[error("deleter attribution: {what}: {source}")]
@@ -79,27 +117,53 @@ pub struct Attribution {
     /// The ring buffer reader thread and its stop flag.
     reader: Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
     ioctl_attached: bool,
+    variant: Variant,
     // Last: the programs and links live as long as this.
     _ebpf: aya::Ebpf,
 }
 
 impl Attribution {
     /// Loads and attaches the programs and starts the reader (call inside a
-    /// tokio runtime). `own_tgid` is skipped in the program; `ring_size` in
-    /// bytes ([`DEFAULT_RING_SIZE`]); `all_netns` records requests in every
-    /// network namespace, otherwise only in the caller's.
-    pub fn start(own_tgid: u32, ring_size: u32, all_netns: bool) -> Result<(Self, mpsc::Receiver<Record>), EbpfError> {
-        let netns_cookie = if all_netns {
-            0
-        } else {
-            current_netns_cookie().map_err(|source| EbpfError::Other {
-                what: "reading this network namespace's cookie (SO_NETNS_COOKIE)",
-                source: Box::new(source),
-            })?
-        };
+    /// tokio runtime), choosing the variant this kernel supports unless
+    /// `options.force` says otherwise.
+    pub fn start(options: &StartOptions) -> Result<(Self, mpsc::Receiver<Record>), EbpfError> {
+        let force = options.force;
+        let memlock = force.memlock.unwrap_or_else(variant::probe_memlock);
+        if memlock == Memlock::Rlimit {
+            // Before the maps are created; a failure is reported if loading
+            // then fails for want of locked memory.
+            if let Err(err) = variant::raise_memlock() {
+                tracing::warn!(error = %err, limit = ?variant::memlock_limit(), "cannot raise RLIMIT_MEMLOCK, which this kernel charges BPF maps to (set LimitMEMLOCK=infinity in the unit)");
+            }
+        }
+        let (netns_by, netns_id) = netns::choose(force.netns, options.all_netns)?;
+        let walk = force.walk.unwrap_or_else(variant::probe_walk);
         let program_log = tracing::enabled!(target: PROGRAM_LOG_TARGET, tracing::Level::DEBUG);
-        let loader::Loaded { mut ebpf, records, drops, ioctl } =
-            loader::load(&loader::LoadOptions { own_tgid, ring_size, netns_cookie, program_log })?;
+        let loaded = loader::load(&loader::LoadOptions {
+            own_tgid: options.own_tgid,
+            ring_size: options.ring_size,
+            netns_by,
+            netns_id,
+            hook: force.hook,
+            walk,
+            program_log,
+        })
+        .map_err(|err| match err {
+            EbpfError::NotPermitted { what, source } if memlock == Memlock::Rlimit => {
+                let limit = match variant::memlock_limit() {
+                    Some(libc::RLIM_INFINITY) => "unlimited".to_owned(),
+                    Some(bytes) => format!("{bytes} bytes"),
+                    None => "unknown".to_owned(),
+                };
+                EbpfError::MemlockTooLow { what, limit, source }
+            }
+            other => other,
+        })?;
+        let loader::Loaded { mut ebpf, records, drops, hook, fentry_refused, ioctl } = loaded;
+        let variant = Variant { hook, walk, netns: netns_by, memlock };
+        if let Some(err) = &fentry_refused {
+            tracing::debug!(error = %err, "fentry on the rtnetlink handlers refused; hooking consume_skb");
+        }
         if let Err(err) = &ioctl {
             tracing::warn!(error = %err, "ioctl attribution unavailable (route del / ifconfig down stay unattributed)");
         }
@@ -132,7 +196,22 @@ impl Attribution {
                 Err(err) => tracing::warn!(error = %err, "eBPF program log unavailable"),
             }
         }
-        Ok((Attribution { drops, tasks, reader: Some((stop, reader)), ioctl_attached: ioctl.is_ok(), _ebpf: ebpf }, rx))
+        Ok((
+            Attribution {
+                drops,
+                tasks,
+                reader: Some((stop, reader)),
+                ioctl_attached: ioctl.is_ok(),
+                variant,
+                _ebpf: ebpf,
+            },
+            rx,
+        ))
+    }
+
+    /// The program variant running on this kernel.
+    pub fn variant(&self) -> Variant {
+        self.variant
     }
 
     /// Whether `SIOCDELRT`/`SIOCSIFFLAGS` ioctls are recorded too (the
@@ -158,27 +237,6 @@ impl Drop for Attribution {
             let _ = reader.join();
         }
     }
-}
-
-/// `SO_NETNS_COOKIE` of a throw-away socket: this thread's network namespace.
-pub fn current_netns_cookie() -> io::Result<u64> {
-    let sock = std::net::UdpSocket::bind("127.0.0.1:0").or_else(|_| std::net::UdpSocket::bind("[::1]:0"))?;
-    let mut cookie = 0u64;
-    let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
-    // SAFETY: valid fd, out-pointer and length for an 8-byte option.
-    let ret = unsafe {
-        libc::getsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_NETNS_COOKIE,
-            (&mut cookie as *mut u64).cast(),
-            &mut len,
-        )
-    };
-    if ret != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(cookie)
 }
 
 /// How long the reader thread sleeps in `poll` before looking at its stop

@@ -120,8 +120,9 @@ pub enum Request {
 pub struct Record {
     /// CLOCK_MONOTONIC nanoseconds when the program saw the request.
     pub ktime_ns: u64,
-    /// `net_cookie` of the namespace the request was made in.
-    pub netns_cookie: u64,
+    /// The namespace the request was made in (its cookie or inode number,
+    /// as the running variant identifies namespaces).
+    pub netns_id: u64,
     pub task: Task,
     pub request: Request,
 }
@@ -213,12 +214,7 @@ impl Decoder {
                 task
             }
         };
-        Ok(Record {
-            ktime_ns: u64_at(b, layout::KTIME_NS),
-            netns_cookie: u64_at(b, layout::NETNS_COOKIE),
-            task,
-            request,
-        })
+        Ok(Record { ktime_ns: u64_at(b, layout::KTIME_NS), netns_id: u64_at(b, layout::NETNS_ID), task, request })
     }
 }
 
@@ -309,7 +305,7 @@ pub(crate) mod tests {
             raw.put32(layout::UID, 1000);
             raw.put32(layout::GID, 100);
             raw.put64(layout::CGROUP_ID, 77);
-            raw.put64(layout::NETNS_COOKIE, 4096);
+            raw.put64(layout::NETNS_ID, 4096);
             raw.0[layout::COMM..layout::COMM + 16].copy_from_slice(b"ip\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
             let cmd = b"ip\0route\0del\x0010.9.0.0/24\0";
             raw.0[layout::CMDLINE..layout::CMDLINE + cmd.len()].copy_from_slice(cmd);
@@ -392,7 +388,7 @@ pub(crate) mod tests {
                 cgroup_id: 77,
             }
         );
-        assert_eq!((r.ktime_ns, r.netns_cookie), (123_456_789, 4096));
+        assert_eq!((r.ktime_ns, r.netns_id), (123_456_789, 4096));
     }
 
     #[test]

@@ -14,6 +14,10 @@ pub struct Status {
     pub reinstalls: u64,
     pub overruns: u64,
     pub last_reconcile: Option<CycleReport>,
+    /// How deleters are attributed: `ebpf (hook=fentry netns=cookie
+    /// memlock=cgroup)`, `netlink-portid` or `none`.
+    #[serde(default)]
+    pub attribution: String,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]

@@ -366,6 +366,8 @@ impl Core {
             reinstalls: self.reinstalls,
             overruns: self.overruns,
             last_reconcile: self.last_cycle,
+            // The control server fills it in: fixed when the daemon starts.
+            attribution: String::new(),
         }
     }
 

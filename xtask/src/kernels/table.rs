@@ -1,0 +1,63 @@
+//! The matrix's table (markdown), and README.md's copy of it.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+
+use super::suite::Outcome;
+
+const BEGIN: &str = "<!-- kernel-matrix:begin (cargo xtask kernels --readme) -->";
+const END: &str = "<!-- kernel-matrix:end -->";
+
+/// One line per row: kernel, where it comes from, the variant guardian
+/// chose (or was forced to), the tests, what the kernel lacks.
+pub fn markdown(results: &[(&str, Option<&str>, Outcome)]) -> String {
+    let mut out =
+        String::from("| kernel | from | variant | attribution tests | missing there |\n|---|---|---|---|---|\n");
+    for (label, force, o) in results {
+        let tests = if o.unfinished {
+            format!("did not finish ({} passed, {} failed)", o.passed.len(), o.failed.len())
+        } else if o.failed.is_empty() {
+            format!("{} passed", o.passed.len())
+        } else {
+            format!("{} passed, {} failed: {}", o.passed.len(), o.failed.len(), o.failed.join(", "))
+        };
+        let variant = match force {
+            Some(f) => format!("`{}` (forced {f})", o.variant),
+            None => format!("`{}`", o.variant),
+        };
+        let missing = if o.missing.is_empty() { "nothing".to_owned() } else { o.missing.clone() };
+        let kernel = if o.kernel.is_empty() { "?" } else { o.kernel.as_str() };
+        out.push_str(&format!("| {kernel} | {label} | {variant} | {tests} | {missing} |\n"));
+    }
+    out
+}
+
+/// Replaces what lies between the markers in README.md with `table`.
+pub fn update_readme(readme: &Path, table: &str) -> Result<()> {
+    let text = std::fs::read_to_string(readme).with_context(|| format!("reading {}", readme.display()))?;
+    let (Some(begin), Some(end)) = (text.find(BEGIN), text.find(END)) else {
+        bail!("{} has no kernel-matrix markers", readme.display());
+    };
+    let updated = format!("{}{BEGIN}\n{table}{}", &text[..begin], &text[end..]);
+    std::fs::write(readme, updated).with_context(|| format!("writing {}", readme.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_named_and_forced_choices_shown() {
+        let o = Outcome {
+            kernel: "5.10.0-32-amd64".into(),
+            variant: "hook=consume_skb walk=bounded netns=inode memlock=rlimit".into(),
+            missing: "bpf_loop".into(),
+            passed: vec!["a".into()],
+            failed: vec!["b".into()],
+            unfinished: false,
+        };
+        let table = markdown(&[("Debian 11", Some("hook=consume_skb"), o)]);
+        assert!(table.contains("| 5.10.0-32-amd64 | Debian 11 | `hook=consume_skb walk=bounded netns=inode memlock=rlimit` (forced hook=consume_skb) | 1 passed, 1 failed: b | bpf_loop |"), "{table}");
+    }
+}
