@@ -72,7 +72,7 @@ pub async fn run(
     }
     let control_path = config.daemon.control_socket.clone();
     let control_listener = bind_control(&control_path)?;
-    let result = serve(config, config_path, started, control_listener).await;
+    let result = serve(config, config_path, started, control_listener, ebpf_force).await;
     // Also when the start-up failed half-way: no socket file is left behind.
     let _ = std::fs::remove_file(&control_path);
     result
@@ -84,6 +84,7 @@ async fn serve(
     config_path: Option<PathBuf>,
     started: std::time::Instant,
     control_listener: UnixListener,
+    ebpf_force: ebpf::Force,
 ) -> Result<(), DaemonError> {
     let metrics_listener = match config.daemon.metrics_listen {
         Some(addr) => Some(TcpListener::bind(addr).await.map_err(|source| DaemonError::Metrics { addr, source })?),

@@ -230,7 +230,9 @@ pub fn http_get(addr: &str, path: &str) -> Result<String> {
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
     let mut response = String::new();
-    stream.read_to_string(&mut response)?;
+    stream
+        .read_to_string(&mut response)
+        .with_context(|| format!("reading the answer to GET http://{addr}{path} (5 s timeout)"))?;
     let (head, body) = response.split_once("\r\n\r\n").context("no HTTP header in the answer")?;
     let status = head.lines().next().unwrap_or_default();
     if !status.contains(" 200") {

@@ -94,9 +94,17 @@ pub(super) fn start_guardian_at(
 }
 
 /// The metrics of the guardian in `ns`, as "name{labels}" -> value.
+/// A daemon running 10,000 sessions on a loaded machine may answer late:
+/// three tries before the part gives up.
 pub(super) fn scrape(ns: &Netns) -> Result<HashMap<String, f64>> {
-    let text = ns.run(|| crate::demo::http_get(METRICS, "/metrics"))??;
-    Ok(parse_metrics(&text))
+    let mut last = None;
+    for _ in 0..3 {
+        match ns.run(|| crate::demo::http_get(METRICS, "/metrics"))? {
+            Ok(text) => return Ok(parse_metrics(&text)),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.expect("three tries failed"))
 }
 
 pub(super) fn parse_metrics(text: &str) -> HashMap<String, f64> {
