@@ -8,7 +8,7 @@
 //! signals: SIGHUP -> reload, SIGTERM/SIGINT -> shutdown
 //! ```
 
-use crate::attribution::{Attributor, DeleterLabels, Source};
+use crate::attribution::{Attribution, Attributor, DeleterLabels};
 use crate::config::{AttributionConfig, AttributionMode, Config, ConfigError};
 use crate::control;
 use crate::ebpf;
@@ -160,7 +160,7 @@ async fn serve(
     Ok(())
 }
 
-type Started = (Source, Option<ebpf::Attribution>, Option<mpsc::Receiver<ebpf::Record>>);
+type Started = (Attribution, Option<ebpf::Attribution>, Option<mpsc::Receiver<ebpf::Record>>);
 
 /// Loads the eBPF programs when the mode asks for them. `auto` falls back
 /// to netlink port ids with one warning; `ebpf` refuses to start without.
@@ -185,20 +185,20 @@ fn start_attribution(config: &AttributionConfig, force: ebpf::Force) -> Result<S
         Ok((programs, records))
     };
     match config.mode {
-        AttributionMode::Off => Ok((Source::Off, None, None)),
-        AttributionMode::Netlink => Ok((Source::NetlinkPortid, None, None)),
+        AttributionMode::Off => Ok((Attribution::None, None, None)),
+        AttributionMode::Netlink => Ok((Attribution::NetlinkPortid, None, None)),
         AttributionMode::Ebpf => match try_ebpf() {
-            Ok((programs, records)) => Ok((Source::Ebpf, Some(programs), Some(records))),
+            Ok((programs, records)) => Ok((Attribution::Ebpf, Some(programs), Some(records))),
             Err(e) => Err(DaemonError::Ebpf(e)),
         },
         AttributionMode::Auto => match try_ebpf() {
-            Ok((programs, records)) => Ok((Source::Ebpf, Some(programs), Some(records))),
+            Ok((programs, records)) => Ok((Attribution::Ebpf, Some(programs), Some(records))),
             Err(e) => {
                 tracing::warn!(
                     error = %e,
                     "eBPF attribution unavailable; naming deleters from netlink port ids instead (weaker: short-lived processes show as exited)"
                 );
-                Ok((Source::NetlinkPortid, None, None))
+                Ok((Attribution::NetlinkPortid, None, None))
             }
         },
     }

@@ -183,7 +183,7 @@ pub fn run() -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `2026-..Z  WARN guardian::reconcile: route reinstalled route=... noticed=event missing_for=1.2ms
+/// `2026-..Z  WARN guardian::attribution: route reinstalled route=... noticed=event missing_for=1.2ms
 /// cause=deleted deleted_by.pid=... deleted_by.comm=ip ... attribution=ebpf`
 fn render_log(line: &Value) -> String {
     let get = |k: &str| field(line, k).map(value_text).unwrap_or_default();

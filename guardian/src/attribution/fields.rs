@@ -9,20 +9,22 @@
 //! or holding a newline cannot forge fields or lines; JSON gets them plain.
 //!
 //! ```text
-//! WARN guardian::reconcile: route reinstalled route=10.9.0.0/24 via 192.0.2.2 dev veth0 table 100
+//! WARN guardian::attribution: route reinstalled route=10.9.0.0/24 via 192.0.2.2 dev veth0 table 100
 //!   family=ipv4 noticed=event missing_for=1.2ms cause=deleted deleted_by.pid=30343 deleted_by.ppid=30300
 //!   deleted_by.comm="ip" deleted_by.cmdline="ip route del 10.9.0.0/24 table 100" deleted_by.uid=0
 //!   deleted_by.cgroup="/system.slice/foo.service" attribution=ebpf
-//! WARN guardian::reconcile: route reinstalled route=... deleted_by=exited attribution=netlink-portid
-//! WARN guardian::reconcile: route reinstalled route=... cause=link_down dev="veth0" deleted_by=kernel attribution=netlink-portid
-//! WARN guardian::reconcile: route reinstalled route=... noticed=scan missing_for=... cause=deleted attribution=none
+//! WARN guardian::attribution: route reinstalled route=... deleted_by=exited attribution=netlink-portid
+//! WARN guardian::attribution: route reinstalled route=... cause=link_down dev="veth0" deleted_by=kernel attribution=netlink-portid
+//! WARN guardian::attribution: route reinstalled route=... noticed=scan missing_for=... cause=deleted attribution=none
 //! ```
 
 use super::deleter::{Attribution, Deleter, Who};
 use crate::messages::Repaired;
 
-/// The target of the line, as the README shows it, wherever it is called from.
-pub const TARGET: &str = "guardian::reconcile";
+/// The target of the line, as the README shows it, wherever it is called
+/// from (the reconciler's fallback too): `RUST_LOG=guardian::attribution=warn`
+/// keeps the repairs and their deleters.
+pub const TARGET: &str = "guardian::attribution";
 
 /// Logs one repaired loss at WARN; `deleter: None` is `attribution=none`
 /// (the same line as `reconcile::log_unattributed`).
@@ -128,7 +130,7 @@ mod tests {
             json_line(&repaired(Cause::Deleted), Some(&ip_route_del(Attribution::Ebpf, true))),
             json!({
                 "level": "WARN",
-                "target": "guardian::reconcile",
+                "target": "guardian::attribution",
                 "message": "route reinstalled",
                 "route": ROUTE,
                 "family": "ipv4",
@@ -192,7 +194,7 @@ mod tests {
     fn the_text_line_without_a_deleter() {
         assert_eq!(
             text_line(&repaired(Cause::Deleted), None),
-            " WARN guardian::reconcile: route reinstalled route=10.9.0.0/24 via 192.0.2.2 dev veth0 table 100 \
+            " WARN guardian::attribution: route reinstalled route=10.9.0.0/24 via 192.0.2.2 dev veth0 table 100 \
              family=ipv4 noticed=event missing_for=1.2ms cause=deleted attribution=none"
         );
     }

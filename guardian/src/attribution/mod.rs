@@ -30,4 +30,4 @@ pub use fields::log_reinstalled;
 pub use portid::{PortIdResolver, PortOwner};
 pub use process::{ProcessInfo, Procfs};
 pub use recent::{Deletion, Recent};
-pub use task::{Attributor, Query, Source};
+pub use task::{Attributor, Query};

@@ -36,31 +36,13 @@ const RECORD_TTL: Duration = Duration::from_secs(10);
 /// At most this many records are kept (a mass flush is a record per route).
 const MAX_RECORDS: usize = 1 << 20;
 
-/// Where deleters come from, as decided at start-up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    Ebpf,
-    NetlinkPortid,
-    Off,
-}
-
-impl Source {
-    pub fn label(self) -> &'static str {
-        match self {
-            Source::Ebpf => "ebpf",
-            Source::NetlinkPortid => "netlink-portid",
-            Source::Off => "none",
-        }
-    }
-}
-
 /// Requests from the control API.
 pub enum Query {
     Deletions { limit: Option<usize>, reply: oneshot::Sender<Vec<Deletion>> },
 }
 
 pub struct Attributor {
-    source: Source,
+    source: Attribution,
     labels: DeleterLabels,
     recent: Recent,
     metrics: Arc<Metrics>,
@@ -112,12 +94,12 @@ impl<V: Clone> Recently<V> {
 
 impl Attributor {
     pub fn new(
-        source: Source,
+        source: Attribution,
         programs: Option<ebpf::Attribution>,
         labels: DeleterLabels,
         metrics: Arc<Metrics>,
     ) -> Attributor {
-        for mode in [Source::Ebpf, Source::NetlinkPortid, Source::Off] {
+        for mode in [Attribution::Ebpf, Attribution::NetlinkPortid, Attribution::None] {
             let active = i64::from(mode == source);
             metrics.attribution_mode.get_or_create(&ModeLabels { mode: mode.label() }).set(active);
         }
@@ -196,12 +178,12 @@ impl Attributor {
 
     fn on_repaired(&mut self, repaired: Repaired) {
         match self.source {
-            Source::Off => self.report(&repaired, None),
-            Source::NetlinkPortid => {
+            Attribution::None => self.report(&repaired, None),
+            Attribution::NetlinkPortid => {
                 let deleter = self.fallback(&repaired);
                 self.report(&repaired, deleter);
             }
-            Source::Ebpf => {
+            Attribution::Ebpf => {
                 if let Some(record) = self.record_for(&repaired) {
                     let deleter = self.deleter_from_record(&record);
                     self.report(&repaired, Some(deleter));
@@ -278,7 +260,7 @@ impl Attributor {
 
     /// Without a record: the notification's port id, resolved through /proc.
     fn fallback(&mut self, r: &Repaired) -> Option<Deleter> {
-        if self.source == Source::Off {
+        if self.source == Attribution::None {
             return None;
         }
         let req = r.requester?;
