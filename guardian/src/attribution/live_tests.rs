@@ -49,7 +49,19 @@ fn an_open_libnl_socket_names_this_process_exactly_and_a_closed_one_by_guess() {
         other => panic!("port id {port_id:#x}: {other:?}"),
     }
     drop(socket);
-    match PortIdResolver::default().resolve(port_id).unwrap() {
+    // Another test of this binary may fork (to run `ip`) just then: until
+    // that child execs, it holds a copy of every fd, CLOEXEC ones too, so
+    // the socket can outlive our drop by a moment. Wait for it to go.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let closed = loop {
+        match PortIdResolver::default().resolve(port_id).unwrap() {
+            PortOwner::Resolved { exact: true, process } if process.tgid != me && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => break other,
+        }
+    };
+    match closed {
         PortOwner::Resolved { process, exact: false } => assert_eq!(process.tgid, me),
         other => panic!("closed port id {port_id:#x}: {other:?}"),
     }
