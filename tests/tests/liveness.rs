@@ -1,6 +1,6 @@
 //! Route liveness end to end: two guardians in two namespaces joined by a
 //! veth pair speak real UDP to each other, and their sessions decide which
-//! routes are in the kernel (../shared/design/liveness.md).
+//! routes are in the kernel (docs/liveness.md).
 //!
 //! Every wait polls a condition (a session's state, a kernel route, a log
 //! line) with a generous deadline: nothing here measures how fast a

@@ -92,7 +92,7 @@ pub fn example_ip_route_del(attribution: Attribution, exact: bool) -> Deleter {
     Deleter { attribution, who: Who::Process { process, exact } }
 }
 
-/// The allow-list of design/reconcile.md: names worth a label of their own.
+/// The default allow-list (docs/reconcile.md, README: Metrics): names worth a label of their own.
 pub const DEFAULT_LABELLED: [&str; 8] =
     ["ip", "NetworkManager", "systemd-networkd", "dhclient", "dhcpcd", "bird", "zebra", "route"];
 

@@ -11,7 +11,7 @@
 //!
 //! The eBPF program (guardian-ebpf) yields the same [`Deleter`] with
 //! [`Attribution::Ebpf`]; everything after the resolver serves both. See
-//! shared/design/attribution.md ("Fallback without eBPF").
+//! the README ("Logs": what each `attribution` value means).
 
 pub mod deleter;
 pub mod fields;

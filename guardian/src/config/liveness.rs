@@ -19,7 +19,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 /// The timer queue's bound when none is configured: this many entries per
-/// session, and never fewer than [`MIN_DEFAULT_QUEUE_BOUND`] (liveness.md).
+/// session, and never fewer than [`MIN_DEFAULT_QUEUE_BOUND`] (docs/liveness.md).
 pub const QUEUE_ENTRIES_PER_SESSION: usize = 4;
 pub const MIN_DEFAULT_QUEUE_BOUND: usize = 10_240;
 

@@ -101,7 +101,7 @@ fn session_info(v: &SessionView) -> SessionInfo {
         remote_state: v.remote_state.label().to_owned(),
         peer_mode: if v.peer_passive { "passive" } else { "active" }.to_owned(),
         peer_version: v.peer_version.map(|p| {
-            // liveness.md names channel 0 stable, 4 dev, 5 other.
+            // docs/liveness.md names channel 0 stable, 4 dev, 5 other.
             let channel = match p.channel {
                 0 => "stable".to_owned(),
                 4 => "dev".to_owned(),

@@ -4,7 +4,7 @@
 //! out as packets to send ([`Packet`]) and route verdicts ([`Gate`]) for
 //! the task that owns the sockets and talks to the reconciler.
 //!
-//! Route policy (liveness.md): a session's Up installs its routes, a Down
+//! Route policy (docs/liveness.md): a session's Up installs its routes, a Down
 //! withdraws them, except routes marked `no_uninstall`, in passive mode
 //! (installed at registration, never withdrawn), and while a new session is
 //! in its start-up grace (it has not been Up yet and has not had a

@@ -1,4 +1,4 @@
-//! One timer queue for every session (liveness.md: never a timer, task or
+//! One timer queue for every session (docs/liveness.md: never a timer, task or
 //! socket per session).
 //!
 //! Each session has two running timers (transmit, detect) and a one-off
@@ -8,7 +8,7 @@
 //! timer keeps at most one live entry: a deadline moved later is picked up
 //! when its old entry comes due (the entry is pushed again at the new
 //! time); only a deadline moved earlier pushes a new entry. The heap thus
-//! holds about two entries per session, and the bound (liveness.md: 4 per
+//! holds about two entries per session, and the bound (docs/liveness.md: 4 per
 //! session, at least 10,240) is checked when a session registers, never by
 //! dropping a timer of a session that already exists.
 
@@ -21,7 +21,7 @@ use std::time::Instant;
 pub enum Which {
     Transmit = 0,
     Detect = 1,
-    /// The end of a new session's start-up grace (liveness.md: routes
+    /// The end of a new session's start-up grace (docs/liveness.md: routes
     /// adopted at a restart stay until the session had its chance).
     Grace = 2,
 }

@@ -7,11 +7,11 @@
 //! transitions. Nothing here reads a clock, a socket or the kernel.
 //!
 //! Both wire profiles drive this one machine. `doublezero` follows
-//! `liveness.md`; `bfd` follows RFC 5880 where the two differ:
+//! `docs/liveness.md`; `bfd` follows RFC 5880 where the two differ:
 //!
 //! | rule | `doublezero` | `bfd` |
 //! |---|---|---|
-//! | state table | `liveness.md` | RFC 5880 6.8.6 |
+//! | state table | `docs/liveness.md` | RFC 5880 6.8.6 |
 //! | peer Down while Up | Down, unless Up < one detection time (stale) | Down (diag 3) |
 //! | peer Down while Init | Down | stays Init |
 //! | detection time | local mult x RX interval | remote mult x RX interval (6.8.4) |
@@ -150,7 +150,7 @@ impl Session {
         out
     }
 
-    // --- receive (RFC 5880 6.8.6; liveness.md "Session state machine") ---
+    // --- receive (RFC 5880 6.8.6; docs/liveness.md "Session state machine") ---
 
     fn received(&mut self, packet: &Control, now: Instant, out: &mut Output) {
         // 6.8.6 ends a Poll sequence on a Final before it discards packets
@@ -285,7 +285,7 @@ impl Session {
         use State::*;
         let echoes_us = packet.your_discriminator != 0 && packet.your_discriminator == self.local_discriminator;
         match self.cfg.profile {
-            // liveness.md "Session state machine".
+            // docs/liveness.md "Session state machine".
             Profile::DoubleZero => match (self.state, packet.state) {
                 (AdminDown, _) | (Down, AdminDown) => None,
                 (_, AdminDown) => Some((Down, Reason::RemoteAdmin)),
@@ -373,7 +373,7 @@ impl Session {
         }
     }
 
-    /// The mode table of `liveness.md` ("Route policy").
+    /// The mode table of `docs/liveness.md` ("Route policy").
     fn route_action(&self, from: State, to: State) -> Option<RouteAction> {
         if self.cfg.passive {
             return None; // installed at registration, never withdrawn by liveness
@@ -488,7 +488,7 @@ impl Session {
     }
 
     fn periodic(&self) -> bool {
-        // `doublezero` AdminDown: one packet, then silence (liveness.md).
+        // `doublezero` AdminDown: one packet, then silence (docs/liveness.md).
         // `bfd` AdminDown keeps sending at the slow rate instead (RFC 5880
         // 6.8.16 asks for at least a detection time, allows forever): a
         // single lost packet would otherwise leave the peer waiting for its

@@ -186,7 +186,7 @@ fn peer_restart_while_up_is_adopted_without_going_down() {
     }
 }
 
-// --- the doublezero state table (liveness.md) ---
+// --- the doublezero state table (docs/liveness.md) ---
 
 #[test]
 fn doublezero_down_goes_init_when_the_peer_does_not_echo_us() {
@@ -542,7 +542,7 @@ fn admin_up_returns_to_down_and_starts_over() {
     }
 }
 
-// --- route actions (liveness.md "Route policy") ---
+// --- route actions (docs/liveness.md "Route policy") ---
 
 #[test]
 fn active_session_installs_on_up_and_withdraws_on_leaving_up() {

@@ -37,7 +37,7 @@ pub struct SessionConfig {
 }
 
 impl SessionConfig {
-    /// The defaults of `liveness.md`: 1 s / 1 s / 3, clamps 50 ms..3 s,
+    /// The defaults of `docs/liveness.md`: 1 s / 1 s / 3, clamps 50 ms..3 s,
     /// backoff up to 1 min, active, peer passive honoured.
     pub fn new(profile: Profile) -> SessionConfig {
         SessionConfig {

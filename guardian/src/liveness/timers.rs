@@ -3,7 +3,7 @@
 //!
 //! Pure functions of their arguments; the random draws come from the
 //! caller's [`fastrand::Rng`] (seeded per session, so tests are
-//! deterministic). The rules are those of `liveness.md` ("Timers") for the
+//! deterministic). The rules are those of `docs/liveness.md` ("Timers") for the
 //! `doublezero` profile and RFC 5880 section 6.8 for `bfd`.
 
 use std::time::Duration;
@@ -45,13 +45,13 @@ pub fn clamp_peer_interval(d: Duration, floor: Duration, ceil: Duration) -> Dura
 }
 
 /// The nominal transmit interval: max(local desired min TX, peer required
-/// min RX) (`liveness.md` "Timers"; RFC 5880 6.8.2 and 6.8.7).
+/// min RX) (`docs/liveness.md` "Timers"; RFC 5880 6.8.2 and 6.8.7).
 pub fn tx_interval(local_desired_tx: Duration, remote_required_rx: Duration) -> Duration {
     local_desired_tx.max(remote_required_rx)
 }
 
 /// The interval at which we expect the peer's packets: max(peer desired min
-/// TX, local required min RX) (`liveness.md` "Timers"; RFC 5880 6.8.4).
+/// TX, local required min RX) (`docs/liveness.md` "Timers"; RFC 5880 6.8.4).
 pub fn rx_interval(remote_desired_tx: Duration, local_required_rx: Duration) -> Duration {
     remote_desired_tx.max(local_required_rx)
 }
@@ -64,11 +64,11 @@ pub fn detection_time(detect_mult: u8, rx_interval: Duration) -> Duration {
 
 /// The inclusive range a jittered transmit interval is drawn from.
 ///
-/// - `doublezero`: nominal +/-10 % (`liveness.md`).
+/// - `doublezero`: nominal +/-10 % (`docs/liveness.md`).
 /// - `bfd`: reduced by 0-25 %, never lengthened (RFC 5880 6.8.7); with a
 ///   local detect multiplier of 1, 75-90 % of nominal, so that the peer's
 ///   detection time (1 x our interval) cannot pass before our next packet.
-///   `liveness.md` words the mult-1 case as "0-10 %"; we follow the RFC's
+///   `docs/liveness.md` words the mult-1 case as "0-10 %"; we follow the RFC's
 ///   75-90 %, which is what a mult-1 peer needs.
 pub fn jitter_bounds(profile: Profile, nominal: Duration, local_detect_mult: u8) -> (Duration, Duration) {
     let percent = |p: u32| nominal.saturating_mul(p) / 100;
@@ -137,7 +137,7 @@ pub fn startup_tx_interval(profile: Profile, desired_min_tx: Duration) -> Durati
 }
 
 /// How long a restarted daemon keeps a route adopted from the kernel before
-/// withdrawing it, if its session has not come Up (`liveness.md`, "On
+/// withdrawing it, if its session has not come Up (`docs/liveness.md`, "On
 /// restart"): a full detection time at the slow start-up rate, plus the time
 /// a healthy peer needs to finish the handshake.
 ///

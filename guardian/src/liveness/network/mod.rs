@@ -15,7 +15,7 @@
 //!   such socket bound to each interface in use. Every send carries
 //!   `IP_PKTINFO` / `IPV6_PKTINFO` with the route's interface and source
 //!   address, so a probe leaves through the route's own device even when
-//!   the routing table would pick another path (liveness.md: a withdrawn
+//!   the routing table would pick another path (docs/liveness.md: a withdrawn
 //!   route must not come back Up over some other path). IPv4 honours the
 //!   pktinfo interface; IPv6 ignores it when a source address is given,
 //!   hence the device-bound sockets (details in [`SendSockets`]).

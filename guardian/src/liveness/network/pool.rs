@@ -11,7 +11,7 @@
 //! the socket is bound to a device. With the route's source address given,
 //! the interface is a mere preference and a probe follows whatever route
 //! the table has, through another device if need be (seen on 6.18, see
-//! `netns_tests`). That is the false Up liveness.md forbids, so global IPv6
+//! `netns_tests`). That is the false Up docs/liveness.md forbids, so global IPv6
 //! destinations get one socket bound to each interface (`SO_BINDTOIFINDEX`),
 //! opened on first use: a few sockets per family, never one per session.
 //!

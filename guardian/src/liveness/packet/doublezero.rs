@@ -31,7 +31,7 @@
 //! Receive checks, in this order: short (< 40 bytes), Length != 40, version
 //! != 1, Detect Mult 0, Local Discriminator 0. Reserved bits and bytes (the
 //! low 5 bits of byte 0, the low 6 of byte 1, flag bits 1-7, bytes 25-39) and
-//! bytes received beyond 40 are ignored, not rejected: `liveness.md` does not
+//! bytes received beyond 40 are ignored, not rejected: `docs/liveness.md` does not
 //! ask for it, the fields at bytes 20-24 were themselves carved out of the
 //! reserved area, and a receiver that rejected them would drop every packet of
 //! a newer peer. (DoubleZero's RFC 7 lists "reserved bits non-zero" as a drop
