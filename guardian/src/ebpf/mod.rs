@@ -14,7 +14,7 @@
 //!
 //! A record says a request was *made*; whether it succeeded is confirmed by
 //! the kernel's notification (same netns, port id and sequence number), see
-//! `shared/design/attribution.md`.
+//! docs/attribution.md.
 
 pub mod btf;
 pub mod loader;
