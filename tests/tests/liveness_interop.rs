@@ -8,9 +8,9 @@
 //! ```
 //!
 //! Both sides at 100 ms with multiplier 3. BIRD's `neighbor` makes a BFD
-//! session of its own, without BGP. Each wait is a poll with a deadline of
-//! the detection time plus seconds (the `bfd` profile runs at 1 s until
-//! Up), never a sleep.
+//! session of its own, without BGP. Each wait is a poll with the suite's
+//! generous deadline, never a sleep; only a negative (something must not
+//! happen) is watched for a fixed while.
 
 use std::time::{Duration, Instant};
 
@@ -23,9 +23,6 @@ use std::os::unix::fs::PermissionsExt;
 use guardian_tests::sessions::state;
 use guardian_tests::tempdir::TempDir;
 use guardian_tests::{ip, logs, metrics, msg, require_netns, require_tool, sessions, Config, Daemon, RouteSpec};
-
-/// Slack on top of a detection time before a missed Down is a failure.
-const SLACK: Duration = Duration::from_secs(5);
 
 /// BIRD's BFD on `iface` with one neighbor, at 100 ms x 3; `debug` is
 /// what it logs (`packets` adds a line per control packet).
@@ -128,10 +125,6 @@ impl Interop {
         assert_eq!(seen.interface, PEER, "{seen:?}");
     }
 
-    fn detect_time(&self) -> Duration {
-        Duration::from_secs_f64(sessions::number(&sessions::get(&self.guardian, GW4), "detect_time_seconds"))
-    }
-
     /// BIRD logs a packet it refuses as "Bad packet from ...", and one whose
     /// authentication fails as "Authentication failed for ...".
     fn assert_bird_accepted_every_packet(&self) {
@@ -166,16 +159,16 @@ fn bird_and_guardian_come_up_and_both_go_down_when_the_path_is_cut() {
     let row = table.stdout.lines().find(|l| l.starts_with(GW4)).unwrap_or_else(|| panic!("{table:?}"));
     assert!(row.split_whitespace().any(|w| w == "up"), "{row}");
 
-    // Cut both directions: each side stops hearing the other.
-    let detect = it.detect_time();
+    // Cut both directions: each side stops hearing the other. Each wait has
+    // the suite's generous deadline; how fast they notice is the bench's.
     let cut = Instant::now();
     let rule_g = Rule::drop_input(&it.g, "udp dport 3784");
     let rule_b = Rule::drop_input(&it.b, "udp dport 3784");
-    let down = sessions::wait_state(&it.guardian, GW4, "down", detect + SLACK);
+    let down = sessions::wait_state(&it.guardian, GW4, "down", SHORT);
     let guardian_down = cut.elapsed();
     assert_eq!(down["last_down_reason"], "timeout", "{down}");
-    ip::wait_absent(&it.g, &route().dst, "main", detect + SLACK);
-    wait_bird(&it.bird, "Down", Duration::from_millis(300) + SLACK, |s| s.state == "Down");
+    ip::wait_absent(&it.g, &route().dst, "main", SHORT);
+    wait_bird(&it.bird, "Down", SHORT, |s| s.state == "Down");
     eprintln!("path cut: guardian Down after {guardian_down:?}, BIRD Down by {:?}", cut.elapsed());
     assert!(rule_g.packets(&it.g) > 0 && rule_b.packets(&it.b) > 0, "the rules dropped nothing");
 
@@ -207,7 +200,7 @@ fn admin_down_withdraws_the_route_and_bird_sees_admin_down_and_stays_down() {
     assert_eq!(out.stdout.trim(), format!("peer {GW4}: 1 session set admin down"), "{out:?}");
     let s = sessions::get(&it.guardian, GW4);
     assert_eq!(s["state"], "admin_down", "{s}");
-    ip::wait_absent(&it.g, &route().dst, "main", SLACK);
+    ip::wait_absent(&it.g, &route().dst, "main", SHORT);
     // BIRD received AdminDown ("CTL received from ... [AdminDown", its
     // packet trace) and answered Down with diagnostic 3.
     wait_bird(&it.bird, "Down", SHORT, |s| s.state == "Down");

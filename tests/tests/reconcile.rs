@@ -30,7 +30,8 @@ fn reconcile_reports_every_configured_route_as_checked() {
     assert_eq!(count(&r, "repaired"), 0, "{r}");
     assert_eq!(count(&r, "failed"), 0, "{r}");
     let dur = r["duration_seconds"].as_f64().unwrap_or_else(|| panic!("duration_seconds: {r}"));
-    assert!(dur >= 0.0, "{r}");
+    // A cycle dumps the kernel's table: it takes time, and says how much.
+    assert!(dur > 0.0, "{r}");
     // status reports the last cycle.
     let status = d.status();
     assert_eq!(status["last_reconcile"]["checked"], specs.len() as u64, "{status}");
@@ -64,7 +65,8 @@ fn status_json_has_every_contract_field() {
     let s = d.status();
     assert!(s["version"].is_string(), "{s}");
     assert_eq!(s["pid"], d.pid(), "{s}");
-    assert!(s["uptime_seconds"].as_f64().is_some_and(|u| u >= 0.0), "{s}");
+    // Ready after an initial sync and a cycle: some time has passed.
+    assert!(s["uptime_seconds"].as_f64().is_some_and(|u| u > 0.0), "{s}");
     assert_eq!(s["ready"], true, "{s}");
     assert!(s["config"].as_str().is_some_and(|c| c.ends_with("guardian.toml")), "{s}");
     for k in ["desired", "installed", "pending", "failed", "damped", "withdrawn"] {
