@@ -144,15 +144,15 @@ impl Reconciler {
     async fn on_gate(&mut self, gate: Gate) {
         match self.core.on_gate(&gate) {
             GatePlan::Open(work) => {
-                let installs = work.len();
+                let requested = work.len();
                 let outcome = self.install(work).await;
-                self.core.gate_done(&gate, installs, outcome, 0, 0);
+                self.core.gate_done(&gate, requested, outcome.failed);
             }
             GatePlan::Close(batch) => {
-                let withdraws = batch.ops.len();
+                let requested = batch.ops.len();
                 let result = self.apply(&batch.ops).await;
                 let failed = self.core.withdrawn(batch, result);
-                self.core.gate_done(&gate, 0, InstallOutcome::default(), withdraws, failed);
+                self.core.gate_done(&gate, requested, failed);
             }
         }
     }

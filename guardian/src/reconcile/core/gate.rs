@@ -6,7 +6,7 @@
 //! route is never "repaired" back against its session's verdict.
 
 use super::super::table::State;
-use super::{Core, InstallOutcome, Purpose, WithdrawBatch, Work};
+use super::{Core, Purpose, WithdrawBatch, Work};
 use crate::messages::Gate;
 use crate::route::{RouteKey, RouteSpec};
 
@@ -50,27 +50,19 @@ impl Core {
         )
     }
 
-    /// Counts what a gate did: `installs` routes it asked to install and
-    /// how they went, or `withdraws` deletes of which `failed` failed.
-    pub fn gate_done(&self, gate: &Gate, installs: usize, installed: InstallOutcome, withdraws: usize, failed: usize) {
+    /// Counts what a gate did: of `requested` installs (open) or deletes
+    /// (closed), `failed` failed.
+    pub fn gate_done(&self, gate: &Gate, requested: usize, failed: usize) {
         let m = &self.metrics.liveness;
-        let (ok_installs, ok_withdraws) = (installs - installed.failed, withdraws - failed);
-        m.route_installs.inc_by(ok_installs as u64);
-        m.route_withdraws.inc_by(ok_withdraws as u64);
+        let done = requested - failed;
         if gate.open {
-            m.route_install_failures.inc_by(installed.failed as u64);
+            m.route_installs.inc_by(done as u64);
+            m.route_install_failures.inc_by(failed as u64);
         } else {
+            m.route_withdraws.inc_by(done as u64);
             m.route_uninstall_failures.inc_by(failed as u64);
         }
-        let failed = installed.failed + failed;
-        tracing::debug!(
-            open = gate.open,
-            routes = gate.keys.len(),
-            installed = ok_installs,
-            withdrawn = ok_withdraws,
-            failed,
-            "liveness gate"
-        );
+        tracing::debug!(open = gate.open, routes = gate.keys.len(), done, failed, "liveness gate");
     }
 
     /// Forgets the repair state of a route that is no longer guarded.
