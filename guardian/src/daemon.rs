@@ -2,6 +2,7 @@
 //! and handles signals.
 //!
 //! ```text
+//! sources (config file) ──desired routes──▶ Reconciler task
 //! Monitor task ──events──▶ Reconciler task ◀──commands── control server (Unix socket)
 //! Liveness task ──gates──────────▶│ watch<Status> ──────▶ control server
 //!                                └ metrics ────────────▶ metrics server (TCP)
@@ -17,9 +18,11 @@ use crate::kernel::routes::RouteWriter;
 use crate::kernel::KernelError;
 use crate::liveness::task::{LivenessHandle, LivenessTask};
 use crate::messages::api::Status;
+use crate::messages::SourceUpdate;
 use crate::metrics::Metrics;
 use crate::privileges;
-use crate::reconcile::{Command, Reconciler};
+use crate::reconcile::{Command, Reconciler, Settings};
+use crate::sources;
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -122,8 +125,12 @@ async fn serve(
         tracing::info!(routes = config.routes.excluded, "routes left out by liveness.exclude");
     }
     tokio::spawn(liveness.run(liveness_rx));
-    let reconciler = Reconciler::new(config, writer, metrics.clone(), status_tx, repair_tx, started);
-    let reconciler = tokio::spawn(reconciler.run(event_rx, command_rx, gate_rx));
+    let settings = Settings::of(&config);
+    let (source_tx, source_rx) = mpsc::channel(16);
+    // In the channel before the reconciler starts: its start-up scan covers them.
+    let _ = source_tx.try_send(sources::config_file::update(config.routes, None));
+    let reconciler = Reconciler::new(settings, writer, metrics.clone(), status_tx, repair_tx, started);
+    let reconciler = tokio::spawn(reconciler.run(event_rx, command_rx, gate_rx, source_rx));
 
     let control =
         control::control_router(status_rx, command_tx.clone(), query_tx, liveness_handle.clone(), started, attribution);
@@ -146,7 +153,7 @@ async fn serve(
     let mut interrupt = signal(SignalKind::interrupt()).expect("installing a signal handler");
     loop {
         tokio::select! {
-            _ = hangup.recv() => reload(config_path.as_deref(), &command_tx, &liveness_handle).await,
+            _ = hangup.recv() => reload(config_path.as_deref(), &command_tx, &source_tx, &liveness_handle).await,
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
         }
@@ -204,7 +211,16 @@ fn start_attribution(config: &AttributionConfig, force: ebpf::Force) -> Result<S
     }
 }
 
-async fn reload(path: Option<&Path>, commands: &mpsc::Sender<Command>, liveness: &LivenessHandle) {
+/// SIGHUP: the file again, applied in an order that never leaves a route
+/// without its session: the liveness port is checked first, then the
+/// reconciler takes the settings and the file's routes, then liveness its
+/// sessions (whose verdicts it then sends again).
+async fn reload(
+    path: Option<&Path>,
+    commands: &mpsc::Sender<Command>,
+    routes: &mpsc::Sender<SourceUpdate>,
+    liveness: &LivenessHandle,
+) {
     let Some(path) = path else {
         tracing::info!("SIGHUP ignored: running on the embedded default configuration, there is no file to re-read");
         return;
@@ -224,7 +240,12 @@ async fn reload(path: Option<&Path>, commands: &mpsc::Sender<Command>, liveness:
         return;
     }
     let (tx, rx) = oneshot::channel();
-    if commands.send(Command::Reload(Box::new(config), tx)).await.is_ok() {
+    let settings = Box::new(Settings::of(&config));
+    if commands.send(Command::Configure(settings, tx)).await.is_ok() {
+        let _ = rx.await;
+    }
+    let (tx, rx) = oneshot::channel();
+    if routes.send(sources::config_file::update(config.routes, Some(tx))).await.is_ok() {
         let _ = rx.await;
     }
     // After the reconciler knows which routes are gated now: the liveness

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod privileges;
 pub mod reconcile;
 pub mod route;
+pub mod sources;
 #[cfg(test)]
 mod test_netns;
 pub mod time;

@@ -52,8 +52,11 @@ fn reconcile_without_json_prints_something_and_succeeds() {
         assert!(out.success(), "guardian {args:?}: {out:?}");
         assert!(!out.stdout.trim().is_empty(), "guardian {args:?} printed nothing: {out:?}");
     }
-    // The text listing names the route.
-    assert!(d.cli(&["routes"]).stdout.contains("10.9.0.0/24"));
+    // The text listing names the route and its source.
+    let listing = d.cli(&["routes"]).stdout;
+    let row = listing.lines().find(|l| l.starts_with("10.9.0.0/24")).unwrap_or_else(|| panic!("{listing}"));
+    assert!(listing.lines().next().is_some_and(|h| h.contains("SOURCE")), "{listing}");
+    assert!(row.split_whitespace().any(|w| w == "config"), "{listing}");
 }
 
 #[test]

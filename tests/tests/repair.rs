@@ -58,6 +58,8 @@ fn configured_routes_are_installed_with_guardian_protocol() {
     assert_eq!(r["via"], GW4);
     assert_eq!(r["dev"], DEV);
     assert_eq!(r["table"], 100);
+    assert_eq!(r["source"], "config", "routes of the file say so: {r}");
+    assert_eq!(r["owner"], serde_json::Value::Null, "guardian's own routes have no owner: {r}");
     assert_eq!(r["metric"], 20);
     assert_eq!(r["family"], "ipv4");
     assert_eq!(r["state"], "installed");

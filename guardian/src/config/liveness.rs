@@ -429,7 +429,7 @@ pub(super) struct SharedDevs(Vec<Option<Arc<str>>>);
 
 impl SharedDevs {
     fn get(&mut self, id: DevId, devs: &DevNames) -> Arc<str> {
-        let i = id.0 as usize;
+        let i = id.index();
         if self.0.len() <= i {
             self.0.resize(i + 1, None);
         }

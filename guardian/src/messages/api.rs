@@ -57,6 +57,13 @@ pub struct RouteInfo {
     pub state: String,
     pub reinstalls: u32,
     pub last_error: Option<String>,
+    /// Where the route comes from: `config` (the configuration file), and
+    /// next a guard or a BGP neighbor.
+    #[serde(default)]
+    pub source: String,
+    /// For a guarded route: the daemon that owns it.
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 /// One liveness session, as `guardian sessions` shows it.

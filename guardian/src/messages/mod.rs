@@ -1,5 +1,6 @@
-//! The types that pass between guardian's tasks, and nothing else: route
-//! events (kernel monitor -> reconciler), repairs and their causes
+//! The types that pass between guardian's tasks, and nothing else: desired
+//! routes (sources -> reconciler), route events (kernel monitor ->
+//! reconciler), repairs and their causes
 //! (reconciler -> attribution), liveness verdicts (liveness -> reconciler)
 //! and the snapshots the control API serves (`api`).
 //!
@@ -9,10 +10,12 @@
 //! crate's top-level modules import one another without a cycle.
 
 pub mod api;
+mod desired;
 mod events;
 mod gate;
 mod repair;
 
+pub use desired::{Change, DesiredRoute, DesiredRoutes, Source, SourceKind, SourceReport, SourceUpdate};
 pub use events::{Event, EventBatch, KernelRoute, Link, Requester};
 pub use gate::Gate;
 pub use repair::{Cause, Noticed, Repaired};

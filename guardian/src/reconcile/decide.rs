@@ -14,11 +14,12 @@ pub struct DevIndex {
 
 impl DevIndex {
     pub fn refresh(&mut self, devs: &DevNames, links: &HashMap<String, Link>) {
-        self.by_id = (0..devs.len() as u32).map(|id| links.get(devs.name(DevId(id))).map(|l| l.index)).collect();
+        self.by_id =
+            (0..devs.len() as u32).map(|id| links.get(devs.name(DevId::from_index(id))).map(|l| l.index)).collect();
     }
 
     pub fn get(&self, dev: DevId) -> Option<u32> {
-        self.by_id.get(dev.0 as usize).copied().flatten()
+        self.by_id.get(dev.index()).copied().flatten()
     }
 }
 

@@ -20,26 +20,35 @@ mod task;
 pub use self::core::Trigger;
 pub use task::Reconciler;
 
-use crate::config::Config;
+use crate::config::{Config, DaemonConfig, ReconcileConfig};
 use crate::messages::api::{CycleReport, RouteInfo};
 use crate::messages::Repaired;
 use crate::metrics::Metrics;
 use tokio::sync::oneshot;
 
-/// Requests from the control API and the daemon.
+/// Requests from the control API and the daemon. Routes come another way:
+/// from sources, as [`crate::messages::SourceUpdate`]s.
 pub enum Command {
     Routes(oneshot::Sender<Vec<RouteInfo>>),
     Reconcile(oneshot::Sender<CycleReport>),
-    Reload(Box<Config>, oneshot::Sender<ReloadReport>),
+    /// Re-read settings (SIGHUP), applied before the configuration's routes.
+    Configure(Box<Settings>, oneshot::Sender<()>),
     Shutdown(oneshot::Sender<()>),
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ReloadReport {
-    pub added: usize,
-    pub removed: usize,
-    pub changed: usize,
-    pub unchanged: usize,
+/// What the reconciler takes from the configuration besides routes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Where the configuration came from, as `guardian status` shows it.
+    pub origin: String,
+    pub daemon: DaemonConfig,
+    pub reconcile: ReconcileConfig,
+}
+
+impl Settings {
+    pub fn of(config: &Config) -> Settings {
+        Settings { origin: config.origin.clone(), daemon: config.daemon.clone(), reconcile: config.reconcile.clone() }
+    }
 }
 
 /// The `route reinstalled` line and counter without attribution: for when

@@ -51,7 +51,16 @@ pub struct Slot {
     /// Guardian sent this route and has not yet read the kernel's
     /// notification of it: a delete read meanwhile came first in the kernel.
     pub echo_pending: bool,
+    /// The source that holds the route (an index into the core's sources).
+    pub source: SourceId,
+    /// A liveness session decides whether the route is in the kernel.
+    pub gated: bool,
 }
+
+/// An index into the reconciler's table of sources, small so a million
+/// slots do not grow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SourceId(pub u16);
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Counts {
@@ -123,19 +132,29 @@ impl RouteTable {
         self.index.find(hash, |&i| self.slots[i as usize].spec.key == *key).map(|&i| i as usize)
     }
 
-    /// Adds a route in state Pending. The caller guarantees the key is new.
-    pub fn insert(&mut self, spec: RouteSpec) -> usize {
+    /// Adds a route in state Pending (Withdrawn when `gated`: its session
+    /// decides). The caller guarantees the key is new.
+    pub fn insert(&mut self, spec: RouteSpec, source: SourceId, gated: bool) -> usize {
         debug_assert!(self.find(&spec.key).is_none());
         let i = self.slots.len();
         let hash = self.hasher.hash_one(spec.key);
         let slots = &self.slots;
         let hasher = &self.hasher;
         self.index.insert_unique(hash, i as u32, |&j| hasher.hash_one(slots[j as usize].spec.key));
-        self.slots.push(Slot { spec, state: State::Pending, sent_at: 0, reinstalls: 0, echo_pending: false });
-        self.count(State::Pending, spec.key.family, 1);
+        let state = if gated { State::Withdrawn } else { State::Pending };
+        self.slots.push(Slot { spec, state, sent_at: 0, reinstalls: 0, echo_pending: false, source, gated });
+        self.count(state, spec.key.family, 1);
         self.count_member(spec.key.family, 1);
         *self.tables.entry((spec.key.family, spec.key.table)).or_default() += 1;
         i
+    }
+
+    /// Makes room for `more` routes at once, instead of growing step by step.
+    pub fn reserve(&mut self, more: usize) {
+        self.slots.reserve(more);
+        let slots = &self.slots;
+        let hasher = &self.hasher;
+        self.index.reserve(more, |&j| hasher.hash_one(slots[j as usize].spec.key));
     }
 
     /// Removes a route; the last slot moves into its place.
@@ -255,7 +274,7 @@ mod tests {
                 metric: 0,
             },
             via: None,
-            dev: Some(crate::route::DevId(0)),
+            dev: Some(crate::route::DevId::from_index(0)),
             src: None,
         }
     }
@@ -264,7 +283,7 @@ mod tests {
     fn find_insert_remove_keep_the_index_consistent() {
         let mut t = RouteTable::new(DevNames::default(), 0);
         for n in 0..100 {
-            t.insert(spec(n));
+            t.insert(spec(n), SourceId(0), false);
         }
         assert_eq!(t.len(), 100);
         for n in (0..100).step_by(3) {
@@ -284,8 +303,8 @@ mod tests {
     #[test]
     fn counts_follow_state_changes_and_removal() {
         let mut t = RouteTable::new(DevNames::default(), 4);
-        let a = t.insert(spec(1));
-        let b = t.insert(spec(2));
+        let a = t.insert(spec(1), SourceId(0), false);
+        let b = t.insert(spec(2), SourceId(0), false);
         assert_eq!(t.counts().pending, 2);
         t.set_state(a, State::Installed);
         t.set_state(b, State::Failed);
@@ -300,7 +319,7 @@ mod tests {
     fn sort_orders_by_identity_and_keeps_the_index() {
         let mut t = RouteTable::new(DevNames::default(), 0);
         for n in [5, 1, 4, 2, 3] {
-            t.insert(spec(n));
+            t.insert(spec(n), SourceId(0), false);
         }
         t.sort();
         let order: Vec<RouteKey> = t.slots().iter().map(|s| s.spec.key).collect();

@@ -2,7 +2,8 @@
 //! carries out what the core decides.
 //!
 //! ```text
-//!  kernel::monitor ──EventBatch──▶ ┌──────┐ ──InstallBatch / WithdrawBatch──▶ RouteWriter ──▶ kernel
+//!  sources ───────SourceUpdate───▶ ┌──────┐
+//!  kernel::monitor ──EventBatch──▶ │      │ ──InstallBatch / WithdrawBatch──▶ RouteWriter ──▶ kernel
 //!  liveness ─────────Gate────────▶ │ Core │ ◀──results, dumped routes─────────┘
 //!  control API ─────Command──────▶ └──────┘ ──Repaired──▶ attribution task
 //!  timers (Core::next_wakeup) ──────▲        ──watch<Status>──▶ control API
@@ -12,12 +13,11 @@
 //! the kernel operations it returns in order, report their results back.
 
 use super::core::{Core, GatePlan, InstallOutcome, Scan, Trigger, Work};
-use super::{Command, ReloadReport};
-use crate::config::Config;
+use super::{Command, Settings};
 use crate::kernel::routes::{Op, OpError, RouteWriter};
 use crate::kernel::KernelError;
 use crate::messages::api::{CycleReport, Status};
-use crate::messages::{EventBatch, Gate, Repaired};
+use crate::messages::{EventBatch, Gate, Repaired, SourceKind, SourceReport, SourceUpdate};
 use crate::metrics::Metrics;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
@@ -41,14 +41,14 @@ pub struct Reconciler {
 impl Reconciler {
     /// `started` is when the process started, for the status's uptime.
     pub fn new(
-        config: Config,
+        settings: Settings,
         writer: RouteWriter,
         metrics: Arc<Metrics>,
         status: watch::Sender<Status>,
         repairs: mpsc::UnboundedSender<Repaired>,
         started: std::time::Instant,
     ) -> Reconciler {
-        let core = Core::new(config, metrics.clone(), Instant::now());
+        let core = Core::new(settings, metrics.clone(), Instant::now());
         Reconciler { core, writer, metrics, status, repairs, started }
     }
 
@@ -57,7 +57,12 @@ impl Reconciler {
         mut events: mpsc::Receiver<EventBatch>,
         mut commands: mpsc::Receiver<Command>,
         mut gates: mpsc::UnboundedReceiver<Gate>,
+        mut sources: mpsc::Receiver<SourceUpdate>,
     ) {
+        // What sources sent before the start, the start-up scan adopts or installs.
+        while let Ok(update) = sources.try_recv() {
+            self.on_source(update).await;
+        }
         self.initial_sync().await;
         loop {
             let next = self.core.next_wakeup();
@@ -80,6 +85,7 @@ impl Reconciler {
                     None => return,
                 },
                 Some(gate) = gates.recv() => self.on_gate(gate).await,
+                Some(update) = sources.recv() => self.on_source(update).await,
                 _ = crate::time::sleep_until(next), if next.is_some() => {}
             }
             // Timers are checked after every wake-up, not only when their
@@ -117,28 +123,27 @@ impl Reconciler {
                 let report = self.scan(Trigger::Manual).await;
                 let _ = reply.send(report);
             }
-            Command::Reload(config, reply) => {
-                let report = self.reload(*config).await;
-                let _ = reply.send(report);
+            Command::Configure(settings, reply) => {
+                self.core.configure(*settings, Instant::now());
+                let _ = reply.send(());
             }
             Command::Shutdown(_) => unreachable!("handled by the loop"),
         }
     }
 
-    async fn reload(&mut self, config: Config) -> ReloadReport {
-        let plan = self.core.reload(config, Instant::now());
+    /// A source's routes: removed ones out of the kernel, then new and
+    /// changed ones in.
+    async fn on_source(&mut self, update: SourceUpdate) {
+        let SourceUpdate { source, change, done } = update;
+        let (name, kind) = (source.name.clone(), source.kind);
+        let plan = self.core.apply_source(source, change);
         let result = self.apply(&plan.withdraw.ops).await;
         self.core.withdrawn(plan.withdraw, result);
         self.install(plan.install).await;
-        let r = plan.report;
-        tracing::info!(
-            added = r.added,
-            removed = r.removed,
-            changed = r.changed,
-            unchanged = r.unchanged,
-            "configuration reloaded"
-        );
-        r
+        log_source_report(&name, kind, plan.report, self.core.is_ready());
+        if let Some(done) = done {
+            let _ = done.send(plan.report);
+        }
     }
 
     async fn on_gate(&mut self, gate: Gate) {
@@ -242,4 +247,25 @@ fn release_startup_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
+}
+
+fn log_source_report(source: &str, kind: SourceKind, r: SourceReport, ready: bool) {
+    if !ready {
+        // The start-up line ("initial sync complete") counts these.
+        tracing::debug!(source, added = r.added, shadowed = r.shadowed, "routes received before the start-up scan");
+        return;
+    }
+    let message = match kind {
+        SourceKind::Config => "configuration reloaded",
+        _ => "routes of a source updated",
+    };
+    tracing::info!(
+        source,
+        added = r.added,
+        removed = r.removed,
+        changed = r.changed,
+        unchanged = r.unchanged,
+        shadowed = r.shadowed,
+        "{message}"
+    );
 }

@@ -22,8 +22,9 @@ impl Core {
     pub fn on_gate(&mut self, gate: &Gate) -> GatePlan {
         if gate.open {
             let mut work: Work = Vec::new();
-            for key in gate.keys.iter().filter(|key| self.gated.contains(*key)) {
-                if let Some(i) = self.table.find(key).filter(|&i| self.table.slot(i).state == State::Withdrawn) {
+            for key in &gate.keys {
+                let slot = |i: &usize| self.table.slot(*i);
+                if let Some(i) = self.table.find(key).filter(|i| slot(i).gated && slot(i).state == State::Withdrawn) {
                     self.table.set_state(i, State::Pending);
                     work.push((i, Purpose::Ungated));
                 }
@@ -32,7 +33,7 @@ impl Core {
         }
         let mut specs: Vec<RouteSpec> = Vec::new();
         for key in &gate.keys {
-            let Some(i) = self.table.find(key).filter(|_| self.gated.contains(key)) else { continue };
+            let Some(i) = self.table.find(key).filter(|&i| self.table.slot(i).gated) else { continue };
             let state = self.table.slot(i).state;
             if state == State::Withdrawn {
                 continue;

@@ -11,7 +11,9 @@
 //! - `install.rs`: install batches, their outcome, retries;
 //! - `scan.rs`: comparing a dump with the tracked set;
 //! - `gate.rs`: liveness verdicts;
-//! - `reload.rs`: a new configuration, shutdown;
+//! - `sources.rs`: desired routes from sources (the configuration file,
+//!   and next guard selectors and BGP): the tracked set's members;
+//! - `settings.rs`: re-read settings, shutdown;
 //! - `withdraw.rs`: delete batches and their outcome.
 //!
 //! A route enters the set before it is installed and leaves it before it is
@@ -20,8 +22,9 @@
 mod events;
 mod gate;
 mod install;
-mod reload;
 mod scan;
+mod settings;
+mod sources;
 mod withdraw;
 
 #[cfg(test)]
@@ -34,14 +37,15 @@ pub use withdraw::WithdrawBatch;
 
 use super::damping::{self, Damping};
 use super::decide::DevIndex;
-use super::table::{self, RouteTable};
-use crate::config::{Config, DaemonConfig, ReconcileConfig};
+use super::table::RouteTable;
+use super::Settings;
+use crate::config::{DaemonConfig, ReconcileConfig};
 use crate::messages::api::{CycleReport, RouteCounts, RouteInfo, Status};
-use crate::messages::{Cause, Link, Noticed, Requester};
+use crate::messages::{Cause, Link, Noticed, Requester, Source};
 use crate::metrics::{FamilyLabels, Metrics};
 use crate::route::{DevNames, Family, RouteDisplay, RouteKey, RouteSpec};
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -126,7 +130,7 @@ pub struct Core {
     cfg: ReconcileConfig,
     origin: String,
     metrics: Arc<Metrics>,
-    /// The zero of [`table::Slot::sent_at`].
+    /// The zero of [`super::table::Slot::sent_at`].
     epoch: Instant,
     /// Every link by name, and whether each interface index is up.
     links: HashMap<String, Link>,
@@ -141,8 +145,10 @@ pub struct Core {
     /// and heap entries that disagree with it are stale.
     retries: BinaryHeap<Reverse<(Instant, RouteKey)>>,
     retry_at: HashMap<RouteKey, Instant>,
-    /// Routes whose liveness session decides whether they are installed.
-    gated: HashSet<RouteKey>,
+    /// Every source that has sent routes, indexed by [`super::table::SourceId`].
+    sources: Vec<Source>,
+    /// Routes wanted by a source other than the one that holds them.
+    claims: HashMap<RouteKey, Vec<sources::Claim>>,
     /// Deletes taken as older than guardian's unconfirmed install, with the
     /// time to check that the install's notification came after all.
     unconfirmed: HashMap<RouteKey, Instant>,
@@ -171,27 +177,12 @@ pub struct Due {
 }
 
 impl Core {
-    /// The tracked set of `config`, nothing installed yet. `now` is the
-    /// zero of the send times the core keeps.
-    pub fn new(config: Config, metrics: Arc<Metrics>, now: Instant) -> Core {
-        let Config { origin, daemon, reconcile, routes, .. } = config;
-        let mut table = RouteTable::new(routes.devs, routes.specs.len());
-        for spec in routes.specs {
-            table.insert(spec);
-        }
-        // Until their sessions say otherwise, gated routes are not installed;
-        // those already in the kernel are adopted by the start-up scan, so a
-        // restart does not blackhole them (docs/liveness.md).
-        let gated: HashSet<RouteKey> = routes.liveness.iter().map(|l| l.key).collect();
-        for key in &gated {
-            if let Some(i) = table.find(key) {
-                table.set_state(i, table::State::Withdrawn);
-            }
-        }
-        table.sort();
-        table.shrink();
+    /// An empty tracked set: sources fill it ([`Core::apply_source`]). `now`
+    /// is the zero of the send times the core keeps.
+    pub fn new(settings: Settings, metrics: Arc<Metrics>, now: Instant) -> Core {
+        let Settings { origin, daemon, reconcile } = settings;
         Core {
-            table,
+            table: RouteTable::new(DevNames::default(), 0),
             protocol: daemon.route_protocol,
             daemon,
             cfg: reconcile,
@@ -207,7 +198,8 @@ impl Core {
             errors: HashMap::new(),
             retries: BinaryHeap::new(),
             retry_at: HashMap::new(),
-            gated,
+            sources: Vec::new(),
+            claims: HashMap::new(),
             unconfirmed: HashMap::new(),
             verify_at: None,
             echo_queue: VecDeque::new(),
@@ -234,6 +226,7 @@ impl Core {
 
     /// The initial sync is over: the daemon is ready, periodic scans start.
     pub fn startup_done(&mut self, duration: Duration, now: Instant) {
+        self.table.shrink();
         let counts = self.table.counts();
         self.ready = true;
         self.next_scan = self.next_scan_time(now);
@@ -246,6 +239,11 @@ impl Core {
             duration = ?duration,
             "initial sync complete"
         );
+    }
+
+    /// The start-up scan is done.
+    pub fn is_ready(&self) -> bool {
+        self.ready
     }
 
     /// The earliest time [`Core::due`] has something to do.
@@ -306,7 +304,7 @@ impl Core {
         }
     }
 
-    /// Microseconds since the core was made (see [`table::Slot::sent_at`]).
+    /// Microseconds since the core was made (see [`super::table::Slot::sent_at`]).
     fn micros(&self, at: Instant) -> u64 {
         at.saturating_duration_since(self.epoch).as_micros() as u64
     }
@@ -323,6 +321,7 @@ impl Core {
             .iter()
             .map(|slot| {
                 let s = &slot.spec;
+                let source = self.source(slot.source);
                 RouteInfo {
                     dst: format!("{}/{}", s.key.dst_ip(), s.key.dst_len),
                     via: s.via.map(|g| g.ip().to_string()),
@@ -334,6 +333,8 @@ impl Core {
                     state: slot.state.label().to_owned(),
                     reinstalls: slot.reinstalls,
                     last_error: self.errors.get(&s.key).cloned(),
+                    source: source.name.clone(),
+                    owner: source.owner.clone(),
                 }
             })
             .collect()

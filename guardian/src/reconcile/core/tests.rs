@@ -3,7 +3,9 @@
 //! the rule it pins; the integration tests (`tests/tests/reconcile.rs`,
 //! `repair.rs`, ...) check the same rules against a real kernel.
 
+use super::super::table;
 use super::*;
+use crate::config::Config;
 use crate::kernel::routes::{Op, OpError};
 use crate::kernel::wire::RTN_UNICAST;
 use crate::messages::{Cause, Noticed};
@@ -38,9 +40,20 @@ liveness = "nexthop"
 
 fn core_with(config: &str, t0: Instant) -> Core {
     let config = Config::from_toml(config, "test.toml").expect("valid");
-    let mut core = Core::new(config, Arc::new(Metrics::new()), t0);
+    let mut core = Core::new(Settings::of(&config), Arc::new(Metrics::new()), t0);
     core.set_links(vec![Link { index: VETH, name: "veth0".into(), up: true }]);
+    let plan = core.apply_source(Source::config(), config_routes(config));
+    assert!(plan.install.is_empty() && plan.withdraw.is_empty(), "the start-up scan installs");
     core
+}
+
+/// The file's routes as the configuration source sends them (gated when
+/// they have liveness).
+fn config_routes(config: Config) -> crate::messages::Change {
+    let routes = config.routes;
+    let gated = |key: &RouteKey| routes.liveness.iter().any(|l| l.key == *key);
+    let desired = routes.specs.iter().map(|&spec| crate::messages::DesiredRoute { spec, gated: gated(&spec.key) });
+    crate::messages::Change::Replace(crate::messages::DesiredRoutes { routes: desired.collect(), devs: routes.devs })
 }
 
 /// A core past its start-up scan, which found `present` of the tracked
@@ -364,7 +377,7 @@ fn a_reload_untracks_removed_routes_before_withdrawing_them_and_installs_added_o
     let t0 = Instant::now();
     let mut core = started(&["10.9.1.0"], t0);
     let text = CONFIG.replace("10.9.1.0/24", "10.9.3.0/24");
-    let plan = core.reload(Config::from_toml(&text, "test.toml").unwrap(), t0 + SEC);
+    let plan = core.apply_source(Source::config(), config_routes(Config::from_toml(&text, "test.toml").unwrap()));
     assert_eq!((plan.report.added, plan.report.removed, plan.report.unchanged), (1, 1, 1));
     assert_eq!(plan.withdraw.ops.len(), 1, "the removed route was installed: deleted");
     assert_eq!(destinations(&plan.install, &core), ["10.9.3.0"]);
@@ -385,4 +398,121 @@ fn shutdown_withdraws_only_with_withdraw_on_exit() {
     core.observe(&mut scan, &ours("10.9.1.0"));
     let _ = core.finish_scan(scan);
     assert_eq!(core.shutdown().ops.len(), 1, "only the installed route");
+}
+
+// ---- sources ------------------------------------------------------------
+
+fn bgp(neighbor: &str) -> Source {
+    Source { kind: crate::messages::SourceKind::Bgp, name: format!("bgp:{neighbor}"), owner: None }
+}
+
+/// `dst`/24 in table 100 via `via` dev veth0, as a source sends it.
+fn wanted(routes: &[(&str, &str)]) -> crate::messages::DesiredRoutes {
+    let mut devs = DevNames::default();
+    let dev = devs.intern("veth0");
+    let routes = routes
+        .iter()
+        .map(|(dst, via)| {
+            let spec = RouteSpec {
+                key: ours(dst).key,
+                via: Some(Gateway::from_ip(&via.parse().unwrap())),
+                dev: Some(dev),
+                src: None,
+            };
+            crate::messages::DesiredRoute { spec, gated: false }
+        })
+        .collect();
+    crate::messages::DesiredRoutes { routes, devs }
+}
+
+fn add(routes: &[(&str, &str)]) -> crate::messages::Change {
+    crate::messages::Change::Update { add: wanted(routes), remove: Vec::new() }
+}
+
+fn remove(dst: &str) -> crate::messages::Change {
+    crate::messages::Change::Update { add: wanted(&[]), remove: vec![ours(dst).key] }
+}
+
+fn via_of(core: &Core, dst: &str) -> String {
+    let slot = core.table.slot(core.table.find(&ours(dst).key).expect("tracked"));
+    slot.spec.via.unwrap().ip().to_string()
+}
+
+#[test]
+fn a_source_added_after_start_up_has_its_routes_installed_at_once_and_shown_with_its_name() {
+    let t0 = Instant::now();
+    let mut core = started(&["10.9.1.0"], t0);
+    let plan = core.apply_source(bgp("192.0.2.9"), add(&[("10.9.7.0", "192.0.2.9")]));
+    assert_eq!(plan.report.added, 1);
+    assert_eq!(destinations(&plan.install, &core), ["10.9.7.0"]);
+    let sources: Vec<(String, String)> = core.route_infos().into_iter().map(|r| (r.dst, r.source)).collect();
+    assert!(sources.contains(&("10.9.7.0/24".into(), "bgp:192.0.2.9".into())), "{sources:?}");
+    assert!(sources.contains(&("10.9.1.0/24".into(), "config".into())), "{sources:?}");
+}
+
+#[test]
+fn an_update_touches_only_the_routes_it_names_and_a_replace_only_its_own_source() {
+    let t0 = Instant::now();
+    let mut core = started(&["10.9.1.0"], t0);
+    core.apply_source(bgp("192.0.2.9"), add(&[("10.9.7.0", "192.0.2.9"), ("10.9.8.0", "192.0.2.9")]));
+    let plan = core.apply_source(bgp("192.0.2.9"), remove("10.9.7.0"));
+    assert_eq!((plan.report.removed, plan.withdraw.ops.len()), (1, 0), "never installed: nothing to delete");
+    assert!(core.table.find(&ours("10.9.8.0").key).is_some(), "not named: kept");
+    // The file re-read with the same routes leaves BGP's alone.
+    let plan = core.apply_source(Source::config(), config_routes(Config::from_toml(CONFIG, "t").unwrap()));
+    assert_eq!((plan.report.removed, plan.report.unchanged), (0, 2));
+    assert!(core.table.find(&ours("10.9.8.0").key).is_some());
+}
+
+#[test]
+fn a_route_two_sources_want_is_held_by_the_one_of_higher_precedence() {
+    let t0 = Instant::now();
+    let mut core = started(&["10.9.1.0"], t0);
+    // BGP wants the file's route with another gateway: it waits.
+    let plan = core.apply_source(bgp("192.0.2.9"), add(&[("10.9.1.0", "192.0.2.9")]));
+    assert_eq!((plan.report.shadowed, plan.install.len()), (1, 0));
+    assert_eq!(via_of(&core, "10.9.1.0"), "192.0.2.2");
+
+    // The other way round: the file takes a route BGP holds, and installs its own.
+    let mut core = started(&["10.9.1.0"], t0);
+    core.apply_source(bgp("192.0.2.9"), add(&[("10.9.7.0", "192.0.2.9")]));
+    let text =
+        format!("{CONFIG}\n[[route]]\ndst = \"10.9.7.0/24\"\nvia = \"192.0.2.2\"\ndev = \"veth0\"\ntable = 100\n");
+    let plan = core.apply_source(Source::config(), config_routes(Config::from_toml(&text, "t").unwrap()));
+    assert_eq!(destinations(&plan.install, &core), ["10.9.7.0"]);
+    assert_eq!(via_of(&core, "10.9.7.0"), "192.0.2.2");
+    let info = core.route_infos().into_iter().find(|r| r.dst == "10.9.7.0/24").unwrap();
+    assert_eq!(info.source, "config");
+}
+
+#[test]
+fn a_route_its_holder_lets_go_of_passes_to_the_waiting_source_and_is_not_withdrawn() {
+    let t0 = Instant::now();
+    let mut core = started(&["10.9.1.0"], t0);
+    core.apply_source(bgp("192.0.2.9"), add(&[("10.9.1.0", "192.0.2.9")]));
+    // The file drops 10.9.1.0: BGP's claim takes it, with BGP's gateway.
+    let text = CONFIG.replace("10.9.1.0/24", "10.9.3.0/24");
+    let plan = core.apply_source(Source::config(), config_routes(Config::from_toml(&text, "t").unwrap()));
+    assert!(plan.withdraw.is_empty(), "still wanted: not deleted");
+    assert!(destinations(&plan.install, &core).contains(&"10.9.1.0".to_owned()), "replaced with BGP's gateway");
+    assert_eq!(via_of(&core, "10.9.1.0"), "192.0.2.9");
+    let info = core.route_infos().into_iter().find(|r| r.dst == "10.9.1.0/24").unwrap();
+    assert_eq!(info.source, "bgp:192.0.2.9");
+    // And when BGP lets go too, it leaves the set and the kernel.
+    install_ok(&mut core, plan.install, t0 + SEC);
+    let plan = core.apply_source(bgp("192.0.2.9"), remove("10.9.1.0"));
+    assert_eq!(plan.withdraw.ops.len(), 1);
+    assert!(core.table.find(&ours("10.9.1.0").key).is_none());
+}
+
+#[test]
+fn a_waiting_claim_withdrawn_by_its_source_is_forgotten() {
+    let t0 = Instant::now();
+    let mut core = started(&["10.9.1.0"], t0);
+    core.apply_source(bgp("192.0.2.9"), add(&[("10.9.1.0", "192.0.2.9")]));
+    let plan = core.apply_source(bgp("192.0.2.9"), remove("10.9.1.0"));
+    assert_eq!((plan.report.removed, plan.withdraw.ops.len()), (1, 0), "the file's route stays");
+    let text = CONFIG.replace("10.9.1.0/24", "10.9.3.0/24");
+    let plan = core.apply_source(Source::config(), config_routes(Config::from_toml(&text, "t").unwrap()));
+    assert_eq!(plan.withdraw.ops.len(), 1, "no claim left: the route is withdrawn");
 }
