@@ -80,6 +80,14 @@ fn unreadable_config_is_exit_2() {
 }
 
 #[test]
+fn a_route_protocol_other_routing_software_uses_is_refused() {
+    // guardian withdraws stale routes of its own protocol: with bgp (186) it
+    // would delete doublezerod's and FRR's routes.
+    assert_config_error("[daemon]\nroute_protocol = \"bgp\"\n", &["route_protocol", "line 2", "would delete theirs"]);
+    assert_config_error("[daemon]\nroute_protocol = 12\n", &["\"bird\"", "keep the default 201"]);
+}
+
+#[test]
 fn invalid_toml_names_the_line() {
     assert_config_error("[[route]]\ndst = \"10.9.0.0/24\"\nvia = \n", &["line 3"]);
 }

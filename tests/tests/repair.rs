@@ -308,23 +308,22 @@ fn route_replaced_with_another_protocol_only_is_put_back() {
 }
 
 #[test]
-fn route_protocol_can_be_given_by_name() {
+fn routes_carry_the_configured_route_protocol_also_when_reinstalled() {
     require_netns!();
     let ns = Netns::with_link();
     let spec = v4("10.9.0.0/24");
-    let d = Daemon::start(&ns, &Config::new().daemon("route_protocol", "\"bgp\"").route(spec.clone()));
-    let found = guardian_tests::wait::until("route with protocol 186 (bgp)", SHORT, || {
-        match ip::find(&ns, &spec.dst, "main") {
-            Some(r) if r.protocol == "186" && r.gateway.as_deref() == Some(GW4) => Ok(r),
+    let d = Daemon::start(&ns, &Config::new().daemon("route_protocol", "202").route(spec.clone()));
+    let found =
+        guardian_tests::wait::until("route with protocol 202", SHORT, || match ip::find(&ns, &spec.dst, "main") {
+            Some(r) if r.protocol == "202" && r.gateway.as_deref() == Some(GW4) => Ok(r),
             other => Err(format!("{other:?}")),
-        }
-    });
-    assert_eq!(found.protocol, "186");
+        });
+    assert_eq!(found.protocol, "202");
     assert!(ip::dsts_with_protocol(&ns, Family::V4, "main", ip::PROTO_GUARDIAN).is_empty());
     ns.ip(&["route", "del", &spec.dst]);
     d.wait_log("route reinstalled", route_msg("route reinstalled", &spec.dst), SHORT);
-    guardian_tests::wait::until("reinstalled with protocol 186", SHORT, || match ip::find(&ns, &spec.dst, "main") {
-        Some(r) if r.protocol == "186" => Ok(()),
+    guardian_tests::wait::until("reinstalled with protocol 202", SHORT, || match ip::find(&ns, &spec.dst, "main") {
+        Some(r) if r.protocol == "202" => Ok(()),
         other => Err(format!("{other:?}")),
     });
 }

@@ -31,9 +31,6 @@ pub fn execute(args: Args, control_socket: Option<PathBuf>, format: LogFormat) -
         config.attribution.mode = mode;
     }
     tracing::info!(config = %config.origin, version = env!("CARGO_PKG_VERSION"), routes = config.routes.specs.len(), "guardian starting");
-    if config.daemon.route_protocol == 186 {
-        tracing::warn!("route_protocol is bgp (186), which FRR's zebra also claims: guardian adopts and withdraws routes of its protocol");
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

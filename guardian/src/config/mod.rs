@@ -5,6 +5,7 @@
 //! an operator with the file open in an editor.
 
 mod liveness;
+mod protocols;
 mod units;
 
 pub use liveness::auth::{AuthKey, AuthType, KeyError};
@@ -12,7 +13,7 @@ pub use liveness::{
     LivenessConfig, LivenessMode, LivenessRoute, LivenessTarget, Prefix, Profile, MIN_DEFAULT_QUEUE_BOUND,
     QUEUE_ENTRIES_PER_SESSION,
 };
-pub use units::protocol_name;
+pub use protocols::Protocols;
 
 use crate::route::{Addr, DevNames, Family, Gateway, RouteKey, RouteSpec, IPV6_DEFAULT_METRIC, MAIN_TABLE};
 use serde::Deserialize;
@@ -137,8 +138,7 @@ struct File {
 struct DaemonSection {
     control_socket: PathBuf,
     metrics_listen: Spanned<String>,
-    #[serde(deserialize_with = "units::protocol")]
-    route_protocol: u8,
+    route_protocol: Spanned<units::ProtocolText>,
     #[serde(deserialize_with = "units::size")]
     netlink_rcvbuf: u64,
     withdraw_on_exit: bool,
@@ -149,7 +149,7 @@ impl Default for DaemonSection {
         DaemonSection {
             control_socket: PathBuf::from(DEFAULT_CONTROL_SOCKET),
             metrics_listen: Spanned::new(0..0, DEFAULT_METRICS_LISTEN.to_owned()),
-            route_protocol: DEFAULT_ROUTE_PROTOCOL,
+            route_protocol: Spanned::new(0..0, units::ProtocolText(DEFAULT_ROUTE_PROTOCOL.to_string())),
             // Big enough for a flush of ~10k routes between two reads.
             netlink_rcvbuf: 8 << 20,
             // Routes stay when the daemon stops: a restart must not blackhole.
@@ -218,6 +218,31 @@ struct RouteEntry {
 
 // ---- parsing and validation ------------------------------------------------
 
+/// guardian's own route protocol. Routes carrying it are guardian's: it
+/// adopts them and withdraws the stale ones. So it must be a number no other
+/// routing software claims: not the kernel's and manual routes' 0-4, and not
+/// one this system's rt_protos names for anything but guardian (bgp 186 is
+/// FRR's and doublezerod's, bird 12 BIRD's, static 196 FRR staticd's).
+fn own_protocol(written: &str, protocols: &Protocols) -> Result<u8, String> {
+    let n = protocols::resolve(written, protocols)?.number;
+    let name = protocols.name(n);
+    if n <= 4 {
+        return Err(format!(
+            "route protocol {n} ({}) is used by the kernel and by manually added routes; guardian withdraws \
+             stale routes of its own protocol, so it would delete theirs: keep the default {DEFAULT_ROUTE_PROTOCOL}",
+            name.unwrap_or("unspec")
+        ));
+    }
+    match name {
+        Some(name) if name != "guardian" => Err(format!(
+            "route protocol {n} is {name:?} in this system's rt_protos: other routing software installs routes \
+             with it, and guardian withdraws stale routes of its own protocol, so it would delete theirs; keep \
+             the default {DEFAULT_ROUTE_PROTOCOL} (a protocol of guardian's own)"
+        )),
+        _ => Ok(n),
+    }
+}
+
 impl Config {
     /// The configuration used when `guardian run` is given no file: no
     /// routes, reconciliation on, metrics and control socket at their defaults.
@@ -231,7 +256,13 @@ impl Config {
         Config::from_toml(&text, &path.display().to_string())
     }
 
+    /// Parses a file, naming route protocols as this system's rt_protos do.
     pub fn from_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        Config::from_toml_with(text, origin, Protocols::system())
+    }
+
+    /// Parses a file with the given protocol names.
+    pub fn from_toml_with(text: &str, origin: &str, protocols: &Protocols) -> Result<Config, ConfigError> {
         let invalid = |message: String| ConfigError::Invalid { path: origin.to_owned(), message };
         let at = |span: std::ops::Range<usize>, key: &str, message: String| {
             invalid(format!("line {}: `{key}`: {message}", line_of(text, span.start)))
@@ -265,10 +296,12 @@ impl Config {
         if d.netlink_rcvbuf < 4096 {
             return Err(invalid("`daemon.netlink_rcvbuf` must be at least 4KiB".into()));
         }
+        let route_protocol = own_protocol(&d.route_protocol.get_ref().0, protocols)
+            .map_err(|e| at(d.route_protocol.span(), "daemon.route_protocol", e))?;
         let daemon = DaemonConfig {
             control_socket: d.control_socket,
             metrics_listen,
-            route_protocol: d.route_protocol,
+            route_protocol,
             netlink_rcvbuf: d.netlink_rcvbuf,
             withdraw_on_exit: d.withdraw_on_exit,
         };

@@ -26,7 +26,7 @@ fn full_example_parses() {
 [daemon]
 control_socket = "/tmp/g.sock"
 metrics_listen = "off"
-route_protocol = "bgp"
+route_protocol = 202
 netlink_rcvbuf = "1MiB"
 withdraw_on_exit = true
 
@@ -52,7 +52,7 @@ dev = "veth0"
     )
     .unwrap();
     assert_eq!(c.daemon.metrics_listen, None);
-    assert_eq!(c.daemon.route_protocol, 186);
+    assert_eq!(c.daemon.route_protocol, 202);
     assert_eq!(c.daemon.netlink_rcvbuf, 1 << 20);
     assert_eq!(c.reconcile.interval, Duration::ZERO);
     assert_eq!(c.routes.specs.len(), 2);
@@ -143,6 +143,7 @@ fn bad_values_are_named() {
     let e = parse("[daemon]\nmetrics_listen = \"localhost\"\n").unwrap_err();
     assert!(e.contains("daemon.metrics_listen") && e.contains("line 2"), "{e}");
     assert!(parse("[daemon]\nroute_protocol = \"boot\"\n").unwrap_err().contains("manually added"));
+    assert!(parse("[daemon]\nroute_protocol = \"nosuch\"\n").unwrap_err().contains("unknown route protocol"));
     assert!(parse("[[route]]\ndst = \"10.0.0.0/8\"\ndev = \"a/b\"\n").unwrap_err().contains("interface name"));
     assert!(parse("[[route]]\ndst = \"10.0.0.0/8\"\ndev = \"x\"\ntable = 0\n").unwrap_err().contains("table 0"));
     assert!(parse("[[route]]\ndst = \"10.0.0.0/8\"\ndev = \"x\"\nsrc = \"::1\"\n").unwrap_err().contains("family"));
@@ -240,4 +241,24 @@ fn attribution_section_has_defaults_and_is_checked() {
     let e = parse("[attribution]\nmode = \"bpf\"\n").unwrap_err();
     assert!(e.contains("line 2") && e.contains("bpf"), "{e}");
     assert!(parse("[attribution]\nring_buffer_size = \"3000\"\n").unwrap_err().contains("power of two"));
+}
+
+#[test]
+fn route_protocol_must_be_guardians_own_never_one_other_software_claims() {
+    let mut protocols = Protocols::built_in();
+    protocols.add("196 static\n201 guardian\n");
+    let parse = |text: &str| Config::from_toml_with(text, "t.toml", &protocols).map_err(|e| e.to_string());
+    for taken in ["\"bgp\"", "186", "\"bird\"", "12", "196", "\"zebra\""] {
+        let e = parse(&format!("[daemon]\nroute_protocol = {taken}\n")).unwrap_err();
+        assert!(e.contains("would delete theirs") && e.contains("line 2"), "{taken}: {e}");
+    }
+    let e = parse("[daemon]\nroute_protocol = 186\n").unwrap_err();
+    assert!(e.contains("\"bgp\"") && e.contains("keep the default 201"), "{e}");
+    assert_eq!(parse("[daemon]\nroute_protocol = \"guardian\"\n").unwrap().daemon.route_protocol, 201);
+    assert_eq!(parse("[daemon]\nroute_protocol = 250\n").unwrap().daemon.route_protocol, 250);
+    assert_eq!(parse("").unwrap().daemon.route_protocol, 201, "the default is guardian's own");
+    let e = Config::from_toml_with("[daemon]\nroute_protocol = \"guardian\"\n", "t", &Protocols::built_in())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("unknown route protocol \"guardian\""), "without rt_protos.d/guardian.conf: {e}");
 }

@@ -43,71 +43,29 @@ pub fn size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     d.deserialize_any(SizeVisitor)
 }
 
-/// Route protocol names as iproute2's `rt_protos` spells them.
-const PROTOCOL_NAMES: &[(&str, u8)] = &[
-    ("redirect", 1),
-    ("kernel", 2),
-    ("boot", 3),
-    ("static", 4),
-    ("gated", 8),
-    ("ra", 9),
-    ("mrt", 10),
-    ("zebra", 11),
-    ("bird", 12),
-    ("dnrouted", 13),
-    ("xorp", 14),
-    ("ntk", 15),
-    ("dhcp", 16),
-    ("keepalived", 18),
-    ("babel", 42),
-    ("openr", 99),
-    ("bgp", 186),
-    ("isis", 187),
-    ("ospf", 188),
-    ("rip", 189),
-    ("eigrp", 192),
-];
+/// A route protocol as written, a number or a name; resolved against the
+/// system's rt_protos during validation (`protocols.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtocolText(pub String);
 
-pub fn protocol_name(number: u8) -> Option<&'static str> {
-    PROTOCOL_NAMES.iter().find(|(_, n)| *n == number).map(|(name, _)| *name)
-}
-
-pub fn protocol<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
-    struct ProtocolVisitor;
-    impl Visitor<'_> for ProtocolVisitor {
-        type Value = u8;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a route protocol number (5-255) or a name from rt_protos such as \"bgp\"")
+impl<'de> Deserialize<'de> for ProtocolText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ProtocolVisitor;
+        impl Visitor<'_> for ProtocolVisitor {
+            type Value = ProtocolText;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a route protocol number (0-255) or a name from rt_protos such as \"bird\"")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ProtocolText, E> {
+                u8::try_from(v).map_err(|_| E::custom(format!("route protocol {v} is out of range 0-255")))?;
+                Ok(ProtocolText(v.to_string()))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ProtocolText, E> {
+                Ok(ProtocolText(v.to_owned()))
+            }
         }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<u8, E> {
-            let n = u8::try_from(v).map_err(|_| E::custom(format!("route protocol {v} is out of range 0-255")))?;
-            check_protocol(n).map_err(E::custom)
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<u8, E> {
-            let n = match PROTOCOL_NAMES.iter().find(|(name, _)| *name == v) {
-                Some((_, n)) => *n,
-                None => v.parse::<u8>().map_err(|_| {
-                    E::custom(format!("unknown route protocol {v:?}; use a number or a name such as \"bgp\""))
-                })?,
-            };
-            check_protocol(n).map_err(E::custom)
-        }
+        d.deserialize_any(ProtocolVisitor)
     }
-    d.deserialize_any(ProtocolVisitor)
-}
-
-/// Protocols 0-4 belong to the kernel and to manually added routes: guardian
-/// treats routes with its protocol as its own (it adopts them and withdraws
-/// stale ones), so sharing one of those would delete other people's routes.
-fn check_protocol(n: u8) -> Result<u8, String> {
-    if n <= 4 {
-        let name = protocol_name(n).unwrap_or("unspec");
-        return Err(format!(
-            "route protocol {n} ({name}) is used by the kernel and by manually added routes; \
-             guardian withdraws stale routes of its own protocol, so pick one of its own (default 201)"
-        ));
-    }
-    Ok(n)
 }
 
 #[cfg(test)]
@@ -116,26 +74,17 @@ mod tests {
 
     #[derive(Deserialize)]
     struct T {
-        #[serde(deserialize_with = "protocol")]
-        p: u8,
+        p: ProtocolText,
     }
 
-    fn proto(toml_value: &str) -> Result<u8, String> {
-        toml::from_str::<T>(&format!("p = {toml_value}")).map(|t| t.p).map_err(|e| e.to_string())
-    }
-
-    #[test]
-    fn protocol_accepts_numbers_and_names() {
-        assert_eq!(proto("201").unwrap(), 201);
-        assert_eq!(proto("\"bgp\"").unwrap(), 186);
-        assert_eq!(proto("\"201\"").unwrap(), 201);
+    fn proto(toml_value: &str) -> Result<String, String> {
+        toml::from_str::<T>(&format!("p = {toml_value}")).map(|t| t.p.0).map_err(|e| e.to_string())
     }
 
     #[test]
-    fn protocol_rejects_kernel_and_manual_protocols() {
-        assert!(proto("\"boot\"").unwrap_err().contains("manually added routes"));
-        assert!(proto("2").unwrap_err().contains("kernel"));
+    fn protocols_are_read_as_numbers_or_names() {
+        assert_eq!(proto("201").unwrap(), "201");
+        assert_eq!(proto("\"bird\"").unwrap(), "bird");
         assert!(proto("300").unwrap_err().contains("out of range"));
-        assert!(proto("\"nosuch\"").unwrap_err().contains("unknown route protocol"));
     }
 }
