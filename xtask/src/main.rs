@@ -8,6 +8,7 @@
 //! cargo xtask build-ebpf                rebuild guardian/ebpf/guardian.bpf.o (nightly)
 //! cargo xtask check-ebpf                fail if the committed eBPF object is stale
 //! cargo xtask layers                    guardian's module imports; fail on a cycle
+//! cargo xtask man                       the man pages (clap_mangen) into target/man
 //! cargo xtask kernels [--only ROW] [--readme]  attribution tests on Debian 11/12/13 kernels (QEMU) and the host
 //! ```
 //!
@@ -24,6 +25,7 @@ mod demo;
 mod ebpf;
 mod kernels;
 mod layers;
+mod man;
 mod netlink;
 mod netns;
 mod prereq;
@@ -63,6 +65,8 @@ enum Command {
     Layers,
     /// Run the attribution tests on Debian 11/12/13 kernels under QEMU and on the host (needs root).
     Kernels(kernels::Options),
+    /// Write guardian's man pages into target/man (generated from its command line).
+    Man,
 }
 
 fn main() -> ExitCode {
@@ -80,6 +84,7 @@ fn main() -> ExitCode {
         Command::CheckEbpf => ebpf::check().map(|()| ExitCode::SUCCESS),
         Command::Layers => layers::run(),
         Command::Kernels(options) => kernels::run(&options),
+        Command::Man => man::run(),
     };
     // Whatever happened, leave nothing behind (idempotent: the guards have
     // usually cleaned up already).

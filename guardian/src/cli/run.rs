@@ -30,7 +30,7 @@ pub fn execute(args: Args, control_socket: Option<PathBuf>, format: LogFormat) -
     if let Some(mode) = args.attribution {
         config.attribution.mode = mode;
     }
-    tracing::info!(config = %config.origin, version = env!("CARGO_PKG_VERSION"), routes = config.routes.specs.len(), "guardian starting");
+    tracing::info!(config = %config.origin, version = env!("CARGO_PKG_VERSION"), revision = crate::GIT_REVISION, routes = config.routes.specs.len(), "guardian starting");
     if config.daemon.route_protocol == 186 {
         tracing::warn!("route_protocol is bgp (186), which FRR's zebra also claims: guardian adopts and withdraws routes of its protocol");
     }

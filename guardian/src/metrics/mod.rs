@@ -97,7 +97,11 @@ impl Metrics {
         );
         let routes_damped = Gauge::default();
         registry.register("routes_damped", "Routes whose repairs are backing off", routes_damped.clone());
-        registry.register("build", "guardian's version", Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]));
+        registry.register(
+            "build",
+            "guardian's version and the git revision it was built from",
+            Info::new(vec![("version", env!("CARGO_PKG_VERSION")), ("revision", crate::GIT_REVISION)]),
+        );
         let attribution_mode = MetricFamily::<ModeLabels, Gauge>::default();
         registry.register(
             "attribution_mode",
