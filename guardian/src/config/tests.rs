@@ -241,3 +241,17 @@ fn attribution_section_has_defaults_and_is_checked() {
     assert!(e.contains("line 2") && e.contains("bpf"), "{e}");
     assert!(parse("[attribution]\nring_buffer_size = \"3000\"\n").unwrap_err().contains("power of two"));
 }
+
+/// The sample the Debian package installs as /etc/guardian/guardian.toml:
+/// valid, and with nothing to keep (safe on any host).
+#[test]
+fn the_packaged_sample_is_valid_and_keeps_nothing() {
+    let text = include_str!("../../../packaging/guardian.toml");
+    let sample = Config::from_toml(text, "sample").expect("the packaged sample parses");
+    let default = Config::embedded_default();
+    assert!(sample.routes.specs.is_empty() && sample.routes.liveness.is_empty());
+    assert_eq!(sample.daemon, default.daemon);
+    assert_eq!(sample.daemon.route_protocol, 201);
+    assert_eq!(sample.reconcile, default.reconcile);
+    assert_eq!(sample.attribution, default.attribution);
+}

@@ -43,7 +43,10 @@ pub fn size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     d.deserialize_any(SizeVisitor)
 }
 
-/// Route protocol names as iproute2's `rt_protos` spells them.
+/// Route protocol names as iproute2's `rt_protos` spells them, and
+/// guardian's own, which the Debian package adds to iproute2's list
+/// (`packaging/rt_protos.d/guardian.conf`), so that `ip route` shows
+/// `proto guardian`.
 const PROTOCOL_NAMES: &[(&str, u8)] = &[
     ("redirect", 1),
     ("kernel", 2),
@@ -66,6 +69,7 @@ const PROTOCOL_NAMES: &[(&str, u8)] = &[
     ("ospf", 188),
     ("rip", 189),
     ("eigrp", 192),
+    ("guardian", 201),
 ];
 
 pub fn protocol_name(number: u8) -> Option<&'static str> {
@@ -129,6 +133,25 @@ mod tests {
         assert_eq!(proto("201").unwrap(), 201);
         assert_eq!(proto("\"bgp\"").unwrap(), 186);
         assert_eq!(proto("\"201\"").unwrap(), 201);
+        assert_eq!(proto("\"guardian\"").unwrap(), 201);
+    }
+
+    /// The name the package gives iproute2 is the one the file accepts, for
+    /// the same number (the default).
+    #[test]
+    fn guardian_names_the_protocol_the_package_gives_iproute2() {
+        let conf = include_str!("../../../packaging/rt_protos.d/guardian.conf");
+        let entries: Vec<(&str, &str)> = conf
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
+            .filter_map(|l| l.split_once(char::is_whitespace))
+            .collect();
+        assert_eq!(entries.len(), 1, "{conf}");
+        let (number, name) = entries[0];
+        assert_eq!(name.trim(), "guardian");
+        assert_eq!(number.parse::<u8>().ok(), Some(crate::config::DEFAULT_ROUTE_PROTOCOL));
+        assert_eq!(proto(&format!("\"{}\"", name.trim())).unwrap(), crate::config::DEFAULT_ROUTE_PROTOCOL);
+        assert_eq!(protocol_name(crate::config::DEFAULT_ROUTE_PROTOCOL), Some("guardian"));
     }
 
     #[test]
