@@ -46,6 +46,8 @@ pub struct DaemonBuilder<'a> {
     socket: Option<PathBuf>,
     wrapper: Vec<String>,
     log_format: &'static str,
+    env: Vec<(String, String)>,
+    journal_stream: bool,
 }
 
 impl<'a> DaemonBuilder<'a> {
@@ -94,6 +96,20 @@ impl<'a> DaemonBuilder<'a> {
         self
     }
 
+    /// An environment variable for the daemon.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Makes the daemon's stderr look like systemd's journal stream: a pipe
+    /// the harness reads as usual, named by `JOURNAL_STREAM` (its device
+    /// and inode), as systemd names the socket it gives a service.
+    pub fn journal_stream(mut self) -> Self {
+        self.journal_stream = true;
+        self
+    }
+
     fn command(self) -> (Command, Arc<TempDir>, PathBuf, Option<PathBuf>) {
         let dir = self.dir.unwrap_or_else(|| Arc::new(TempDir::new("d")));
         let socket = self.socket.unwrap_or_else(|| dir.path().join("guardian.sock"));
@@ -116,6 +132,8 @@ impl<'a> DaemonBuilder<'a> {
         }
         c.env("RUST_LOG", "info")
             .env_remove("GUARDIAN_SOCKET")
+            .env_remove("JOURNAL_STREAM")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -125,11 +143,23 @@ impl<'a> DaemonBuilder<'a> {
     /// Starts the daemon (does not wait for readiness).
     pub fn spawn(self) -> Daemon {
         let ns_name = self.ns.name().to_owned();
+        let journal_stream = self.journal_stream;
         let (mut c, dir, socket, config_path) = self.command();
+        let journal = journal_stream.then(|| {
+            let (read, write) = journal_pipe();
+            c.env("JOURNAL_STREAM", &write.1).stderr(Stdio::from(write.0));
+            read
+        });
         let mut child = c.spawn().unwrap_or_else(|e| panic!("cannot start {c:?}: {e}"));
+        // The command holds our copy of the pipe's write end: let it go, so
+        // the reader sees the end of the stream when the daemon exits.
+        drop(c);
         let pid = child.id() as i32;
-        let stderr = child.stderr.take().expect("piped stderr");
-        let (logs, reader) = Logs::collect(stderr, format!("guardian {ns_name} pid {pid}"));
+        let tag = format!("guardian {ns_name} pid {pid}");
+        let (logs, reader) = match journal {
+            Some(read) => Logs::collect(read, tag),
+            None => Logs::collect(child.stderr.take().expect("piped stderr"), tag),
+        };
         // stdout is not part of the contract for `run`; echo it all the same.
         let stdout = child.stdout.take().expect("piped stdout");
         let (_, _) = Logs::collect(stdout, format!("guardian {ns_name} pid {pid} stdout"));
@@ -168,6 +198,8 @@ impl Daemon {
             socket: None,
             wrapper: Vec::new(),
             log_format: "json",
+            env: Vec::new(),
+            journal_stream: false,
         }
     }
 
@@ -350,6 +382,21 @@ impl Drop for Daemon {
             let _ = h.join();
         }
     }
+}
+
+/// A pipe for [`DaemonBuilder::journal_stream`]: its read end, and its
+/// write end with the `DEVICE:INODE` that names it.
+fn journal_pipe() -> (std::fs::File, (std::os::fd::OwnedFd, String)) {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::fs::MetadataExt;
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills the two-element array with two new descriptors.
+    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    assert_eq!(rc, 0, "pipe2: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors were just created and are owned by no one else.
+    let (read, write) = unsafe { (std::fs::File::from_raw_fd(fds[0]), std::os::fd::OwnedFd::from_raw_fd(fds[1])) };
+    let meta = read.metadata().expect("fstat of the pipe");
+    (read, (write, format!("{}:{}", meta.dev(), meta.ino())))
 }
 
 /// Predicate for [`Daemon::wait_log`]: the message is `msg`.

@@ -60,7 +60,7 @@ fn a_flush_of_100000_routes_is_attributed_route_by_route_without_drops() {
                 .map(|s| s.value)
                 .sum()
         };
-        let drops = metrics::sum(&text, "guardian_attribution_drops").unwrap_or(-1.0);
+        let drops = metrics::sum(&text, "guardian_attribution_drops_total").unwrap_or(-1.0);
         // `ip route flush` deletes in rounds until the table stays empty, so
         // it may delete some of guardian's reinstalls again: at least one
         // attributed reinstall per route, and none that is not ip's.

@@ -310,8 +310,10 @@ fn admin_down_withdraws_and_the_peer_sees_admin_down() {
     require_netns!();
     let pair = Pair::new();
     let (ra, rb) = (pair.a.route(0), pair.b.route(0));
-    let (da, db) = start_up(&pair, &one_second(&pair.a), &one_second(&pair.b));
+    let a_config = one_second(&pair.a).liveness("per_peer_metrics", "true");
+    let (da, db) = start_up(&pair, &a_config, &one_second(&pair.b));
     assert!(installed(&pair.a, &ra) && installed(&pair.b, &rb), "routes not installed before admin-down");
+    wait_peer_state(&pair.a, "up");
 
     // A peer without a session is an error, not a silent no-op.
     let out = da.cli(&["admin-down", "192.0.2.99"]);
@@ -323,6 +325,7 @@ fn admin_down_withdraws_and_the_peer_sees_admin_down() {
     assert!(out.success(), "{out:?}");
     let sa = sessions::wait_state(&da, pair.a.peer, "admin_down", CONVERGE);
     assert_eq!(sa["last_down_reason"], "admin_down", "{sa}");
+    wait_peer_state(&pair.a, "admin_down");
     ip::wait_absent(&pair.a.ns, &ra.dst, "main", CONVERGE);
     sessions::wait(&db, pair.b.peer, "down, told by the peer's AdminDown", CONVERGE, |s| {
         state(s) == "down" && s["last_down_reason"] == "remote_admin"
@@ -338,6 +341,26 @@ fn admin_down_withdraws_and_the_peer_sees_admin_down() {
     sessions::wait_state(&db, pair.b.peer, "up", CONVERGE);
     ip::wait_installed(&pair.a.ns, &ra, CONVERGE);
     ip::wait_installed(&pair.b.ns, &rb, CONVERGE);
+    wait_peer_state(&pair.a, "up");
+}
+
+/// Waits until `guardian_liveness_peer_state` of the session with the
+/// side's peer is 1 for `state` and 0 for each other state (per-peer
+/// metrics on).
+fn wait_peer_state(side: &Side, state: &str) {
+    wait::until(&format!("guardian_liveness_peer_state of {} says {state}", side.peer), CONVERGE, || {
+        let text = side.metrics();
+        let mut seen = Vec::new();
+        for s in ["admin_down", "down", "init", "up"] {
+            let labels = [("peer", side.peer), ("interface", side.dev), ("state", s)];
+            let value = metrics::value(&text, "guardian_liveness_peer_state", &labels);
+            seen.push(format!("{s}={value:?}"));
+            if value != Some(if s == state { 1.0 } else { 0.0 }) {
+                return Err(seen.join(" "));
+            }
+        }
+        Ok(())
+    });
 }
 
 #[test]

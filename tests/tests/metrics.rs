@@ -56,6 +56,19 @@ fn metrics_report_routes_reinstalls_and_cycles() {
     assert_eq!(get("guardian_routes_damped", &[]), 0.0);
     let version = d.status()["version"].as_str().expect("version").to_owned();
     assert_eq!(get("guardian_build_info", &[("version", &version)]), 1.0);
+    let info = s.iter().find(|s| s.name == "guardian_build_info").expect("build info");
+    assert!(info.labels.get("revision").is_some_and(|r| !r.is_empty()), "no revision label: {info:?}");
+    // A counter since the eBPF drop figure only grows (0 here: no flush).
+    assert_eq!(get("guardian_attribution_drops_total", &[]), 0.0);
+    // The process metrics every exporter has, about the daemon itself.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let started = get("process_start_time_seconds", &[]);
+    assert!(started <= now + 1.0 && started > now - 600.0, "started at {started}, now {now}");
+    assert!(get("process_open_fds", &[]) >= 3.0);
+    assert!(get("process_max_fds", &[]) >= get("process_open_fds", &[]));
+    assert!(get("process_resident_memory_bytes", &[]) > 1e6);
+    assert!(get("process_virtual_memory_bytes", &[]) >= get("process_resident_memory_bytes", &[]));
+    assert!(get("process_cpu_seconds_total", &[]) >= 0.0);
 }
 
 #[test]

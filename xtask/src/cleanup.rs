@@ -1,5 +1,6 @@
 //! Everything xtask creates outside its own memory (network namespaces,
-//! daemon processes, temporary folders) is registered here, so that it is
+//! daemon processes, temporary folders, a Debian package installed for its
+//! test) is registered here, so that it is
 //! removed on every path: normal end (the owners' `Drop`), error paths
 //! (`run_all` at the end of `main`) and Ctrl-C / SIGTERM (the signal
 //! handler). Removing twice is harmless: each undo ignores "already gone".
@@ -15,10 +16,17 @@ struct Registry {
     paths: Vec<PathBuf>,
     /// Files under /proc/sys changed for a while, with the text to write back.
     sysctls: Vec<(PathBuf, String)>,
+    /// Debian packages installed by `cargo xtask deb --test`, purged.
+    packages: Vec<String>,
 }
 
-static REGISTRY: Mutex<Registry> =
-    Mutex::new(Registry { netns: Vec::new(), pids: Vec::new(), paths: Vec::new(), sysctls: Vec::new() });
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+    netns: Vec::new(),
+    pids: Vec::new(),
+    paths: Vec::new(),
+    sysctls: Vec::new(),
+    packages: Vec::new(),
+});
 
 fn with<T>(f: impl FnOnce(&mut Registry) -> T) -> T {
     // A panic while holding the lock must not stop the cleanup.
@@ -68,6 +76,20 @@ pub fn remove_netns(name: &str) {
     delete_netns(name);
 }
 
+pub fn add_package(name: &str) {
+    with(|r| r.packages.push(name.to_owned()));
+}
+
+/// Purges a package now (if installed) and forgets it.
+pub fn purge_package(name: &str) {
+    with(|r| r.packages.retain(|p| p != name));
+    purge(name);
+}
+
+fn purge(name: &str) {
+    let _ = Command::new("dpkg").args(["--purge", name]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+}
+
 pub fn forget_pid(pid: i32) {
     with(|r| r.pids.retain(|p| *p != pid));
 }
@@ -83,14 +105,18 @@ fn delete_netns(name: &str) {
 
 /// Kills what is still running and removes what is still there.
 pub fn run_all() {
-    let (pids, netns, paths, sysctls) = with(|r| {
+    let (pids, netns, paths, sysctls, packages) = with(|r| {
         (
             std::mem::take(&mut r.pids),
             std::mem::take(&mut r.netns),
             std::mem::take(&mut r.paths),
             std::mem::take(&mut r.sysctls),
+            std::mem::take(&mut r.packages),
         )
     });
+    for name in packages {
+        purge(&name);
+    }
     for (path, old) in sysctls {
         let _ = std::fs::write(path, old);
     }

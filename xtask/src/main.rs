@@ -8,6 +8,8 @@
 //! cargo xtask build-ebpf                rebuild guardian/ebpf/guardian.bpf.o (nightly)
 //! cargo xtask check-ebpf                fail if the committed eBPF object is stale
 //! cargo xtask layers                    guardian's module imports; fail on a cycle
+//! cargo xtask man                       the man pages (clap_mangen) into target/man
+//! cargo xtask deb [--test]              target/debian/guardian_<version>_<arch>.deb; --test: dpkg it (root)
 //! cargo xtask kernels [--only ROW] [--readme]  attribution tests on Debian 11/12/13 kernels (QEMU) and the host
 //! ```
 //!
@@ -20,10 +22,12 @@ mod cargo;
 mod cleanup;
 mod config;
 mod daemon;
+mod deb;
 mod demo;
 mod ebpf;
 mod kernels;
 mod layers;
+mod man;
 mod netlink;
 mod netns;
 mod prereq;
@@ -63,6 +67,10 @@ enum Command {
     Layers,
     /// Run the attribution tests on Debian 11/12/13 kernels under QEMU and on the host (needs root).
     Kernels(kernels::Options),
+    /// Write guardian's man pages into target/man (generated from its command line).
+    Man,
+    /// Build the Debian package into target/debian (--test: install, upgrade, remove, purge it; root).
+    Deb(deb::Options),
 }
 
 fn main() -> ExitCode {
@@ -80,6 +88,8 @@ fn main() -> ExitCode {
         Command::CheckEbpf => ebpf::check().map(|()| ExitCode::SUCCESS),
         Command::Layers => layers::run(),
         Command::Kernels(options) => kernels::run(&options),
+        Command::Man => man::run(),
+        Command::Deb(options) => deb::run(&options),
     };
     // Whatever happened, leave nothing behind (idempotent: the guards have
     // usually cleaned up already).

@@ -50,6 +50,9 @@ pub struct Attributor {
     resolver: PortIdResolver,
     /// The loaded programs: they stay attached while this lives.
     programs: Option<ebpf::Attribution>,
+    /// The programs' drop counter when last read, so that
+    /// `guardian_attribution_drops_total` adds only what it gained.
+    drops_seen: u64,
     records: Records,
     /// Repairs waiting for their record.
     waiting: HashMap<WaitKey, Vec<Repaired>>,
@@ -111,6 +114,7 @@ impl Attributor {
             procfs: Procfs::default(),
             resolver: PortIdResolver::default(),
             programs,
+            drops_seen: 0,
             records: Records::default(),
             waiting: HashMap::new(),
             deadlines: VecDeque::new(),
@@ -157,7 +161,11 @@ impl Attributor {
                 }
                 _ = drops_tick.tick() => {
                     if let Some(programs) = &self.programs {
-                        self.metrics.attribution_drops.set(programs.drops() as i64);
+                        // The program's per-CPU counter only grows: the
+                        // metric counts up by what it gained since last time.
+                        let drops = programs.drops();
+                        self.metrics.attribution_drops.inc_by(drops.saturating_sub(self.drops_seen));
+                        self.drops_seen = self.drops_seen.max(drops);
                     }
                 }
             }

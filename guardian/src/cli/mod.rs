@@ -3,8 +3,10 @@
 mod admin_down;
 mod admin_up;
 mod check_config;
+mod completions;
 mod deletions;
 mod ebpf_variant;
+mod man;
 mod reconcile;
 mod routes;
 mod run;
@@ -20,7 +22,7 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(
     name = "guardian",
-    version,
+    version = crate::LONG_VERSION,
     about = "Keeps routes in the kernel and puts them back when something removes them"
 )]
 pub struct Cli {
@@ -54,9 +56,14 @@ pub enum Command {
     AdminDown(admin_down::Args),
     /// Bring the liveness sessions with a peer back from AdminDown
     AdminUp(admin_up::Args),
+    /// Print the completion script for bash, zsh or fish
+    Completions(completions::Args),
     /// Load the eBPF programs, print the variant this kernel gets, and exit
     #[command(hide = true)]
     EbpfVariant(ebpf_variant::Args),
+    /// Write the man pages into a folder (`cargo xtask man`)
+    #[command(hide = true)]
+    Man(man::Args),
 }
 
 /// An error that ends the command: printed as one line, exits with `code`.
@@ -98,7 +105,9 @@ impl Cli {
             Command::Sessions(args) => sessions::execute(args, &client_socket()),
             Command::AdminDown(args) => admin_down::execute(args, &client_socket()),
             Command::AdminUp(args) => admin_up::execute(args, &client_socket()),
+            Command::Completions(args) => completions::execute(args),
             Command::EbpfVariant(args) => ebpf_variant::execute(args),
+            Command::Man(args) => man::execute(args),
         }
     }
 }
@@ -115,4 +124,33 @@ fn block_on<T>(future: impl std::future::Future<Output = Result<T, ClientError>>
 fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Failure> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// The subcommands a user sees (`guardian --help`), which completions
+    /// and man pages must all cover.
+    pub fn visible_subcommands() -> Vec<String> {
+        Cli::command()
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set())
+            .map(|s| s.get_name().to_owned())
+            .filter(|name| name != "help")
+            .collect()
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn version_names_the_git_revision() {
+        let version = Cli::command().render_version();
+        assert!(version.contains(&format!("(git {})", crate::GIT_REVISION)), "{version}");
+        assert!(version.starts_with(&format!("guardian {}", env!("CARGO_PKG_VERSION"))), "{version}");
+    }
 }

@@ -30,7 +30,7 @@ pub fn execute(args: Args, control_socket: Option<PathBuf>, format: LogFormat) -
     if let Some(mode) = args.attribution {
         config.attribution.mode = mode;
     }
-    tracing::info!(config = %config.origin, version = env!("CARGO_PKG_VERSION"), routes = config.routes.specs.len(), "guardian starting");
+    tracing::info!(config = %config.origin, version = env!("CARGO_PKG_VERSION"), revision = crate::GIT_REVISION, routes = config.routes.specs.len(), "guardian starting");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

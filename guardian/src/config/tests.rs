@@ -262,3 +262,28 @@ fn route_protocol_must_be_guardians_own_never_one_other_software_claims() {
         .to_string();
     assert!(e.contains("unknown route protocol \"guardian\""), "without rt_protos.d/guardian.conf: {e}");
 }
+
+/// The sample the Debian package installs as /etc/guardian/guardian.toml:
+/// valid, and with nothing to keep (safe on any host).
+#[test]
+fn the_packaged_sample_is_valid_and_keeps_nothing() {
+    let text = include_str!("../../../packaging/guardian.toml");
+    let sample = Config::from_toml(text, "sample").expect("the packaged sample parses");
+    let default = Config::embedded_default();
+    assert!(sample.routes.specs.is_empty() && sample.routes.liveness.is_empty());
+    assert_eq!(sample.daemon, default.daemon);
+    assert_eq!(sample.daemon.route_protocol, 201);
+    assert_eq!(sample.reconcile, default.reconcile);
+    assert_eq!(sample.attribution, default.attribution);
+}
+
+/// The name the package gives iproute2 (rt_protos.d/guardian.conf) is one
+/// the file accepts, for the default number.
+#[test]
+fn the_packaged_rt_protos_file_names_the_default_protocol_guardian() {
+    let mut protocols = Protocols::built_in();
+    protocols.add(include_str!("../../../packaging/rt_protos.d/guardian.conf"));
+    assert_eq!(protocols.name(DEFAULT_ROUTE_PROTOCOL), Some("guardian"));
+    let c = Config::from_toml_with("[daemon]\nroute_protocol = \"guardian\"\n", "t", &protocols).unwrap();
+    assert_eq!(c.daemon.route_protocol, DEFAULT_ROUTE_PROTOCOL);
+}

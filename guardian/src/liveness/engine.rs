@@ -599,7 +599,7 @@ impl Engine {
         }
         let Some(e) = self.registry.get(id) else { return };
         let labels = peer_labels(&e.key, &e.ifname);
-        self.metrics.liveness.peer_state.get_or_create(&labels).set(e.session.state() as i64);
+        self.metrics.liveness.set_peer_state(&labels, e.session.state().label());
         self.metrics
             .liveness
             .peer_detection_seconds
@@ -610,8 +610,7 @@ impl Engine {
     fn forget_peer_series(&self, key: &SessionKey, ifname: &str) {
         if self.cfg.per_peer_metrics {
             let labels = peer_labels(key, ifname);
-            self.metrics.liveness.peer_state.remove(&labels);
-            self.metrics.liveness.peer_detection_seconds.remove(&labels);
+            self.metrics.liveness.remove_peer(&labels);
         }
     }
 }

@@ -37,6 +37,19 @@ pub struct PeerLabels {
     pub interface: String,
 }
 
+/// A session's labels and one of [`PEER_STATES`].
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PeerStateLabels {
+    pub peer: String,
+    pub local: String,
+    pub interface: String,
+    pub state: &'static str,
+}
+
+/// The `state` label's values (the session states' labels), each a series
+/// of `guardian_liveness_peer_state` per session.
+pub const PEER_STATES: [&str; 4] = ["admin_down", "down", "init", "up"];
+
 #[derive(Debug, Clone)]
 pub struct LivenessMetrics {
     pub sessions: Family<StateLabels, Gauge>,
@@ -56,8 +69,10 @@ pub struct LivenessMetrics {
     pub receive_seconds: Histogram,
     pub queue_length: Gauge,
     pub queue_rejected: Counter,
-    /// 0 AdminDown, 1 Down, 2 Init, 3 Up (the wire values).
-    pub peer_state: Family<PeerLabels, Gauge>,
+    /// One series per session and state, 1 for the current state and 0 for
+    /// the others (as node_exporter's systemd unit state): `== 1` selects
+    /// sessions in a state, with no number to decode.
+    pub peer_state: Family<PeerStateLabels, Gauge>,
     pub peer_detection_seconds: Family<PeerLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
 }
 
@@ -151,7 +166,7 @@ impl LivenessMetrics {
         );
         r.register(
             "liveness_peer_state",
-            "Per session (opt-in): 0 admin_down, 1 down, 2 init, 3 up",
+            "Per session (opt-in): 1 for the session's current state (admin_down, down, init, up), 0 for the others",
             m.peer_state.clone(),
         );
         r.register(
@@ -161,4 +176,35 @@ impl LivenessMetrics {
         );
         m
     }
+
+    /// Sets a session's state series: 1 for `current`, 0 for the other states.
+    pub fn set_peer_state(&self, peer: &PeerLabels, current: &'static str) {
+        for state in PEER_STATES {
+            let value = i64::from(state == current);
+            self.peer_state.get_or_create(&peer_state_labels(peer, state)).set(value);
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn touch_every_family(&self) {
+        let _ = self.sessions.get_or_create(&StateLabels { state: "up" });
+        let _ = self.transitions.get_or_create(&TransitionLabels { from: "down", to: "up", reason: "handshake" });
+        let _ = self.packets_invalid.get_or_create(&ReasonLabels { reason: "ttl" });
+        let _ = self.socket_errors.get_or_create(&OpLabels { op: "send" });
+        let peer = PeerLabels { peer: "192.0.2.2".into(), local: "192.0.2.1".into(), interface: "eth0".into() };
+        self.set_peer_state(&peer, "up");
+        let _ = self.peer_detection_seconds.get_or_create(&peer);
+    }
+
+    /// Removes a session's per-peer series.
+    pub fn remove_peer(&self, peer: &PeerLabels) {
+        for state in PEER_STATES {
+            self.peer_state.remove(&peer_state_labels(peer, state));
+        }
+        self.peer_detection_seconds.remove(peer);
+    }
+}
+
+fn peer_state_labels(peer: &PeerLabels, state: &'static str) -> PeerStateLabels {
+    PeerStateLabels { peer: peer.peer.clone(), local: peer.local.clone(), interface: peer.interface.clone(), state }
 }

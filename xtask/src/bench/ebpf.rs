@@ -23,7 +23,7 @@
 //!    routes; one `ip -batch` of `route del` lines (one round, unlike `ip
 //!    route flush`) deletes them all; the bench waits for every `route
 //!    reinstalled` line and reports the deletion rate, the attribution of
-//!    the lines, `guardian_attribution_drops`, and the time from each
+//!    the lines, `guardian_attribution_drops_total`, and the time from each
 //!    deletion (its RTM_DELROUTE on a monitor socket in the namespace; the
 //!    batch start for any the monitor missed) to the timestamp of its line.
 
@@ -73,7 +73,7 @@ const PROTOTYPE_NS: f64 = 45.0;
 const ROUTES: u32 = 1_000_000;
 /// Metrics inside part 2's namespace (its own loopback).
 const METRICS: &str = "127.0.0.1:9469";
-/// guardian refreshes `attribution_drops` every 5 s.
+/// guardian refreshes `attribution_drops_total` every 5 s.
 const DROPS_REFRESH: Duration = Duration::from_millis(5_500);
 const SERVER: &str = "198.51.100.2";
 const CLIENT: &str = "198.51.100.1";
@@ -611,7 +611,7 @@ fn pipeline(ctx: &Ctx) -> Result<Vec<Row>> {
     if from_monitor.is_empty() {
         bail!("guardian logged no timestamped `route reinstalled` line after {n} deletions");
     }
-    let drops = metric(&after, "guardian_attribution_drops");
+    let drops = metric(&after, "guardian_attribution_drops_total");
     let records = metric(&after, "guardian_attribution_records_total")
         .map(|a| a - metric(&before, "guardian_attribution_records_total").unwrap_or(0.0));
     let overruns_metric = metric(&after, "guardian_netlink_overruns_total");
@@ -687,7 +687,7 @@ fn pipeline(ctx: &Ctx) -> Result<Vec<Row>> {
             None,
         ),
         row(
-            format!("guardian_attribution_drops after {label} deletions"),
+            format!("guardian_attribution_drops_total after {label} deletions"),
             drops.unwrap_or(f64::NAN),
             "records",
             Some("= 0".into()),
@@ -747,8 +747,8 @@ mod tests {
 
     #[test]
     fn metrics_lines() {
-        let text = "# HELP x\nguardian_attribution_drops 3\nguardian_attribution_records_total 12\n";
-        assert_eq!(metric(text, "guardian_attribution_drops"), Some(3.0));
+        let text = "# HELP x\nguardian_attribution_drops_total 3\nguardian_attribution_records_total 12\n";
+        assert_eq!(metric(text, "guardian_attribution_drops_total"), Some(3.0));
         assert_eq!(metric(text, "guardian_attribution_records_total"), Some(12.0));
         assert_eq!(metric(text, "guardian_attribution"), None);
     }

@@ -1,0 +1,65 @@
+//! `guardian man DIR` (hidden): writes the man pages, `guardian.1` and one
+//! `guardian-SUBCOMMAND.1` per visible subcommand (clap_mangen), into DIR.
+//! `cargo xtask man` runs it into `target/man`; the pages are not committed.
+
+use super::{Cli, Failure};
+use clap::CommandFactory;
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The folder to write the pages into (created if missing)
+    dir: PathBuf,
+}
+
+/// Every page as (file name, roff text): the visible subcommands, then
+/// `guardian.1`, as `clap_mangen::generate_to` would write them.
+pub fn pages() -> Vec<(String, Vec<u8>)> {
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    cmd.build();
+    let mut pages = Vec::new();
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        pages.push(render(sub.clone()));
+    }
+    pages.push(render(cmd));
+    pages
+}
+
+fn render(cmd: clap::Command) -> (String, Vec<u8>) {
+    let man = clap_mangen::Man::new(cmd);
+    let mut text = Vec::new();
+    man.render(&mut text).expect("writing to a Vec cannot fail");
+    (man.get_filename(), text)
+}
+
+pub fn execute(args: Args) -> Result<(), Failure> {
+    let fail = |what: &str, e: std::io::Error| Failure::new(1, format!("cannot write {what}: {e}"));
+    std::fs::create_dir_all(&args.dir).map_err(|e| fail(&args.dir.display().to_string(), e))?;
+    for (name, text) in pages() {
+        let path = args.dir.join(&name);
+        std::fs::write(&path, text).map_err(|e| fail(&path.display().to_string(), e))?;
+        println!("{}", path.display());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn there_is_a_page_for_guardian_and_each_subcommand_and_the_main_page_lists_them() {
+        let pages = pages();
+        let names: Vec<&str> = pages.iter().map(|(name, _)| name.as_str()).collect();
+        let main = &pages.iter().find(|(name, _)| name == "guardian.1").expect("guardian.1").1;
+        let main = String::from_utf8_lossy(main);
+        for sub in crate::cli::tests::visible_subcommands() {
+            let page = format!("guardian-{sub}.1");
+            assert!(names.contains(&page.as_str()), "no {page} among {names:?}");
+            // roff escapes the hyphens of `admin-down` (admin\-down).
+            assert!(main.contains(&sub.replace('-', "\\-")), "guardian.1 does not list `{sub}`");
+        }
+        assert!(!names.iter().any(|n| n.contains("ebpf-variant") || *n == "guardian-man.1"), "{names:?}");
+        assert!(main.contains(crate::GIT_REVISION), "guardian.1 names the version and revision");
+    }
+}
