@@ -27,6 +27,7 @@ pub mod privileges;
 pub mod reconcile;
 pub mod route;
 pub mod sources;
+pub mod systemd;
 #[cfg(test)]
 mod test_netns;
 pub mod time;

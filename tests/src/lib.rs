@@ -20,6 +20,8 @@
 //!   (liveness peers of each other);
 //! - [`sessions`]: `guardian sessions --json` and waiting for a state;
 //! - [`nft`]: nftables rules in a namespace (cut or thin out traffic);
+//! - [`notify`]: a stand-in for systemd's `NOTIFY_SOCKET` that keeps
+//!   what the daemon sends (READY=1, STATUS=, WATCHDOG=1, ...);
 //! - [`metrics`]: fetching `/metrics` from inside a namespace (a thread that
 //!   joins the namespace with setns and speaks HTTP/1.1 over a TcpStream: no
 //!   curl, no helper binary);
@@ -42,6 +44,7 @@ pub mod metrics;
 pub mod monitor;
 pub mod netns;
 pub mod nft;
+pub mod notify;
 pub mod pair;
 pub mod probe;
 pub mod sessions;

@@ -1,6 +1,7 @@
-//! SIGHUP reloads the configuration: withdrawn routes go (and stay gone),
-//! new ones are installed, unchanged ones are not touched; a bad file keeps
-//! the old configuration.
+//! SIGHUP and `guardian reload` reload the configuration: withdrawn routes
+//! go (and stay gone), new ones are installed, unchanged ones are not
+//! touched; a bad file keeps the old configuration. `guardian reload`
+//! answers once the file is applied, or exits 2 with its error.
 
 use guardian_tests::ip::{self, Family};
 use guardian_tests::logs::{self, field, route_msg};
@@ -182,4 +183,80 @@ fn many_reloads_in_a_row_leave_a_consistent_state() {
     let rec = d.reconcile();
     assert_eq!(rec["checked"], 1, "{rec}");
     assert!(ip::find(&ns, &b.dst, "100").is_none(), "withdrawn route came back");
+}
+
+#[test]
+fn reload_command_answers_once_the_new_file_is_applied() {
+    require_netns!();
+    let ns = Netns::with_link();
+    let (keep, gone, new) = (r("10.9.1.0/24"), r("10.9.2.0/24"), r("10.9.3.0/24"));
+    let d = Daemon::start(&ns, &Config::new().routes([keep.clone(), gone.clone()]));
+    ip::wait_installed(&ns, &gone, SHORT);
+    d.write_config(&Config::new().routes([keep.clone(), new.clone()]));
+    let out = d.cli(&["reload"]);
+    assert!(out.success(), "{out:?}");
+    assert!(out.stdout.contains("1 route added, 1 removed, 0 changed, 1 unchanged"), "{out:?}");
+    // Already done when the command returns: no waiting.
+    assert!(ip::find(&ns, &new.dst, "100").is_some_and(|k| k.is_installed(&new)), "new route not installed yet");
+    assert!(ip::find(&ns, &gone.dst, "100").is_none(), "removed route still there");
+    // --json: the same counts.
+    d.write_config(&Config::new().route(keep.clone()));
+    let json = d.cli_json(&["reload", "--json"]);
+    assert_eq!((json["removed"].as_u64(), json["unchanged"].as_u64()), (Some(1), Some(1)), "{json}");
+    assert!(ip::find(&ns, &new.dst, "100").is_none(), "removed route still there");
+}
+
+#[test]
+fn reload_command_with_a_bad_file_exits_2_naming_the_line_and_keeps_the_old_routes() {
+    require_netns!();
+    let ns = Netns::with_link();
+    let (a, b) = (r("10.9.1.0/24"), r("10.9.2.0/24"));
+    let d = Daemon::start(&ns, &Config::new().routes([a.clone(), b.clone()]));
+    ip::wait_installed(&ns, &b, SHORT);
+    // Line 8: an IPv6 route via an IPv4 gateway.
+    d.write_config_text(&format!(
+        "[[route]]\ndst = \"10.9.1.0/24\"\nvia = \"{GW4}\"\ntable = 100\n\n[[route]]\ndst = \"2001:db8:9::/64\"\nvia = \"{GW4}\"\n"
+    ));
+    let mark = d.log_mark();
+    let out = d.cli(&["reload"]);
+    out.assert_no_panic();
+    assert_eq!(out.code(), 2, "{out:?}");
+    assert!(out.stderr.starts_with("error: "), "{out:?}");
+    assert!(out.stderr.contains("line 8"), "the error names the line: {out:?}");
+    assert!(out.stderr.contains("the old configuration keeps running"), "{out:?}");
+    assert_eq!(out.stderr.lines().count(), 1, "one line: {out:?}");
+    d.wait_log_from(mark, RELOAD_FAILED, msg(RELOAD_FAILED), SHORT);
+    // Both old routes are still guarded.
+    ns.ip(&["route", "del", &b.dst, "table", "100"]);
+    d.wait_log_from(mark, "route reinstalled (old config)", route_msg("route reinstalled", &b.dst), SHORT);
+    ip::wait_installed(&ns, &b, SHORT);
+    ip::wait_installed(&ns, &a, SHORT);
+    assert_eq!(d.status()["routes"]["desired"], 2);
+    // A file that is gone is a configuration error too.
+    std::fs::remove_file(d.dir().path().join("guardian.toml")).unwrap();
+    let out = d.cli(&["reload"]);
+    assert_eq!(out.code(), 2, "{out:?}");
+    assert!(out.stderr.contains("cannot read configuration"), "{out:?}");
+}
+
+#[test]
+fn reload_command_on_the_embedded_default_says_there_is_no_file() {
+    require_netns!();
+    let ns = Netns::with_link();
+    let d = Daemon::builder(&ns).spawn();
+    d.wait_ready(guardian_tests::wait::LONG);
+    let out = d.cli(&["reload"]);
+    out.assert_no_panic();
+    assert_eq!(out.code(), 2, "{out:?}");
+    assert!(out.stderr.contains("embedded default configuration") && out.stderr.contains("--config"), "{out:?}");
+    // SIGHUP is refused the same way, and the daemon runs on.
+    let mark = d.log_mark();
+    d.sighup();
+    d.wait_log_from(
+        mark,
+        "reload refused",
+        |v| logs::message(v).is_some_and(|m| m.contains("embedded default")),
+        SHORT,
+    );
+    assert_eq!(d.status()["ready"], true);
 }

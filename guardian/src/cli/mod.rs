@@ -8,6 +8,7 @@ mod deletions;
 mod ebpf_variant;
 mod man;
 mod reconcile;
+mod reload;
 mod routes;
 mod run;
 mod sessions;
@@ -48,6 +49,8 @@ pub enum Command {
     Routes(routes::Args),
     /// Run a reconcile cycle now
     Reconcile(reconcile::Args),
+    /// Make the running daemon re-read its configuration file; exits 2 (and the old one runs on) if it is invalid
+    Reload(reload::Args),
     /// List recent deletions of guarded routes and who made them
     Deletions(deletions::Args),
     /// List the liveness sessions and their state
@@ -80,8 +83,16 @@ impl Failure {
 }
 
 impl From<ClientError> for Failure {
+    /// The daemon's refusals keep the README's exit codes: a request that
+    /// is wrong (400) or a configuration it refuses (422) is 2, a caller
+    /// without the right (403) is 3; the rest (unreachable, 404, 409) is 1.
     fn from(e: ClientError) -> Failure {
-        Failure::new(1, e)
+        let code = match &e {
+            ClientError::Status { status: 400 | 422, .. } => 2,
+            ClientError::Status { status: 403, .. } => 3,
+            _ => 1,
+        };
+        Failure::new(code, e)
     }
 }
 
@@ -101,6 +112,7 @@ impl Cli {
             Command::Status(args) => status::execute(args, &client_socket()),
             Command::Routes(args) => routes::execute(args, &client_socket()),
             Command::Reconcile(args) => reconcile::execute(args, &client_socket()),
+            Command::Reload(args) => reload::execute(args, &client_socket()),
             Command::Deletions(args) => deletions::execute(args, &client_socket()),
             Command::Sessions(args) => sessions::execute(args, &client_socket()),
             Command::AdminDown(args) => admin_down::execute(args, &client_socket()),

@@ -86,6 +86,9 @@ pub struct AttributionConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DaemonConfig {
     pub control_socket: PathBuf,
+    /// The group the control socket is given (mode 0660), so its members
+    /// run the read-only commands; `None`: mode 0600, owner only.
+    pub control_socket_group: Option<String>,
     /// `None` when metrics are off.
     pub metrics_listen: Option<SocketAddr>,
     pub route_protocol: u8,
@@ -137,6 +140,7 @@ struct File {
 #[serde(default, deny_unknown_fields)]
 struct DaemonSection {
     control_socket: PathBuf,
+    control_socket_group: Option<Spanned<String>>,
     metrics_listen: Spanned<String>,
     route_protocol: Spanned<units::ProtocolText>,
     #[serde(deserialize_with = "units::size")]
@@ -148,6 +152,7 @@ impl Default for DaemonSection {
     fn default() -> Self {
         DaemonSection {
             control_socket: PathBuf::from(DEFAULT_CONTROL_SOCKET),
+            control_socket_group: None,
             metrics_listen: Spanned::new(0..0, DEFAULT_METRICS_LISTEN.to_owned()),
             route_protocol: Spanned::new(0..0, units::ProtocolText(DEFAULT_ROUTE_PROTOCOL.to_string())),
             // Big enough for a flush of ~10k routes between two reads.
@@ -298,8 +303,21 @@ impl Config {
         }
         let route_protocol = own_protocol(&d.route_protocol.get_ref().0, protocols)
             .map_err(|e| at(d.route_protocol.span(), "daemon.route_protocol", e))?;
+        let control_socket_group = match d.control_socket_group {
+            None => None,
+            Some(group) => {
+                let name = group.get_ref();
+                // What groupadd accepts: no empty name, no separators.
+                if name.is_empty() || name.len() > 32 || name.contains([':', ',', '/', ' ', '\n']) {
+                    let message = format!("{name:?} is not a group name, e.g. \"guardian-ctl\"");
+                    return Err(at(group.span(), "daemon.control_socket_group", message));
+                }
+                Some(name.clone())
+            }
+        };
         let daemon = DaemonConfig {
             control_socket: d.control_socket,
+            control_socket_group,
             metrics_listen,
             route_protocol,
             netlink_rcvbuf: d.netlink_rcvbuf,

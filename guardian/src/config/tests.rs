@@ -287,3 +287,12 @@ fn the_packaged_rt_protos_file_names_the_default_protocol_guardian() {
     let c = Config::from_toml_with("[daemon]\nroute_protocol = \"guardian\"\n", "t", &protocols).unwrap();
     assert_eq!(c.daemon.route_protocol, DEFAULT_ROUTE_PROTOCOL);
 }
+
+#[test]
+fn control_socket_group_is_a_group_name() {
+    let c = parse("[daemon]\ncontrol_socket_group = \"guardian-ctl\"\n").unwrap();
+    assert_eq!(c.daemon.control_socket_group.as_deref(), Some("guardian-ctl"));
+    assert_eq!(parse("").unwrap().daemon.control_socket_group, None);
+    let e = parse("[daemon]\n\ncontrol_socket_group = \"a:b\"\n").unwrap_err();
+    assert!(e.contains("line 3") && e.contains("daemon.control_socket_group"), "{e}");
+}

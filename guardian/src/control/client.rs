@@ -12,7 +12,7 @@ use tokio::net::UnixStream;
 pub enum ClientError {
     #[error("cannot reach guardian at {path}: {source} (is the daemon running? choose it with --control-socket or GUARDIAN_SOCKET)")]
     Connect { path: PathBuf, source: std::io::Error },
-    #[error("permission denied on {0}: the control socket is mode 0600, run this as the daemon's user (root)")]
+    #[error("permission denied on {0}: run this as root (or the daemon's user), or as a member of the group daemon.control_socket_group names (e.g. guardian-ctl) for read-only commands")]
     Permission(PathBuf),
     #[error("control request failed: {0}")]
     Http(#[from] hyper::Error),

@@ -1,9 +1,17 @@
-//! The control API: HTTP+JSON on a Unix socket (mode 0600), and the
-//! Prometheus endpoint on TCP.
+//! The control API: HTTP+JSON on a Unix socket, and the Prometheus
+//! endpoint on TCP.
 //!
 //! `GET /v1/status` is answered from the reconciler's published status, so
 //! it works even while a long initial sync keeps the reconciler busy;
-//! `GET /v1/routes` and `POST /v1/reconcile` go to the reconciler.
+//! `GET /v1/routes` and `POST /v1/reconcile` go to the reconciler;
+//! `POST /v1/reload` to the daemon's reload task, answered once the file is
+//! applied or refused.
+//!
+//! Who may ask: whoever can open the socket (mode 0600, or 0660 with
+//! `daemon.control_socket_group`) may read (`GET`). Requests that change
+//! the daemon's state (every `POST`) are refused with 403 unless the peer
+//! (SO_PEERCRED) is root or the daemon's own user: a member of the
+//! socket's group watches, it does not steer.
 
 pub mod client;
 
@@ -11,9 +19,10 @@ use crate::attribution::Query as AttributionQuery;
 use crate::liveness::engine::SessionView;
 use crate::liveness::task::LivenessHandle;
 use crate::messages::api::{AdminReport, ErrorBody, SessionInfo, Status};
+use crate::messages::{ReloadError, ReloadRequest};
 use crate::metrics::Metrics;
 use crate::reconcile::Command;
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -33,6 +42,40 @@ struct Control {
     started: std::time::Instant,
     /// How deleters are attributed (`ebpf (hook=...)`): fixed at start.
     attribution: String,
+    reloads: mpsc::Sender<ReloadRequest>,
+    /// The daemon's effective uid: its own user may change its state.
+    own_uid: u32,
+}
+
+/// Who is on the other end of a control connection (SO_PEERCRED);
+/// `uid` is `None` when the kernel could not say.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer {
+    pub uid: Option<u32>,
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::UnixListener>> for Peer {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::UnixListener>) -> Peer {
+        Peer { uid: stream.io().peer_cred().ok().map(|c| c.uid()) }
+    }
+}
+
+impl Control {
+    /// `None` when `peer` may change the daemon's state, else the 403.
+    fn refuse_unless_privileged(&self, peer: Peer, what: &str) -> Option<Response> {
+        match peer.uid {
+            Some(uid) if uid == 0 || uid == self.own_uid => None,
+            uid => {
+                let who = uid.map_or("an unknown user".to_owned(), |u| format!("uid {u}"));
+                let body = ErrorBody {
+                    error: format!(
+                        "{what} changes the daemon's state, which only root or guardian's own user may do ({who} may only read: status, routes, sessions, deletions)"
+                    ),
+                };
+                Some((StatusCode::FORBIDDEN, Json(body)).into_response())
+            }
+        }
+    }
 }
 
 pub fn control_router(
@@ -40,9 +83,12 @@ pub fn control_router(
     commands: mpsc::Sender<Command>,
     queries: mpsc::Sender<AttributionQuery>,
     liveness: LivenessHandle,
+    reloads: mpsc::Sender<ReloadRequest>,
     started: std::time::Instant,
     attribution: String,
 ) -> Router {
+    // SAFETY: geteuid has no preconditions.
+    let own_uid = unsafe { libc::geteuid() };
     Router::new()
         .route("/v1/status", get(status_handler))
         .route("/v1/routes", get(routes_handler))
@@ -51,7 +97,32 @@ pub fn control_router(
         .route("/v1/sessions", get(sessions_handler))
         .route("/v1/sessions/{peer}/admin-down", post(admin_down_handler))
         .route("/v1/sessions/{peer}/admin-up", post(admin_up_handler))
-        .with_state(Control { status, commands, queries, liveness, started, attribution })
+        .route("/v1/reload", post(reload_handler))
+        .with_state(Control { status, commands, queries, liveness, started, attribution, reloads, own_uid })
+}
+
+async fn reload_handler(State(c): State<Control>, ConnectInfo(peer): ConnectInfo<Peer>) -> Response {
+    if let Some(refused) = c.refuse_unless_privileged(peer, "reload") {
+        return refused;
+    }
+    let (reply, rx) = oneshot::channel();
+    if c.reloads.send(ReloadRequest { reply: Some(reply) }).await.is_err() {
+        return unavailable();
+    }
+    match rx.await {
+        Ok(Ok(report)) => Json(report).into_response(),
+        Ok(Err(e)) => {
+            // The CLI turns 400 and 422 into exit 2 (usage, configuration)
+            // and 409 into 1 (the host refused: a port in use).
+            let status = match e {
+                ReloadError::NoFile => StatusCode::BAD_REQUEST,
+                ReloadError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                ReloadError::Refused(_) => StatusCode::CONFLICT,
+            };
+            (status, Json(ErrorBody { error: e.to_string() })).into_response()
+        }
+        Err(_) => unavailable(),
+    }
 }
 
 async fn sessions_handler(State(c): State<Control>) -> Response {
@@ -61,15 +132,26 @@ async fn sessions_handler(State(c): State<Control>) -> Response {
     }
 }
 
-async fn admin_down_handler(State(c): State<Control>, Path(peer): Path<String>) -> Response {
-    admin(&c, &peer, false).await
+async fn admin_down_handler(
+    State(c): State<Control>,
+    ConnectInfo(who): ConnectInfo<Peer>,
+    Path(peer): Path<String>,
+) -> Response {
+    admin(&c, who, &peer, false).await
 }
 
-async fn admin_up_handler(State(c): State<Control>, Path(peer): Path<String>) -> Response {
-    admin(&c, &peer, true).await
+async fn admin_up_handler(
+    State(c): State<Control>,
+    ConnectInfo(who): ConnectInfo<Peer>,
+    Path(peer): Path<String>,
+) -> Response {
+    admin(&c, who, &peer, true).await
 }
 
-async fn admin(c: &Control, peer: &str, up: bool) -> Response {
+async fn admin(c: &Control, who: Peer, peer: &str, up: bool) -> Response {
+    if let Some(refused) = c.refuse_unless_privileged(who, if up { "admin-up" } else { "admin-down" }) {
+        return refused;
+    }
     let Ok(addr) = peer.parse::<IpAddr>() else {
         let body = ErrorBody { error: format!("{peer:?} is not an IP address") };
         return (StatusCode::BAD_REQUEST, Json(body)).into_response();
@@ -142,7 +224,10 @@ async fn routes_handler(State(c): State<Control>) -> Response {
     ask(&c, Command::Routes).await
 }
 
-async fn reconcile_handler(State(c): State<Control>) -> Response {
+async fn reconcile_handler(State(c): State<Control>, ConnectInfo(peer): ConnectInfo<Peer>) -> Response {
+    if let Some(refused) = c.refuse_unless_privileged(peer, "reconcile") {
+        return refused;
+    }
     ask(&c, Command::Reconcile).await
 }
 

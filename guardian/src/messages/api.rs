@@ -106,3 +106,17 @@ pub struct AdminReport {
 pub struct ErrorBody {
     pub error: String,
 }
+
+/// The answer to `POST /v1/reload`: the file's routes compared with the
+/// ones the daemon kept before, once the changes are in the kernel.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReloadReport {
+    /// The file re-read.
+    pub config: String,
+    pub added: usize,
+    pub removed: usize,
+    pub changed: usize,
+    pub unchanged: usize,
+    /// Routes another source of higher precedence holds.
+    pub shadowed: usize,
+}

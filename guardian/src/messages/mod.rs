@@ -1,8 +1,9 @@
 //! The types that pass between guardian's tasks, and nothing else: desired
 //! routes (sources -> reconciler), route events (kernel monitor ->
 //! reconciler), repairs and their causes
-//! (reconciler -> attribution), liveness verdicts (liveness -> reconciler)
-//! and the snapshots the control API serves (`api`).
+//! (reconciler -> attribution), liveness verdicts (liveness -> reconciler),
+//! the snapshots the control API serves (`api`) and reload requests
+//! (signal or control API -> the daemon's reload task).
 //!
 //! A leaf: it imports only [`crate::route`] (the route model) and outside
 //! crates, so producer and consumer both import down into it and no two
@@ -13,9 +14,11 @@ pub mod api;
 mod desired;
 mod events;
 mod gate;
+mod reload;
 mod repair;
 
 pub use desired::{Change, DesiredRoute, DesiredRoutes, Source, SourceKind, SourceReport, SourceUpdate};
 pub use events::{Event, EventBatch, KernelRoute, Link, Requester};
 pub use gate::Gate;
+pub use reload::{ReloadError, ReloadRequest};
 pub use repair::{Cause, Noticed, Repaired};

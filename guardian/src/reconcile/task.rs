@@ -7,7 +7,12 @@
 //!  liveness ─────────Gate────────▶ │ Core │ ◀──results, dumped routes─────────┘
 //!  control API ─────Command──────▶ └──────┘ ──Repaired──▶ attribution task
 //!  timers (Core::next_wakeup) ──────▲        ──watch<Status>──▶ control API
+//!                                           ──WATCHDOG=1──▶ service manager
 //! ```
+//!
+//! The loop pets the service manager's watchdog (when it has one) after
+//! every wake-up, and wakes up at least as often as the watchdog wants, so
+//! a reconciler wedged in an exchange stops petting and gets restarted.
 //!
 //! Each input is one exchange: hand it to the core with the time, perform
 //! the kernel operations it returns in order, report their results back.
@@ -19,6 +24,7 @@ use crate::kernel::KernelError;
 use crate::messages::api::{CycleReport, Status};
 use crate::messages::{EventBatch, Gate, Repaired, SourceKind, SourceReport, SourceUpdate};
 use crate::metrics::Metrics;
+use crate::systemd::Watchdog;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -36,6 +42,8 @@ pub struct Reconciler {
     repairs: mpsc::UnboundedSender<Repaired>,
     /// When the process started (for the uptime).
     started: std::time::Instant,
+    /// The service manager's watchdog, when it set one.
+    watchdog: Option<Watchdog>,
 }
 
 impl Reconciler {
@@ -49,7 +57,13 @@ impl Reconciler {
         started: std::time::Instant,
     ) -> Reconciler {
         let core = Core::new(settings, metrics.clone(), Instant::now());
-        Reconciler { core, writer, metrics, status, repairs, started }
+        Reconciler { core, writer, metrics, status, repairs, started, watchdog: None }
+    }
+
+    /// Pets `watchdog` from the loop (see the module's header).
+    pub fn with_watchdog(mut self, watchdog: Option<Watchdog>) -> Reconciler {
+        self.watchdog = watchdog;
+        self
     }
 
     pub async fn run(
@@ -65,7 +79,10 @@ impl Reconciler {
         }
         self.initial_sync().await;
         loop {
-            let next = self.core.next_wakeup();
+            let next = match (self.core.next_wakeup(), self.watchdog.as_ref().map(Watchdog::next)) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             tokio::select! {
                 biased;
                 batch = events.recv() => match batch {
@@ -96,6 +113,9 @@ impl Reconciler {
                 self.scan(trigger).await;
             }
             self.publish();
+            if let Some(watchdog) = &mut self.watchdog {
+                watchdog.pet_if_due(Instant::now());
+            }
         }
     }
 

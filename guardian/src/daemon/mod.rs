@@ -4,10 +4,15 @@
 //! ```text
 //! sources (config file) ──desired routes──▶ Reconciler task
 //! Monitor task ──events──▶ Reconciler task ◀──commands── control server (Unix socket)
-//! Liveness task ──gates──────────▶│ watch<Status> ──────▶ control server
+//! Liveness task ──gates──────────▶│ watch<Status> ──────▶ control server, notify task
 //!                                └ metrics ────────────▶ metrics server (TCP)
-//! signals: SIGHUP -> reload, SIGTERM/SIGINT -> shutdown
+//! SIGHUP, POST /v1/reload ──▶ reload task ──▶ liveness, reconciler (reload.rs)
+//! SIGTERM/SIGINT -> shutdown; the service manager hears READY/STATUS (notify.rs),
+//! RELOADING, STOPPING, and WATCHDOG from the reconciler's loop
 //! ```
+
+mod notify;
+mod reload;
 
 use crate::attribution::{Attribution, Attributor, DeleterLabels};
 use crate::config::{AttributionConfig, AttributionMode, Config, ConfigError};
@@ -16,13 +21,14 @@ use crate::ebpf;
 use crate::kernel::monitor::Monitor;
 use crate::kernel::routes::RouteWriter;
 use crate::kernel::KernelError;
-use crate::liveness::task::{LivenessHandle, LivenessTask};
+use crate::liveness::task::LivenessTask;
 use crate::messages::api::Status;
-use crate::messages::SourceUpdate;
+use crate::messages::ReloadRequest;
 use crate::metrics::Metrics;
 use crate::privileges;
 use crate::reconcile::{Command, Reconciler, Settings};
 use crate::sources;
+use crate::systemd::{self, Notifier, Watchdog};
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -41,6 +47,10 @@ pub enum DaemonError {
     AlreadyRunning(PathBuf),
     #[error("cannot create control socket {path}: {source}")]
     ControlSocket { path: PathBuf, source: std::io::Error },
+    #[error("daemon.control_socket_group: there is no group {0:?} on this system: create it (`groupadd --system {0}`; the Debian package creates guardian-ctl) or leave the key out")]
+    NoSuchGroup(String),
+    #[error("cannot give the control socket {path} to group {group:?}: {source} (guardian must be root or a member of the group: SupplementaryGroups={group} in its unit)")]
+    ControlGroup { path: PathBuf, group: String, source: std::io::Error },
     #[error("cannot listen for metrics on {addr}: {source} (set daemon.metrics_listen to a free address, or \"off\")")]
     Metrics { addr: SocketAddr, source: std::io::Error },
     #[error("cannot open netlink sockets: {0}")]
@@ -54,8 +64,8 @@ pub enum DaemonError {
 impl DaemonError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            DaemonError::Config(_) => 2,
-            DaemonError::MissingNetAdmin => 3,
+            DaemonError::Config(_) | DaemonError::NoSuchGroup(_) => 2,
+            DaemonError::MissingNetAdmin | DaemonError::ControlGroup { .. } => 3,
             DaemonError::Ebpf(ebpf::EbpfError::NotPermitted { .. } | ebpf::EbpfError::MemlockTooLow { .. }) => 3,
             _ => 1,
         }
@@ -74,7 +84,7 @@ pub async fn run(
         return Err(DaemonError::MissingNetAdmin);
     }
     let control_path = config.daemon.control_socket.clone();
-    let control_listener = bind_control(&control_path)?;
+    let control_listener = bind_control(&control_path, config.daemon.control_socket_group.as_deref())?;
     let result = serve(config, config_path, started, control_listener, ebpf_force).await;
     // Also when the start-up failed half-way: no socket file is left behind.
     let _ = std::fs::remove_file(&control_path);
@@ -94,6 +104,7 @@ async fn serve(
         None => None,
     };
     let metrics = Arc::new(Metrics::new());
+    let notifier = Notifier::from_env();
     // Before anything else touches the host: a liveness port another daemon
     // holds ends the start-up here.
     let (gate_tx, gate_rx) = mpsc::unbounded_channel();
@@ -119,6 +130,7 @@ async fn serve(
     };
     let labels = DeleterLabels::new(config.attribution.deleter_labels.iter().cloned())
         .expect("deleter labels are validated with the configuration");
+    let attribution_label = source.label();
     let attributor = Attributor::new(source, programs, labels, metrics.clone());
     tokio::spawn(attributor.run(repair_rx, records, query_rx));
     if config.routes.excluded > 0 {
@@ -129,12 +141,37 @@ async fn serve(
     let (source_tx, source_rx) = mpsc::channel(16);
     // In the channel before the reconciler starts: its start-up scan covers them.
     let _ = source_tx.try_send(sources::config_file::update(config.routes, None));
-    let reconciler = Reconciler::new(settings, writer, metrics.clone(), status_tx, repair_tx, started);
+    let reconciler = Reconciler::new(settings, writer, metrics.clone(), status_tx, repair_tx, started)
+        .with_watchdog(Watchdog::from_env(notifier.as_ref()));
     let reconciler = tokio::spawn(reconciler.run(event_rx, command_rx, gate_rx, source_rx));
+    if let Some(notifier) = notifier.clone() {
+        let watchdog = systemd::watchdog_interval();
+        tokio::spawn(notify::run(notifier, status_rx.clone(), metrics.clone(), attribution_label, watchdog));
+    }
 
-    let control =
-        control::control_router(status_rx, command_tx.clone(), query_tx, liveness_handle.clone(), started, attribution);
+    // A few requests may wait; a SIGHUP that finds the queue full is one
+    // too many: a reload still queued reads the file after it anyway.
+    let (reload_tx, reload_rx) = mpsc::channel(4);
+    let reloader = reload::Reloader {
+        path: config_path,
+        commands: command_tx.clone(),
+        routes: source_tx,
+        liveness: liveness_handle.clone(),
+        notifier: notifier.clone(),
+    };
+    tokio::spawn(reloader.run(reload_rx));
+
+    let control = control::control_router(
+        status_rx,
+        command_tx.clone(),
+        query_tx,
+        liveness_handle.clone(),
+        reload_tx.clone(),
+        started,
+        attribution,
+    );
     tokio::spawn(async move {
+        let control = control.into_make_service_with_connect_info::<control::Peer>();
         if let Err(e) = axum::serve(control_listener, control).await {
             tracing::error!(error = %e, "control socket server stopped");
         }
@@ -153,10 +190,16 @@ async fn serve(
     let mut interrupt = signal(SignalKind::interrupt()).expect("installing a signal handler");
     loop {
         tokio::select! {
-            _ = hangup.recv() => reload(config_path.as_deref(), &command_tx, &source_tx, &liveness_handle).await,
+            _ = hangup.recv() => {
+                tracing::info!("SIGHUP: re-reading the configuration");
+                let _ = reload_tx.try_send(ReloadRequest { reply: None });
+            }
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
         }
+    }
+    if let Some(n) = &notifier {
+        n.stopping();
     }
     let (done_tx, done_rx) = oneshot::channel();
     if command_tx.send(Command::Shutdown(done_tx)).await.is_ok() {
@@ -211,52 +254,20 @@ fn start_attribution(config: &AttributionConfig, force: ebpf::Force) -> Result<S
     }
 }
 
-/// SIGHUP: the file again, applied in an order that never leaves a route
-/// without its session: the liveness port is checked first, then the
-/// reconciler takes the settings and the file's routes, then liveness its
-/// sessions (whose verdicts it then sends again).
-async fn reload(
-    path: Option<&Path>,
-    commands: &mpsc::Sender<Command>,
-    routes: &mpsc::Sender<SourceUpdate>,
-    liveness: &LivenessHandle,
-) {
-    let Some(path) = path else {
-        tracing::info!("SIGHUP ignored: running on the embedded default configuration, there is no file to re-read");
-        return;
-    };
-    let config = match Config::load(path) {
-        Ok(config) => config,
-        Err(e) => {
-            tracing::error!(error = %e, "configuration reload failed, keeping the old configuration");
-            return;
-        }
-    };
-    let (live_config, live_routes) = (config.liveness.clone(), config.routes.liveness.clone());
-    // The new configuration's liveness port first: if it is taken, nothing
-    // of the new file is applied.
-    if let Err(e) = liveness.prepare(live_config.port, live_routes.clone()).await {
-        tracing::error!(error = %e, "configuration reload refused: its liveness port cannot be opened; keeping the old configuration");
-        return;
-    }
-    let (tx, rx) = oneshot::channel();
-    let settings = Box::new(Settings::of(&config));
-    if commands.send(Command::Configure(settings, tx)).await.is_ok() {
-        let _ = rx.await;
-    }
-    let (tx, rx) = oneshot::channel();
-    if routes.send(sources::config_file::update(config.routes, Some(tx))).await.is_ok() {
-        let _ = rx.await;
-    }
-    // After the reconciler knows which routes are gated now: the liveness
-    // task then re-sends every verdict.
-    liveness.reload(live_config, live_routes).await;
-}
-
 /// Binds the control socket, refusing to steal it from a live daemon and
-/// replacing one left behind by a dead one.
-fn bind_control(path: &Path) -> Result<UnixListener, DaemonError> {
+/// replacing one left behind by a dead one. Mode 0600, or 0660 with `group`
+/// (whose members may then read the daemon's state; control/mod.rs says
+/// what they may not do).
+fn bind_control(path: &Path, group: Option<&str>) -> Result<UnixListener, DaemonError> {
     let err = |source| DaemonError::ControlSocket { path: path.to_owned(), source };
+    let gid = match group {
+        None => None,
+        Some(name) => match nix::unistd::Group::from_name(name) {
+            Ok(Some(g)) => Some(g.gid.as_raw()),
+            Ok(None) => return Err(DaemonError::NoSuchGroup(name.to_owned())),
+            Err(e) => return Err(err(e.into())),
+        },
+    };
     if path.exists() {
         match std::os::unix::net::UnixStream::connect(path) {
             Ok(_) => return Err(DaemonError::AlreadyRunning(path.to_owned())),
@@ -277,6 +288,20 @@ fn bind_control(path: &Path) -> Result<UnixListener, DaemonError> {
         std::fs::create_dir_all(dir).map_err(err)?;
     }
     let listener = UnixListener::bind(path).map_err(err)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
+    let restrict = || -> Result<(), DaemonError> {
+        if let (Some(gid), Some(group)) = (gid, group) {
+            std::os::unix::fs::chown(path, None, Some(gid)).map_err(|source| DaemonError::ControlGroup {
+                path: path.to_owned(),
+                group: group.to_owned(),
+                source,
+            })?;
+        }
+        let mode = if gid.is_some() { 0o660 } else { 0o600 };
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(err)
+    };
+    if let Err(e) = restrict() {
+        let _ = std::fs::remove_file(path);
+        return Err(e);
+    }
     Ok(listener)
 }
