@@ -25,6 +25,7 @@
 //! - [`metrics`]: fetching `/metrics` from inside a namespace (a thread that
 //!   joins the namespace with setns and speaks HTTP/1.1 over a TcpStream: no
 //!   curl, no helper binary);
+//! - [`users`]: throw-away users and groups (the control socket's group);
 //! - [`wait`]: polling a condition with a deadline;
 //! - [`cmd`], [`tempdir`]: running commands with a deadline, temp folders.
 //!
@@ -49,6 +50,7 @@ pub mod pair;
 pub mod probe;
 pub mod sessions;
 pub mod tempdir;
+pub mod users;
 pub mod wait;
 
 pub use config::{Config, RouteSpec};
