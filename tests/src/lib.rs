@@ -25,6 +25,9 @@
 //! - [`metrics`]: fetching `/metrics` from inside a namespace (a thread that
 //!   joins the namespace with setns and speaks HTTP/1.1 over a TcpStream: no
 //!   curl, no helper binary);
+//! - [`unit`]: `packaging/guardian.service`'s settings carried out by hand
+//!   around the daemon (user, capabilities, read-only mounts, system call
+//!   filter through the `seccomp-exec` helper binary);
 //! - [`users`]: throw-away users and groups (the control socket's group);
 //! - [`wait`]: polling a condition with a deadline;
 //! - [`cmd`], [`tempdir`]: running commands with a deadline, temp folders.
@@ -50,6 +53,7 @@ pub mod pair;
 pub mod probe;
 pub mod sessions;
 pub mod tempdir;
+pub mod unit;
 pub mod users;
 pub mod wait;
 

@@ -25,6 +25,9 @@ impl NotifySocket {
         let dir = TempDir::new("notify");
         let path = dir.path().join("notify.sock");
         let socket = UnixDatagram::bind(&path).unwrap_or_else(|e| panic!("bind {}: {e}", path.display()));
+        // A daemon under another user (as the unit runs it) may send too.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).expect("chmod the notify socket");
         NotifySocket::start(socket, path.display().to_string(), Some(dir))
     }
 
