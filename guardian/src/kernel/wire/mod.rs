@@ -119,7 +119,7 @@ fn align4(n: usize) -> usize {
 /// How an errno and the kernel's extended ack read in a log line:
 /// "Nexthop device is not up (Network is down)".
 pub fn error_text(errno: i32, extack: Option<String>) -> String {
-    let text = std::io::Error::from_raw_os_error(errno.abs()).to_string();
+    let text = std::io::Error::from_raw_os_error(errno.saturating_abs()).to_string();
     match extack {
         Some(m) => format!("{m} ({text})"),
         None => text,
@@ -139,7 +139,8 @@ pub fn parse_error(payload: &[u8]) -> Option<(i32, Option<String>)> {
             }
         }
     }
-    Some((-code, message))
+    // saturating: a malformed i32::MIN must not overflow (found by fuzzing).
+    Some((code.saturating_neg(), message))
 }
 
 /// Walks `rtattr`s in place: `(type, value)` pairs; stops at the first malformed one.

@@ -154,3 +154,11 @@ fn dump_request_sets_filters_and_nothing_strict_checking_refuses() {
     // dst_len, src_len, tos and scope must be zero under strict checking.
     assert_eq!(&m.payload[..8], &[libc::AF_INET as u8, 0, 0, 0, 100, 201, 0, 0]);
 }
+
+#[test]
+fn an_error_code_of_i32_min_does_not_overflow() {
+    let payload = i32::MIN.to_ne_bytes();
+    let (errno, message) = super::parse_error(&payload).expect("an error message");
+    assert_eq!((errno, message), (i32::MAX, None));
+    assert!(!super::error_text(i32::MIN, None).is_empty());
+}
