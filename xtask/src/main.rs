@@ -30,6 +30,7 @@ mod layers;
 mod man;
 mod netlink;
 mod netns;
+mod packages;
 mod prereq;
 mod setup;
 mod test;

@@ -1,4 +1,5 @@
-//! `cargo xtask test`: build the guardian binary, then run every test of the
+//! `cargo xtask test`: install what the tests need (as root, from
+//! `.ci/test-packages`), build the guardian binary, then run every test of the
 //! workspace with `GUARDIAN_BIN` pointing at it (the integration tests in
 //! `tests/` drive that binary; cargo only sets `CARGO_BIN_EXE_guardian`
 //! inside the guardian package itself). Then the attribution tests once
@@ -32,6 +33,7 @@ pub const FORCED_VARIANTS: [&str; 8] = [
 const FORCED_FLUSH_ROUTES: &str = "10000";
 
 pub fn run(extra: &[String]) -> Result<ExitCode> {
+    crate::packages::ensure()?;
     let bin = cargo::build_guardian(Profile::Debug)?;
     let mut all = Run::default();
     let code = run_tests(&bin, extra, &[], &mut all)?;

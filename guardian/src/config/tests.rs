@@ -264,14 +264,16 @@ fn route_protocol_must_be_guardians_own_never_one_other_software_claims() {
 }
 
 /// The sample the Debian package installs as /etc/guardian/guardian.toml:
-/// valid, and with nothing to keep (safe on any host).
+/// valid, and with nothing to keep (safe on any host); its one setting
+/// gives the control socket to the group the package creates.
 #[test]
 fn the_packaged_sample_is_valid_and_keeps_nothing() {
     let text = include_str!("../../../packaging/guardian.toml");
     let sample = Config::from_toml(text, "sample").expect("the packaged sample parses");
     let default = Config::embedded_default();
     assert!(sample.routes.specs.is_empty() && sample.routes.liveness.is_empty());
-    assert_eq!(sample.daemon, default.daemon);
+    assert_eq!(sample.daemon.control_socket_group.as_deref(), Some("guardian-ctl"));
+    assert_eq!(DaemonConfig { control_socket_group: None, ..sample.daemon.clone() }, default.daemon);
     assert_eq!(sample.daemon.route_protocol, 201);
     assert_eq!(sample.reconcile, default.reconcile);
     assert_eq!(sample.attribution, default.attribution);
