@@ -1,28 +1,30 @@
-//! BIRD 2 as the other end of the liveness interop tests: `bird -f` run by
-//! the test inside a namespace, with its own configuration, control socket
-//! and pid file in a temporary folder, and `birdc` to ask what it sees.
+//! BIRD 2, the other end of the liveness interop tests and the floor of
+//! the liveness benchmark: `bird -f` inside a namespace, with its own
+//! configuration, control socket and pid file in a temporary folder, and
+//! `birdc` to ask what it sees.
 //!
 //! [`Bird`] is a guard like [`crate::Daemon`]: dropping it sends SIGTERM,
 //! then SIGKILL after a deadline, and waits for the process, also when the
-//! test panicked. Its log (`log stderr all;` in the configuration) is
-//! echoed to the test's stderr and kept, for assertions on what it logged.
+//! test panicked. Its stderr (its log, with `log stderr all;` in the
+//! configuration) is kept, and echoed to the test's stderr unless
+//! [`BirdBuilder::quiet`].
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::cmd::{self, Output, CMD_TIMEOUT};
+use crate::cmd::{self, Exited, Output, CMD_TIMEOUT};
 use crate::logs::Logs;
 use crate::netns::Netns;
 use crate::tempdir::TempDir;
 use crate::wait;
 
 /// How long Drop waits after SIGTERM before SIGKILL.
-const STOP_GRACE: Duration = Duration::from_secs(5);
+const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// One line of `birdc show bfd sessions`.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,7 +67,7 @@ pub fn parse_bfd_sessions(text: &str) -> Vec<BfdSession> {
 }
 
 pub struct Bird {
-    child: Child,
+    child: Mutex<Child>,
     pid: i32,
     socket: PathBuf,
     logs: Arc<Logs>,
@@ -74,30 +76,54 @@ pub struct Bird {
     _dir: TempDir,
 }
 
-impl Bird {
-    /// Writes `config` to `<tmp>/bird.conf`, starts `bird -c CONF -s SOCK
-    /// -P PID -f` in `ns` and waits until `birdc` answers on its socket.
-    /// Panics (with BIRD's log) when BIRD exits first, e.g. on a
-    /// configuration error.
-    pub fn start(ns: &Netns, config: &str) -> Bird {
+/// How to start BIRD; see [`Bird::builder`].
+pub struct BirdBuilder<'a> {
+    ns: &'a Netns,
+    config: String,
+    env: Vec<(String, String)>,
+    echo: bool,
+}
+
+impl BirdBuilder<'_> {
+    /// An environment variable for BIRD (e.g. `TZ=UTC`, so the timestamps
+    /// of a log file it writes are UTC).
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Keep BIRD's stderr without echoing it to the test's stderr.
+    pub fn quiet(mut self) -> Self {
+        self.echo = false;
+        self
+    }
+
+    /// Writes the configuration to `<tmp>/bird.conf`, has `bird -p` check
+    /// it, starts `bird -c CONF -s SOCK -P PID -f` in the namespace and
+    /// waits until `birdc` answers on its socket. Panics (with BIRD's
+    /// words) when it rejects the configuration or exits first.
+    pub fn start(self) -> Bird {
         let dir = TempDir::new("bird");
-        let conf = dir.write("bird.conf", config);
+        let conf = dir.write("bird.conf", &self.config);
+        let check = cmd::run(Command::new("bird").arg("-p").arg("-c").arg(&conf), CMD_TIMEOUT);
+        assert!(check.success(), "BIRD rejects {}: {}", conf.display(), check.stderr.trim());
         let socket = dir.path().join("bird.ctl");
         let pidfile = dir.path().join("bird.pid");
-        let mut c = ns.exec("bird");
+        let mut c = self.ns.exec("bird");
         c.arg("-c").arg(&conf).arg("-s").arg(&socket).arg("-P").arg(&pidfile).arg("-f");
+        c.envs(self.env.iter().map(|(k, v)| (k, v)));
         c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = c.spawn().unwrap_or_else(|e| panic!("cannot start {c:?}: {e}"));
         let pid = child.id() as i32;
-        let tag = format!("bird {} pid {pid}", ns.name());
-        let (logs, reader) = Logs::collect(child.stderr.take().expect("piped stderr"), tag.clone());
-        let _ = Logs::collect(child.stdout.take().expect("piped stdout"), format!("{tag} stdout"));
-        let mut bird = Bird { child, pid, socket, logs, reader: Some(reader), _dir: dir };
+        let tag = self.echo.then(|| format!("bird {} pid {pid}", self.ns.name()));
+        let (logs, reader) = Logs::collect_echo(child.stderr.take().expect("piped stderr"), tag.clone());
+        let _ = Logs::collect_echo(child.stdout.take().expect("piped stdout"), tag.map(|t| format!("{t} stdout")));
+        let bird = Bird { child: Mutex::new(child), pid, socket, logs, reader: Some(reader), _dir: dir };
         wait::until("BIRD answering on its control socket", wait::SHORT, || {
-            if let Ok(Some(status)) = bird.child.try_wait() {
-                panic!("bird exited ({status}) before it was ready; its log: {:?}", bird.logs.snapshot());
+            if let Err(exited) = bird.check_alive() {
+                panic!("BIRD did not get ready: {exited}");
             }
-            let out = birdc(&bird.socket, &["show", "status"]);
+            let out = bird.birdc(&["show", "status"]);
             if out.stdout.contains("Daemon is up and running") {
                 Ok(())
             } else {
@@ -105,6 +131,19 @@ impl Bird {
             }
         });
         bird
+    }
+}
+
+impl Bird {
+    /// [`Bird::builder`]`(ns, config).start()`.
+    pub fn start(ns: &Netns, config: &str) -> Bird {
+        Bird::builder(ns, config).start()
+    }
+
+    /// BIRD in `ns` with `config` (the text of `bird.conf`; `log stderr
+    /// all;` makes its log lines [`Bird::logs`]).
+    pub fn builder<'a>(ns: &'a Netns, config: &str) -> BirdBuilder<'a> {
+        BirdBuilder { ns, config: config.to_owned(), env: Vec::new(), echo: true }
     }
 
     pub fn pid(&self) -> i32 {
@@ -115,7 +154,7 @@ impl Bird {
         &self.socket
     }
 
-    /// BIRD's log lines so far (JSON strings).
+    /// BIRD's stderr lines so far (JSON strings).
     pub fn logs(&self) -> &Logs {
         &self.logs
     }
@@ -129,9 +168,8 @@ impl Bird {
     /// containing `needle`.
     pub fn log_lines_from(&self, mark: usize, needle: &str) -> Vec<String> {
         self.logs
-            .snapshot()
+            .lines_from(mark)
             .iter()
-            .skip(mark)
             .filter_map(Value::as_str)
             .filter(|line| line.contains(needle))
             .map(str::to_owned)
@@ -141,14 +179,22 @@ impl Bird {
     /// `birdc -s <socket> <args>` (run outside the namespace: the socket is
     /// a path on the shared filesystem), whatever its exit status.
     pub fn birdc(&self, args: &[&str]) -> Output {
-        birdc(&self.socket, args)
+        cmd::run(Command::new("birdc").arg("-s").arg(&self.socket).args(args), CMD_TIMEOUT)
     }
 
-    /// `birdc show bfd sessions`, parsed.
-    pub fn bfd_sessions(&self) -> Vec<BfdSession> {
+    /// `birdc show bfd sessions`, parsed; `Err` with birdc's words when it
+    /// could not ask (a BIRD busy with 1,000 sessions may answer late).
+    pub fn try_bfd_sessions(&self) -> std::io::Result<Vec<BfdSession>> {
         let out = self.birdc(&["show", "bfd", "sessions"]);
-        assert!(out.success(), "birdc show bfd sessions failed: {out:?}");
-        parse_bfd_sessions(&out.stdout)
+        if !out.success() || out.stdout.contains("Unable to connect") {
+            return Err(std::io::Error::other(format!("birdc show bfd sessions: {out:?}")));
+        }
+        Ok(parse_bfd_sessions(&out.stdout))
+    }
+
+    /// `birdc show bfd sessions`, parsed; panics when birdc fails.
+    pub fn bfd_sessions(&self) -> Vec<BfdSession> {
+        self.try_bfd_sessions().unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Polls `birdc show bfd sessions` until the session with `address` is
@@ -162,26 +208,38 @@ impl Bird {
             }
         })
     }
-}
 
-fn birdc(socket: &Path, args: &[&str]) -> Output {
-    cmd::run(Command::new("birdc").arg("-s").arg(socket).args(args), CMD_TIMEOUT)
+    /// Exit status when BIRD has exited (reaps it), else None.
+    pub fn try_status(&self) -> Option<ExitStatus> {
+        self.child.lock().unwrap_or_else(|e| e.into_inner()).try_wait().ok().flatten()
+    }
+
+    /// `Err` when BIRD has exited, with the end of its log.
+    pub fn check_alive(&self) -> Result<(), Exited> {
+        match self.try_status() {
+            None => Ok(()),
+            Some(status) => {
+                Err(Exited { what: format!("bird pid {}", self.pid), status, log_tail: self.logs.tail(20) })
+            }
+        }
+    }
 }
 
 impl Drop for Bird {
     fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
+        let child = self.child.get_mut().unwrap_or_else(|e| e.into_inner());
+        if let Ok(None) = child.try_wait() {
             // SAFETY: kill(2) on our own child, not yet reaped.
             unsafe { libc::kill(self.pid, libc::SIGTERM) };
             let deadline = Instant::now() + STOP_GRACE;
-            while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+            while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
                 std::thread::sleep(Duration::from_millis(20));
             }
-            if let Ok(None) = self.child.try_wait() {
+            if let Ok(None) = child.try_wait() {
                 eprintln!("bird {} ignored SIGTERM for {STOP_GRACE:?}; SIGKILL", self.pid);
-                let _ = self.child.kill();
+                let _ = child.kill();
             }
-            let _ = self.child.wait();
+            let _ = child.wait();
         }
         if let Some(h) = self.reader.take() {
             let _ = h.join();
@@ -190,35 +248,4 @@ impl Drop for Bird {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bfd_sessions_are_parsed_from_birdc_output() {
-        let text = "BIRD 2.0.12 ready.\nbfd1:\n\
-            IP address                Interface  State      Since         Interval  Timeout\n\
-            192.0.2.1                 vb         Up         13:47:28.420    0.100    0.300\n\
-            2001:db8::1               vb         Down       2026-11-25      1.000    0.000\n";
-        let sessions = parse_bfd_sessions(text);
-        assert_eq!(
-            sessions,
-            vec![
-                BfdSession {
-                    address: "192.0.2.1".into(),
-                    interface: "vb".into(),
-                    state: "Up".into(),
-                    interval: 0.1,
-                    timeout: 0.3
-                },
-                BfdSession {
-                    address: "2001:db8::1".into(),
-                    interface: "vb".into(),
-                    state: "Down".into(),
-                    interval: 1.0,
-                    timeout: 0.0
-                },
-            ]
-        );
-        assert!(parse_bfd_sessions("BIRD 2.0.12 ready.\nbfd1:\nIP address  Interface  State\n").is_empty());
-    }
-}
+mod tests;

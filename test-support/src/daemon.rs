@@ -1,8 +1,11 @@
-//! The `guardian` daemon under test, run inside a namespace, and its CLI.
+//! The real `guardian` binary, run inside a namespace and driven only
+//! through its contract: command line, JSON logs on stderr, control
+//! socket.
 //!
 //! [`Daemon`] is a guard: dropping it sends SIGTERM, then SIGKILL after a
 //! deadline, and waits for the process, also when the test panicked.
 
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
@@ -11,8 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::bin::guardian_bin;
-use crate::cmd::{self, Output};
+use crate::cmd::{self, Exited, Output};
 use crate::config::Config;
 use crate::logs::{self, Logs};
 use crate::netns::Netns;
@@ -21,13 +23,45 @@ use crate::wait;
 
 /// How long Drop waits after SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(10);
-/// Deadline for one CLI command (a reconcile of 10,000 routes included).
-pub const CLI_TIMEOUT: Duration = Duration::from_secs(60);
+/// Deadline for one CLI command (a reconcile of a million routes included).
+pub const CLI_TIMEOUT: Duration = Duration::from_secs(120);
+/// Log lines an error message quotes.
+const TAIL: usize = 20;
+
+/// Path of the `guardian` binary: env `GUARDIAN_BIN` when set (`cargo
+/// xtask test` sets it), else the binary next to this test executable's
+/// profile folder (`<target>/<profile>/deps/<test-exe>` ->
+/// `<target>/<profile>/guardian`). Panics when it does not exist.
+pub fn guardian_bin() -> PathBuf {
+    let path = match std::env::var_os("GUARDIAN_BIN") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => {
+            let exe = std::env::current_exe().expect("current_exe");
+            let deps = exe.parent().expect("test executable has a parent folder");
+            let profile = if deps.file_name().is_some_and(|n| n == "deps") {
+                deps.parent().expect("deps has a parent folder")
+            } else {
+                deps
+            };
+            profile.join("guardian")
+        }
+    };
+    assert!(
+        path.is_file(),
+        "guardian binary not found at {}: build it first: cargo xtask test (or cargo build -p guardian)",
+        path.display()
+    );
+    path
+}
 
 /// A `guardian` CLI command (no daemon needed): `guardian <args>` with the
 /// environment cleaned of `GUARDIAN_SOCKET` and `RUST_LOG`.
 pub fn guardian_cmd(args: &[&str]) -> Command {
-    let mut c = Command::new(guardian_bin());
+    cli_cmd(&guardian_bin(), args)
+}
+
+fn cli_cmd(bin: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(bin);
     c.args(args).env_remove("GUARDIAN_SOCKET").env_remove("RUST_LOG");
     c
 }
@@ -40,15 +74,24 @@ pub fn guardian(args: &[&str]) -> Output {
 /// How to start a daemon; see [`Daemon::builder`].
 pub struct DaemonBuilder<'a> {
     ns: &'a Netns,
+    bin: Option<PathBuf>,
     dir: Option<Arc<TempDir>>,
     config: Option<String>,
     config_path: Option<PathBuf>,
     socket: Option<PathBuf>,
     wrapper: Vec<String>,
+    run_args: Vec<String>,
     log_format: &'static str,
+    echo: bool,
 }
 
 impl<'a> DaemonBuilder<'a> {
+    /// The binary to run. Default: [`guardian_bin`].
+    pub fn bin(mut self, bin: &Path) -> Self {
+        self.bin = Some(bin.to_owned());
+        self
+    }
+
     /// Work folder (config file, control socket); shared with an earlier
     /// daemon for restart tests. Default: a new one.
     pub fn dir(mut self, dir: Arc<TempDir>) -> Self {
@@ -68,7 +111,7 @@ impl<'a> DaemonBuilder<'a> {
         self
     }
 
-    /// Pass `--config <path>` as is (e.g. a missing file).
+    /// Pass `--config <path>` as is (a generated file, a missing one).
     pub fn config_path(mut self, path: &Path) -> Self {
         self.config_path = Some(path.to_owned());
         self
@@ -80,10 +123,17 @@ impl<'a> DaemonBuilder<'a> {
         self
     }
 
-    /// Programs to put between `nsenter --net=NS --` and the binary (they must
+    /// Programs to put between the namespace and the binary (they must
     /// exec it), e.g. `["setpriv", "--bounding-set=-net_admin", ...]`.
     pub fn wrapper(mut self, args: &[&str]) -> Self {
         self.wrapper = args.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    /// More `guardian run` arguments after `--config` (e.g.
+    /// `["--attribution", "netlink"]`).
+    pub fn run_args(mut self, args: &[&str]) -> Self {
+        self.run_args = args.iter().map(|s| s.to_string()).collect();
         self
     }
 
@@ -94,7 +144,15 @@ impl<'a> DaemonBuilder<'a> {
         self
     }
 
-    fn command(self) -> (Command, Arc<TempDir>, PathBuf, Option<PathBuf>) {
+    /// Keep the log lines without echoing them to stderr (the default
+    /// echoes each, so a failing test shows what the daemon said).
+    pub fn quiet(mut self) -> Self {
+        self.echo = false;
+        self
+    }
+
+    fn command(self) -> (Command, Launch) {
+        let bin = self.bin.unwrap_or_else(guardian_bin);
         let dir = self.dir.unwrap_or_else(|| Arc::new(TempDir::new("d")));
         let socket = self.socket.unwrap_or_else(|| dir.path().join("guardian.sock"));
         let config_path = match (self.config, self.config_path) {
@@ -103,10 +161,10 @@ impl<'a> DaemonBuilder<'a> {
             (None, None) => None,
         };
         let mut c = match self.wrapper.split_first() {
-            None => self.ns.exec(guardian_bin()),
+            None => self.ns.exec(&bin),
             Some((program, args)) => {
                 let mut c = self.ns.exec(program);
-                c.args(args).arg(guardian_bin());
+                c.args(args).arg(&bin);
                 c
             }
         };
@@ -114,32 +172,45 @@ impl<'a> DaemonBuilder<'a> {
         if let Some(p) = &config_path {
             c.arg("--config").arg(p);
         }
-        c.env("RUST_LOG", "info")
+        c.args(&self.run_args)
+            .env("RUST_LOG", "info")
             .env_remove("GUARDIAN_SOCKET")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        (c, dir, socket, config_path)
+        let tag = self.echo.then(|| self.ns.name().to_owned());
+        (c, Launch { bin, dir, socket, config_path, tag })
     }
 
     /// Starts the daemon (does not wait for readiness).
     pub fn spawn(self) -> Daemon {
-        let ns_name = self.ns.name().to_owned();
-        let (mut c, dir, socket, config_path) = self.command();
+        let (mut c, launch) = self.command();
+        let started = Instant::now();
         let mut child = c.spawn().unwrap_or_else(|e| panic!("cannot start {c:?}: {e}"));
         let pid = child.id() as i32;
+        let tag = launch.tag.map(|ns| format!("guardian {ns} pid {pid}"));
         let stderr = child.stderr.take().expect("piped stderr");
-        let (logs, reader) = Logs::collect(stderr, format!("guardian {ns_name} pid {pid}"));
+        let (logs, reader) = Logs::collect_echo(stderr, tag.clone());
         // stdout is not part of the contract for `run`; echo it all the same.
         let stdout = child.stdout.take().expect("piped stdout");
-        let (_, _) = Logs::collect(stdout, format!("guardian {ns_name} pid {pid} stdout"));
-        Daemon { child: Mutex::new(child), pid, logs, reader: Some(reader), socket, config_path, dir }
+        let (_, _) = Logs::collect_echo(stdout, tag.map(|t| format!("{t} stdout")));
+        Daemon {
+            child: Mutex::new(child),
+            pid,
+            started,
+            logs,
+            reader: Some(reader),
+            bin: launch.bin,
+            socket: launch.socket,
+            config_path: launch.config_path,
+            dir: launch.dir,
+        }
     }
 
     /// Starts the daemon and waits (at most `timeout`) for it to exit, for
     /// the start-up error tests. Panics when it is still running then.
     pub fn run_to_exit(self, timeout: Duration) -> Output {
-        let (mut c, _dir, _, _) = self.command();
+        let (mut c, _launch) = self.command();
         let desc = format!("{c:?}");
         let child = c.spawn().unwrap_or_else(|e| panic!("cannot start {desc}: {e}"));
         let out = cmd::wait_output(child, timeout, &desc);
@@ -148,11 +219,23 @@ impl<'a> DaemonBuilder<'a> {
     }
 }
 
+/// What [`DaemonBuilder::command`] settled.
+struct Launch {
+    bin: PathBuf,
+    dir: Arc<TempDir>,
+    socket: PathBuf,
+    config_path: Option<PathBuf>,
+    /// The namespace's name when lines are echoed.
+    tag: Option<String>,
+}
+
 pub struct Daemon {
     child: Mutex<Child>,
     pid: i32,
+    started: Instant,
     logs: Arc<Logs>,
     reader: Option<JoinHandle<()>>,
+    bin: PathBuf,
     socket: PathBuf,
     config_path: Option<PathBuf>,
     dir: Arc<TempDir>,
@@ -162,12 +245,15 @@ impl Daemon {
     pub fn builder(ns: &Netns) -> DaemonBuilder<'_> {
         DaemonBuilder {
             ns,
+            bin: None,
             dir: None,
             config: None,
             config_path: None,
             socket: None,
             wrapper: Vec::new(),
+            run_args: Vec::new(),
             log_format: "json",
+            echo: true,
         }
     }
 
@@ -180,6 +266,11 @@ impl Daemon {
 
     pub fn pid(&self) -> i32 {
         self.pid
+    }
+
+    /// When the process was started (for "ready after" figures).
+    pub fn started(&self) -> Instant {
+        self.started
     }
 
     pub fn socket(&self) -> &Path {
@@ -222,29 +313,49 @@ impl Daemon {
     }
 
     /// Polls `status --json` until `ready` is true; returns that status.
+    /// Each poll starts a process: the pause doubles from 5 ms to 50 ms, so
+    /// polling does not compete with the daemon's start (or a big initial
+    /// sync) for the CPU, and a benchmark's "ready after" is within 50 ms.
+    /// Panics at the deadline or when the daemon exits first, with the end
+    /// of its log.
     pub fn wait_ready(&self, timeout: Duration) -> Value {
-        wait::until("daemon ready (status --json: ready == true)", timeout, || {
-            if self.logs.closed() {
-                panic!("daemon exited ({:?}) before it was ready", self.try_status());
+        let deadline = Instant::now() + timeout;
+        let mut pause = Duration::from_millis(5);
+        loop {
+            if self.logs.closed() || self.try_status().is_some() {
+                panic!(
+                    "daemon exited ({:?}) before it was ready; its log ends with:\n{}",
+                    self.try_status(),
+                    self.tail()
+                );
             }
             let out = self.cli(&["status", "--json"]);
-            if !out.success() {
-                return Err(format!("status: {out:?}"));
-            }
-            let v: Value =
-                serde_json::from_str(&out.stdout).map_err(|e| format!("status output is not JSON ({e}): {out:?}"))?;
-            if v.get("ready") == Some(&Value::Bool(true)) {
-                Ok(v)
+            let last = if !out.success() {
+                format!("status: {out:?}")
             } else {
-                Err(format!("status: {v}"))
+                match serde_json::from_str::<Value>(&out.stdout) {
+                    Ok(v) if v.get("ready") == Some(&Value::Bool(true)) => return v,
+                    Ok(v) => format!("status: {v}"),
+                    Err(e) => format!("status output is not JSON ({e}): {out:?}"),
+                }
+            };
+            if Instant::now() >= deadline {
+                panic!(
+                    "timed out after {timeout:?} waiting for daemon ready (status --json: ready == true); \
+                     last state: {last}; its log ends with:\n{}",
+                    self.tail()
+                );
             }
-        })
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
     }
 
     /// `guardian --control-socket <sock> <args>` (run outside the namespace:
-    /// the socket is a path on the shared filesystem).
+    /// the socket is a path on the shared filesystem), whatever its exit
+    /// status.
     pub fn cli(&self, args: &[&str]) -> Output {
-        let mut c = guardian_cmd(&[]);
+        let mut c = cli_cmd(&self.bin, &[]);
         c.arg("--control-socket").arg(&self.socket).args(args);
         cmd::run(&mut c, CLI_TIMEOUT)
     }
@@ -269,6 +380,25 @@ impl Daemon {
     /// `guardian routes --json`.
     pub fn routes(&self) -> Value {
         self.cli_json(&["routes", "--json"])
+    }
+
+    /// `GET path` on the control socket (HTTP/1.0, one request per
+    /// connection), parsed as JSON: the control API without a CLI process
+    /// per request (a benchmark polling 10,000 sessions).
+    pub fn api_get(&self, path: &str) -> std::io::Result<Value> {
+        let fail = |what: String| std::io::Error::other(format!("GET {path} on {}: {what}", self.socket.display()));
+        let mut stream = std::os::unix::net::UnixStream::connect(&self.socket)?;
+        stream.set_read_timeout(Some(CLI_TIMEOUT))?;
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: guardian\r\n\r\n")?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response)?;
+        let split = response.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| fail("no HTTP header".into()))?;
+        let head = String::from_utf8_lossy(&response[..split]);
+        let status = head.lines().next().unwrap_or_default();
+        if !status.contains(" 200") {
+            return Err(fail(format!("answered {status}")));
+        }
+        serde_json::from_slice(&response[split + 4..]).map_err(|e| fail(format!("answered no JSON ({e})")))
     }
 
     /// Overwrites the config file the daemon was started with (then
@@ -306,7 +436,15 @@ impl Daemon {
 
     /// Exit status when the daemon has exited (reaps it), else None.
     pub fn try_status(&self) -> Option<ExitStatus> {
-        self.child.lock().unwrap().try_wait().ok().flatten()
+        self.child.lock().unwrap_or_else(|e| e.into_inner()).try_wait().ok().flatten()
+    }
+
+    /// `Err` when the daemon has exited, with the end of its log.
+    pub fn check_alive(&self) -> Result<(), Exited> {
+        match self.try_status() {
+            None => Ok(()),
+            Some(status) => Err(Exited { what: format!("guardian pid {}", self.pid), status, log_tail: self.tail() }),
+        }
     }
 
     /// Waits for the daemon to exit; panics at the deadline.
@@ -321,6 +459,41 @@ impl Daemon {
             }
         });
         status
+    }
+
+    /// SIGTERM, and its exit status once it has exited; `None` when it was
+    /// still running after `timeout` (it is then killed).
+    pub fn stop(&self, timeout: Duration) -> Option<ExitStatus> {
+        if let Some(status) = self.try_status() {
+            return Some(status);
+        }
+        // SAFETY: our unreaped child (try_status above did not reap it).
+        unsafe { libc::kill(self.pid, libc::SIGTERM) };
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(status) = self.try_status() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    }
+
+    /// Resident memory (VmRSS) in bytes, from /proc/PID/status.
+    pub fn rss_bytes(&self) -> u64 {
+        proc_status_kib(self.pid, "VmRSS") * 1024
+    }
+
+    /// Peak resident memory (VmHWM) in bytes.
+    pub fn peak_rss_bytes(&self) -> u64 {
+        proc_status_kib(self.pid, "VmHWM") * 1024
+    }
+
+    fn tail(&self) -> String {
+        self.logs.tail(TAIL)
     }
 }
 
@@ -355,4 +528,15 @@ impl Drop for Daemon {
 /// Predicate for [`Daemon::wait_log`]: the message is `msg`.
 pub fn msg(m: &str) -> impl Fn(&Value) -> bool + '_ {
     move |v| logs::is(v, m)
+}
+
+/// A `/proc/PID/status` field in KiB; panics when there is none (the
+/// process is gone).
+fn proc_status_kib(pid: i32, key: &str) -> u64 {
+    let path = format!("/proc/{pid}/status");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in {path}"))
 }

@@ -1,31 +1,32 @@
 //! Fetching and reading Prometheus metrics served inside a namespace.
 //!
 //! The daemon's metrics listener lives in its namespace's loopback, which
-//! the test process cannot reach directly. [`fetch`] runs a tiny HTTP/1.1
-//! GET on a thread that joined the namespace (setns); no curl, no helper
-//! binary.
+//! the test process cannot reach directly. [`http_get`] runs a tiny
+//! HTTP/1.1 GET on a thread that joined the namespace (setns); no curl, no
+//! helper binary. [`parse`] reads the text exposition format into
+//! [`Sample`]s; [`total`], [`value`] and [`sum`] add up the series asked for.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use crate::netns::Netns;
 use crate::wait;
 
-/// `GET http://<addr><path>` from inside `ns`: (status code, body).
-pub fn http_get(ns: &Netns, addr: &str, path: &str) -> Result<(u16, String), String> {
-    let addr: SocketAddr = addr.parse().map_err(|e| format!("bad address {addr}: {e}"))?;
-    let path = path.to_owned();
-    ns.run_in(move || -> Result<(u16, String), String> {
-        let mut s =
-            TcpStream::connect_timeout(&addr, Duration::from_secs(10)).map_err(|e| format!("connect {addr}: {e}"))?;
-        s.set_read_timeout(Some(Duration::from_secs(20))).map_err(|e| e.to_string())?;
+/// `GET http://<addr><path>` from inside `ns`: (status code, body). `Err`
+/// when nothing answers (yet) or the answer is no HTTP.
+pub fn http_get(ns: &Netns, addr: &str, path: &str) -> io::Result<(u16, String)> {
+    let addr: SocketAddr = addr.parse().map_err(|e| io::Error::other(format!("bad address {addr}: {e}")))?;
+    let context = |what: &str, e: io::Error| io::Error::new(e.kind(), format!("{what} http://{addr}{path}: {e}"));
+    ns.run_in(|| {
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).map_err(|e| context("connect", e))?;
+        s.set_read_timeout(Some(Duration::from_secs(20)))?;
         let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-        s.write_all(request.as_bytes()).map_err(|e| format!("write: {e}"))?;
+        s.write_all(request.as_bytes()).map_err(|e| context("write", e))?;
         let mut raw = Vec::new();
-        s.read_to_end(&mut raw).map_err(|e| format!("read: {e}"))?;
-        parse_response(&raw)
+        s.read_to_end(&mut raw).map_err(|e| context("read", e))?;
+        parse_response(&raw).map_err(io::Error::other)
     })
 }
 
@@ -67,7 +68,7 @@ pub fn fetch(ns: &Netns, addr: &str) -> String {
     wait::until(&format!("metrics at http://{addr}/metrics"), wait::SHORT, || match http_get(ns, addr, "/metrics") {
         Ok((200, body)) => Ok(body),
         Ok((code, body)) => Err(format!("HTTP {code}: {body}")),
-        Err(e) => Err(e),
+        Err(e) => Err(e.to_string()),
     })
 }
 
@@ -129,45 +130,28 @@ fn parse_line(line: &str) -> Option<Sample> {
     Some(Sample { name, labels, value })
 }
 
-/// Sum of all samples named `name` (over all label sets); None when there
-/// is no such sample.
-pub fn sum(text: &str, name: &str) -> Option<f64> {
-    let samples: Vec<_> = parse(text).into_iter().filter(|s| s.name == name).collect();
-    (!samples.is_empty()).then(|| samples.iter().map(|s| s.value).sum())
-}
-
-/// Sum of the samples named `name` whose labels include all of `labels`;
-/// None when there is no such sample.
-pub fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    let found: Vec<f64> = parse(text)
-        .into_iter()
+/// Sum of the samples named `name` whose labels include all of `labels`
+/// (whatever their order and the other labels); None when there is no
+/// such sample.
+pub fn total(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let found: Vec<f64> = samples
+        .iter()
         .filter(|s| s.name == name && labels.iter().all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v)))
         .map(|s| s.value)
         .collect();
     (!found.is_empty()).then(|| found.iter().sum())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_samples_with_and_without_labels() {
-        let text = "# HELP x y\n# TYPE a counter\na_total 3\nb{family=\"ipv4\",noticed=\"event\"} 2\nb{family=\"ipv6\",noticed=\"scan\"} 1.5\nc{v=\"a\\\"b\"} +Inf\n";
-        let s = parse(text);
-        assert_eq!(s.len(), 4);
-        assert_eq!(s[0].name, "a_total");
-        assert_eq!(s[1].labels["noticed"], "event");
-        assert_eq!(s[3].labels["v"], "a\"b");
-        assert_eq!(sum(text, "b"), Some(3.5));
-        assert_eq!(sum(text, "nope"), None);
-    }
-
-    #[test]
-    fn reads_chunked_and_plain_responses() {
-        let plain = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello";
-        assert_eq!(parse_response(plain).unwrap(), (200, "hello".into()));
-        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhel\r\n2\r\nlo\r\n0\r\n\r\n";
-        assert_eq!(parse_response(chunked).unwrap(), (200, "hello".into()));
-    }
+/// [`total`] of the samples in `text`.
+pub fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    total(&parse(text), name, labels)
 }
+
+/// Sum of all samples named `name` (over all label sets); None when there
+/// is no such sample.
+pub fn sum(text: &str, name: &str) -> Option<f64> {
+    value(text, name, &[])
+}
+
+#[cfg(test)]
+mod tests;

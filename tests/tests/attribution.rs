@@ -144,7 +144,7 @@ fn link_down_names_the_link_and_who_set_it_down() {
 fn route_del_from_net_tools_is_attributed_through_its_ioctl() {
     require_ebpf!();
     require_tool!("route");
-    if !guardian_tests::probe::tracefs_ready() {
+    if !guardian_tests::skip::tracefs_ready() {
         return;
     }
     let ns = Netns::with_link();
@@ -165,7 +165,7 @@ fn route_del_from_net_tools_is_attributed_through_its_ioctl() {
 fn ifconfig_down_names_the_link_and_who_set_it_down_through_its_ioctl() {
     require_ebpf!();
     require_tool!("ifconfig");
-    if !guardian_tests::probe::tracefs_ready() {
+    if !guardian_tests::skip::tracefs_ready() {
         return;
     }
     let ns = Netns::with_link();
