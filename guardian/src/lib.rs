@@ -19,6 +19,4 @@ pub mod metrics;
 pub mod privileges;
 pub mod reconcile;
 pub mod route;
-#[cfg(test)]
-mod test_netns;
 pub mod time;

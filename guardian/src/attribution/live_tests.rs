@@ -2,9 +2,10 @@
 //! process, and `ip monitor route` in a network namespace of its own.
 
 use super::portid::{PortIdResolver, PortOwner};
-use crate::test_netns::{skip, Netns};
+use guardian_test_support::netns::Netns;
+use guardian_test_support::require_netns;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -92,24 +93,19 @@ fn route_port_ids() -> Vec<u32> {
 
 #[test]
 fn ip_monitor_in_a_namespace_is_resolved_from_its_port_id_then_exited() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return skip("needs root (creates a network namespace)");
-    }
-    let ns = match Netns::new("ga") {
-        Ok(ns) => ns,
-        Err(e) => return skip(&format!("cannot create a network namespace: {e}")),
-    };
-    let child = Command::new("ip")
-        .args(["netns", "exec", &ns.0, "ip", "monitor", "route"])
+    require_netns!();
+    let ns = Netns::new();
+    let child = ns
+        .exec("ip")
+        .args(["monitor", "route"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .spawn()
         .expect("spawn ip monitor");
     let mut child = Killed(child);
     let pid = child.0.id();
-    // `ip netns exec` execs the command, so the monitor keeps this pid,
-    // and the kernel binds a process's first netlink socket to its pid.
+    // The child joins the namespace and execs `ip`, so the monitor has this
+    // pid, and the kernel binds a process's first netlink socket to its pid.
     let port_ids = ns.run_in(|| {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {

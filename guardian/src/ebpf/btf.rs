@@ -374,7 +374,7 @@ mod tests {
     #[test]
     fn running_kernel_has_every_offset() {
         let Ok(data) = std::fs::read(VMLINUX_BTF) else {
-            return crate::test_netns::skip(&format!("{VMLINUX_BTF} is not readable"));
+            return guardian_test_support::skip::skip(&format!("{VMLINUX_BTF} is not readable"));
         };
         let btf = Btf::parse(&data).unwrap();
         let offsets = btf.kernel_offsets().unwrap();

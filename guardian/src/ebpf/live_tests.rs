@@ -1,28 +1,15 @@
 //! The programs against the running kernel: load, attach, and see real
-//! requests. Root only; without it each test prints `SKIPPED: <reason>`
-//! (and fails when `CI` is set).
+//! requests. Root only (and BTF); without it each test prints `SKIPPED:
+//! <test>: <reason>` (and fails when `CI` is set).
 
-use crate::test_netns::{skip, Netns};
-use std::process::Command;
+use guardian_test_support::netns::Netns;
+use guardian_test_support::{require_ebpf, skip};
 use std::time::{Duration, Instant};
 
 use guardian_common::{ioctl, rtm};
 use tokio::sync::mpsc;
 
 use super::{Attribution, Force, NetnsBy, Record, Request, StartOptions, DEFAULT_RING_SIZE, FORCE_ENV};
-
-fn prerequisites() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        skip("needs root (CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN)");
-        return false;
-    }
-    if Command::new("ip").arg("-V").output().is_err() {
-        skip("needs `ip` (iproute2)");
-        return false;
-    }
-    true
-}
 
 /// Receives until `want` matches or the deadline passes.
 async fn wait_for(rx: &mut mpsc::Receiver<Record>, what: &str, want: impl Fn(&Record) -> bool) -> Record {
@@ -55,17 +42,14 @@ fn start(own_tgid: u32) -> (Attribution, mpsc::Receiver<Record>) {
 
 #[tokio::test(flavor = "current_thread")]
 async fn route_delete_in_another_netns_is_recorded_with_the_deleter() {
-    if !prerequisites() {
-        return;
-    }
+    require_ebpf!();
     let (attribution, mut rx) = start(std::process::id());
-    let ns = Netns::new("ge").expect("ip netns add");
-    ns.ip(&["link", "set", "lo", "up"]);
+    let ns = Netns::new();
     ns.ip(&["route", "add", "10.9.0.0/24", "dev", "lo", "table", "100"]);
     ns.ip(&["-6", "route", "add", "2001:db8:9::/64", "dev", "lo"]);
-    let pid = ns.ip(&["route", "del", "10.9.0.0/24", "dev", "lo", "table", "100"]);
-    let pid6 = ns.ip(&["-6", "route", "del", "2001:db8:9::/64", "dev", "lo"]);
-    let down = ns.ip(&["link", "set", "lo", "down"]);
+    let pid = ns.ip(&["route", "del", "10.9.0.0/24", "dev", "lo", "table", "100"]).pid;
+    let pid6 = ns.ip(&["-6", "route", "del", "2001:db8:9::/64", "dev", "lo"]).pid;
+    let down = ns.ip(&["link", "set", "lo", "down"]).pid;
 
     let r = wait_for(&mut rx, "RTM_DELROUTE (IPv4) from ip", |r| {
         r.task.tgid == pid && matches!(r.request, Request::DelRoute(_))
@@ -75,7 +59,7 @@ async fn route_delete_in_another_netns_is_recorded_with_the_deleter() {
     assert_eq!(r.task.pid, pid);
     assert_eq!(r.task.ptgid, std::process::id());
     assert!(
-        r.task.cmdline.starts_with(&format!("ip -n {} route del 10.9.0.0/24", ns.0)),
+        r.task.cmdline.starts_with(&format!("ip -n {} route del 10.9.0.0/24", ns.name())),
         "cmdline {:?}",
         r.task.cmdline
     );
@@ -106,11 +90,8 @@ async fn route_delete_in_another_netns_is_recorded_with_the_deleter() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn ioctl_route_delete_is_recorded_and_own_requests_are_skipped() {
-    if !prerequisites() {
-        return;
-    }
-    if let Err(reason) = tracefs() {
-        skip(&reason);
+    require_ebpf!();
+    if !skip::tracefs_ready() {
         return;
     }
     let me = std::process::id();
@@ -145,17 +126,8 @@ async fn ioctl_route_delete_is_recorded_and_own_requests_are_skipped() {
     assert_eq!(&arg.bytes[12..16], &[10, 254, 253, 0], "rt_dst address");
 
     // A marker from another process, then nothing of ours must have come first.
-    let ns = Netns::new("ge").expect("ip netns add");
-    let marker = ns.ip(&["link", "set", "lo", "down"]);
+    let ns = Netns::new();
+    let marker = ns.ip(&["link", "set", "lo", "down"]).pid;
     let first = wait_for(&mut rx_skip, "the marker", |r| r.task.tgid == marker || r.task.tgid == me).await;
     assert_eq!(first.task.tgid, marker, "guardian's own request was recorded: {first:#?}");
-}
-
-/// The syscall tracepoint is found through tracefs (aya looks once per
-/// process, so it cannot be mounted privately by one test).
-fn tracefs() -> Result<(), String> {
-    if std::path::Path::new("/sys/kernel/tracing/events/syscalls").exists() {
-        return Ok(());
-    }
-    Err("tracefs is not mounted (mount -t tracefs nodev /sys/kernel/tracing)".into())
 }
