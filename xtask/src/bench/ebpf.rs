@@ -38,15 +38,14 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
+use guardian_test_support::{cmd, logs, metrics, Daemon, Netns};
 use serde_json::{json, Value};
 
 use super::floor;
-use super::{count_label, median, min_max, num, percentile, Ctx, Row};
+use super::{count_label, median, min_max, num, percentile, status_of, Ctx, Row};
 use crate::cleanup;
 use crate::config::{self, TABLE};
-use crate::daemon::{self, field, Daemon};
 use crate::netlink::{self, RTM_DELROUTE};
-use crate::netns::{self, Netns};
 
 const BPF_STATS: &str = "/proc/sys/kernel/bpf_stats_enabled";
 /// Length of one UDP flood.
@@ -126,17 +125,14 @@ struct Flood {
 
 impl Flood {
     fn new() -> Result<Flood> {
-        let tx = Netns::create(&netns::unique_name("ebpf-tx"))?;
-        let rx = Netns::create(&netns::unique_name("ebpf-rx"))?;
-        tx.ip(&["link", "add", "vtx", "type", "veth", "peer", "name", "vrx", "netns", rx.name()])?;
-        tx.ip(&["addr", "add", &format!("{CLIENT}/24"), "dev", "vtx"])?;
-        rx.ip(&["addr", "add", &format!("{SERVER}/24"), "dev", "vrx"])?;
-        tx.ip(&["link", "set", "vtx", "up"])?;
-        rx.ip(&["link", "set", "vrx", "up"])?;
-        let mut cmd = rx.command("iperf3")?;
+        let tx = Netns::tagged("ebpf-tx");
+        let rx = Netns::tagged("ebpf-rx");
+        tx.veth_to("vtx", &rx, "vrx");
+        tx.addr_add("vtx", &format!("{CLIENT}/24"));
+        rx.addr_add("vrx", &format!("{SERVER}/24"));
+        let mut cmd = rx.exec("iperf3");
         cmd.args(["-s", "-B", SERVER]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
         let server = cmd.spawn().context("starting the iperf3 server")?;
-        cleanup::add_pid(server.id() as i32);
         std::thread::sleep(Duration::from_millis(300));
         Ok(Flood { tx, rx, server: Some(server) })
     }
@@ -145,11 +141,10 @@ impl Flood {
     fn run(&self) -> Result<Received> {
         let mut last = String::new();
         for _ in 0..3 {
-            let mut cmd = self.tx.command("iperf3")?;
+            let mut cmd = self.tx.exec("iperf3");
             cmd.args(["-c", SERVER, "-B", CLIENT, "-u", "-l", "64", "-b", "0", "-t", &FLOOD_SECS.to_string(), "-J"]);
-            let out = daemon::run_with_timeout(cmd, Duration::from_secs(u64::from(FLOOD_SECS) + 30))
-                .context("running the iperf3 client")?;
-            let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+            let out = cmd::run(&mut cmd, Duration::from_secs(u64::from(FLOOD_SECS) + 30));
+            let doc: Value = serde_json::from_str(&out.stdout).unwrap_or(Value::Null);
             let sum = &doc["end"]["sum_received"];
             if let (Some(packets), Some(lost), Some(secs)) =
                 (sum["packets"].as_f64(), sum["lost_packets"].as_f64(), sum["seconds"].as_f64())
@@ -161,7 +156,7 @@ impl Flood {
             last = doc["error"]
                 .as_str()
                 .map(str::to_owned)
-                .unwrap_or_else(|| format!("exit {}, {}", out.status, String::from_utf8_lossy(&out.stderr).trim()));
+                .unwrap_or_else(|| format!("exit {}, {}", out.status, out.stderr.trim()));
             // The server may not listen yet, or still be busy with the last test.
             std::thread::sleep(Duration::from_secs(1));
         }
@@ -174,7 +169,6 @@ impl Drop for Flood {
         if let Some(mut server) = self.server.take() {
             let _ = server.kill();
             let _ = server.wait();
-            cleanup::forget_pid(server.id() as i32);
         }
         let _ = (&self.tx, &self.rx);
     }
@@ -266,15 +260,15 @@ fn loads(ctx: &Ctx, force: &str) -> std::result::Result<(), String> {
     }
 }
 
-fn start_guardian(ctx: &Ctx, ns: &Netns, config: &Path, mode: &str, force: &str) -> Result<Daemon> {
-    let mut daemon = ctx.start_daemon_with(ns, config, &["--attribution", mode, "--ebpf-force", force])?;
-    daemon.wait_ready(Duration::from_secs(30)).with_context(|| format!("guardian --attribution {mode}"))?;
-    Ok(daemon)
+fn start_guardian(ctx: &Ctx, ns: &Netns, config: &Path, mode: &str, force: &str) -> Daemon {
+    let daemon = ctx.start_daemon_with(ns, config, &["--attribution", mode, "--ebpf-force", force]);
+    daemon.wait_ready(Duration::from_secs(30));
+    daemon
 }
 
 fn hook_cost(ctx: &Ctx, variant: &str, force: &str) -> Result<Vec<Row>> {
     let is_handler = force.contains("hook=fentry");
-    let g_ns = netns::bench_namespace("ebpf-g")?;
+    let g_ns = Netns::tagged_with_link("ebpf-g");
     let config = ctx.dir.join("ebpf-hook.toml");
     config::write_generated(&config, 0, 10)?;
     let flood = Flood::new()?;
@@ -291,7 +285,7 @@ fn hook_cost(ctx: &Ctx, variant: &str, force: &str) -> Result<Vec<Row>> {
         let order: [&str; 2] = if pair % 2 == 0 { ["netlink", "ebpf"] } else { ["ebpf", "netlink"] };
         let mut got = HashMap::new();
         for mode in order {
-            let mut daemon = start_guardian(ctx, &g_ns, &config, mode, force)?;
+            let daemon = start_guardian(ctx, &g_ns, &config, mode, force);
             let progs = prog_stats(daemon.pid())?;
             match (mode, progs.len()) {
                 ("netlink", n) if n > 0 => bail!("guardian --attribution netlink holds {n} BPF programs"),
@@ -322,11 +316,12 @@ fn hook_cost(ctx: &Ctx, variant: &str, force: &str) -> Result<Vec<Row>> {
     let mut runs: Vec<Vec<ProgDelta>> = Vec::new();
     let mut stats_pps = Vec::new();
     let mut floor_ns = Vec::new();
-    let measured = (|| -> Result<()> {
+    // `caught`: the stats go off again even when a daemon does not start.
+    let measured = super::caught(|| -> Result<()> {
         let _floor = floor::Floor::attach().context("attaching the floor program")?;
         let own = std::process::id() as i32;
         for i in 0..STATS_RUNS {
-            let mut daemon = start_guardian(ctx, &g_ns, &config, "ebpf", force)?;
+            let daemon = start_guardian(ctx, &g_ns, &config, "ebpf", force);
             let before = prog_stats(daemon.pid())?;
             let floor_before = prog_stats(own)?;
             let t0 = Instant::now();
@@ -362,7 +357,7 @@ fn hook_cost(ctx: &Ctx, variant: &str, force: &str) -> Result<Vec<Row>> {
             stats_pps.push(r.pps);
         }
         Ok(())
-    })();
+    });
     cleanup::restore_sysctl(stats_path);
     drop(flood);
     drop(g_ns);
@@ -467,11 +462,11 @@ struct MonitorSeen {
 
 impl Monitor {
     fn start(ns: &Netns) -> Result<Monitor> {
-        let sock = ns.run(|| -> Result<netlink_sys::Socket> {
+        let sock = ns.run_in(|| -> Result<netlink_sys::Socket> {
             let s = netlink::open(&[netlink::RTNLGRP_IPV4_ROUTE], 256 << 20)?;
             netlink::set_recv_timeout(&s, Duration::from_millis(50))?;
             Ok(s)
-        })??;
+        })?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let thread =
@@ -508,18 +503,18 @@ impl Monitor {
     }
 }
 
-fn metric(text: &str, name: &str) -> Option<f64> {
-    text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-}
-
-fn metrics(ns: &Netns) -> Result<String> {
-    ns.run(|| crate::demo::http_get(METRICS, "/metrics"))?
+/// The metrics page of the guardian in `ns`.
+fn scrape(ns: &Netns) -> Result<String> {
+    match metrics::http_get(ns, METRICS, "/metrics")? {
+        (200, body) => Ok(body),
+        (code, _) => bail!("http://{METRICS}/metrics in {} answered HTTP {code}", ns.name()),
+    }
 }
 
 fn pipeline(ctx: &Ctx) -> Result<Vec<Row>> {
     let n = ROUTES.min(ctx.max_routes);
     let label = count_label(n);
-    let ns = netns::bench_namespace("ebpf-del")?;
+    let ns = Netns::tagged_with_link("ebpf-del");
     let config = ctx.dir.join(format!("ebpf-{n}.toml"));
     config::write_generated(&config, 0, n)?;
     let text = std::fs::read_to_string(&config)?;
@@ -533,16 +528,16 @@ fn pipeline(ctx: &Ctx) -> Result<Vec<Row>> {
         out.flush()?;
     }
 
-    let mut daemon = ctx.start_daemon_with(&ns, &config, &["--attribution", "ebpf"])?;
-    daemon.wait_ready(Ctx::ready_timeout(n))?;
+    let daemon = ctx.start_daemon_with(&ns, &config, &["--attribution", "ebpf"]);
+    daemon.wait_ready(Ctx::ready_timeout(n));
     println!("    guardian ready in {} with {label} routes (--attribution ebpf)", ns.name());
-    let before = metrics(&ns)?;
+    let before = scrape(&ns)?;
     let monitor = Monitor::start(&ns)?;
-    let mut seen_lines = daemon.log_len();
+    let mut seen_lines = daemon.log_mark();
 
     let batch_start = SystemTime::now();
     let t = Instant::now();
-    ns.ip(&["-batch", batch.to_str().context("non-UTF-8 path")?])?;
+    ns.ip(&["-batch", batch.to_str().context("non-UTF-8 path")?]);
     let ip_secs = t.elapsed().as_secs_f64();
     println!("    ip -batch deleted {label} routes in {ip_secs:.2} s ({} deletions/s)", num(f64::from(n) / ip_secs));
 
@@ -551,17 +546,14 @@ fn pipeline(ctx: &Ctx) -> Result<Vec<Row>> {
     let deadline = Instant::now() + Duration::from_secs(60 + u64::from(n) / 1_000);
     let mut timed_out = false;
     while lines.len() < n as usize {
-        for line in daemon.log_lines_from(seen_lines) {
+        for v in daemon.logs().lines_from(seen_lines) {
             seen_lines += 1;
-            let Ok(v) = serde_json::from_str::<Value>(&line) else { continue };
-            if field(&v, "message").and_then(Value::as_str) != Some("route reinstalled") {
+            if !logs::is(&v, "route reinstalled") {
                 continue;
             }
-            let dst = field(&v, "route")
-                .and_then(Value::as_str)
-                .and_then(|r| r.split(['/', ' ']).next()?.parse::<Ipv4Addr>().ok());
+            let dst = logs::field(&v, "route").and_then(|r| r.split(['/', ' ']).next()?.parse::<Ipv4Addr>().ok());
             let at = v["timestamp"].as_str().and_then(parse_rfc3339);
-            let attribution = field(&v, "attribution").and_then(Value::as_str).unwrap_or("(none)").to_owned();
+            let attribution = logs::field(&v, "attribution").unwrap_or_else(|| "(none)".to_owned());
             lines.push((dst, at, attribution));
         }
         if lines.len() >= n as usize {
@@ -579,8 +571,8 @@ fn pipeline(ctx: &Ctx) -> Result<Vec<Row>> {
     // Let the drop gauge catch up, then read the metrics.
     std::thread::sleep(DROPS_REFRESH);
     let seen = monitor.finish()?;
-    let after = metrics(&ns)?;
-    let status = daemon.cli_json(&["status"]).ok();
+    let after = scrape(&ns)?;
+    let status = status_of(&daemon);
     daemon.check_alive()?;
     let _ = daemon.stop(Duration::from_secs(30));
     drop(daemon);
@@ -611,10 +603,10 @@ fn pipeline(ctx: &Ctx) -> Result<Vec<Row>> {
     if from_monitor.is_empty() {
         bail!("guardian logged no timestamped `route reinstalled` line after {n} deletions");
     }
-    let drops = metric(&after, "guardian_attribution_drops");
-    let records = metric(&after, "guardian_attribution_records_total")
-        .map(|a| a - metric(&before, "guardian_attribution_records_total").unwrap_or(0.0));
-    let overruns_metric = metric(&after, "guardian_netlink_overruns_total");
+    let drops = metrics::sum(&after, "guardian_attribution_drops");
+    let records = metrics::sum(&after, "guardian_attribution_records_total")
+        .map(|a| a - metrics::sum(&before, "guardian_attribution_records_total").unwrap_or(0.0));
+    let overruns_metric = metrics::sum(&after, "guardian_netlink_overruns_total");
     let p50 = median(&from_monitor);
     let p99 = percentile(&from_monitor, 99.0);
     let (_, max) = min_max(&from_monitor);
@@ -743,13 +735,5 @@ mod tests {
         assert_eq!(t, u);
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(UNIX_EPOCH));
         assert_eq!(parse_rfc3339("soon"), None);
-    }
-
-    #[test]
-    fn metrics_lines() {
-        let text = "# HELP x\nguardian_attribution_drops 3\nguardian_attribution_records_total 12\n";
-        assert_eq!(metric(text, "guardian_attribution_drops"), Some(3.0));
-        assert_eq!(metric(text, "guardian_attribution_records_total"), Some(12.0));
-        assert_eq!(metric(text, "guardian_attribution"), None);
     }
 }

@@ -24,12 +24,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context, Result};
+use guardian_test_support::{Daemon, Netns};
 use serde::Serialize;
 
 use crate::cargo::{self, Profile};
-use crate::daemon::Daemon;
-use crate::netns::Netns;
 use crate::prereq;
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -87,18 +86,18 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// Starts guardian in `ns` with `config`; its control socket lives in the bench folder.
-    pub fn start_daemon(&self, ns: &Netns, config: &Path) -> Result<Daemon> {
-        let socket = self.dir.join(format!("{}.sock", ns.name()));
-        let _ = std::fs::remove_file(&socket);
-        Daemon::start(&self.bin, ns, config, &socket)
+    /// Starts guardian in `ns` with `config` (does not wait for it to be
+    /// ready); its control socket lives in the bench folder, its log lines
+    /// are kept, not echoed.
+    pub fn start_daemon(&self, ns: &Netns, config: &Path) -> Daemon {
+        self.start_daemon_with(ns, config, &[])
     }
 
     /// Like `start_daemon`, with more `guardian run` arguments (e.g. `--attribution ebpf`).
-    pub fn start_daemon_with(&self, ns: &Netns, config: &Path, run_args: &[&str]) -> Result<Daemon> {
+    pub fn start_daemon_with(&self, ns: &Netns, config: &Path, run_args: &[&str]) -> Daemon {
         let socket = self.dir.join(format!("{}.sock", ns.name()));
         let _ = std::fs::remove_file(&socket);
-        Daemon::start_with(&self.bin, ns, config, &socket, run_args)
+        Daemon::builder(ns).bin(&self.bin).config_path(config).socket(&socket).run_args(run_args).quiet().spawn()
     }
 
     /// Writes a guardian config of `count` routes into the bench folder.
@@ -142,7 +141,7 @@ pub fn run(options: &Options) -> Result<ExitCode> {
             continue;
         }
         println!("\n==> {name}");
-        match bench(&ctx) {
+        match caught(|| bench(&ctx)) {
             Ok(mut r) => rows.append(&mut r),
             Err(e) => {
                 eprintln!("    {name} failed: {e:#}");
@@ -216,6 +215,28 @@ fn table(rows: &[Row]) -> String {
         }
     }
     out
+}
+
+/// `guardian status --json` for a row's detail: `None` when it does not
+/// answer (the figures are worth reporting all the same).
+pub fn status_of(daemon: &Daemon) -> Option<serde_json::Value> {
+    let out = daemon.cli(&["status", "--json"]);
+    out.success().then(|| serde_json::from_str(&out.stdout).ok()).flatten()
+}
+
+/// Runs `f`, turning a panic into an error: guardian-test-support panics
+/// where something must work (a namespace, a daemon that gets ready), and a
+/// scenario or part that fails that way must not stop the others. The
+/// panic hook has printed the panic; the guards have cleaned up.
+pub fn caught<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("a panic without a message");
+        Err(anyhow!("panicked: {message}"))
+    })
 }
 
 /// Three significant figures, without scientific notation for everyday sizes.

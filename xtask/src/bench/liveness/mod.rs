@@ -62,13 +62,14 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{bail, Context, Result};
+use guardian_test_support::bird::Bird;
+use guardian_test_support::cmd::{self, Exited};
+use guardian_test_support::metrics::{self, Sample};
+use guardian_test_support::{logs, Daemon, Netns};
 use serde_json::{json, Value};
 
 use super::ebpf::parse_rfc3339;
-use super::{count_label, median, min_max, num, percentile, Ctx, Row};
-use crate::cleanup;
-use crate::daemon::{self, field, Daemon};
-use crate::netns::{self, Netns};
+use super::{caught, count_label, median, min_max, num, percentile, status_of, Ctx, Row};
 
 use auth::*;
 use bird::*;
@@ -141,7 +142,7 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
         ("scale", scale),
     ];
     for (name, part) in parts {
-        match part(ctx) {
+        match caught(|| part(ctx)) {
             Ok(mut r) => rows.append(&mut r),
             Err(e) => {
                 eprintln!("    liveness {name} failed: {e:#}");
@@ -184,8 +185,8 @@ mod tests {
     }
 
     #[test]
-    fn metrics_with_labels() {
-        let m = parse_metrics(
+    fn the_series_the_bench_reads_add_up_over_their_other_labels() {
+        let m = metrics::parse(
             "# HELP x\nguardian_liveness_sessions{state=\"up\"} 3\n\
              guardian_liveness_transitions_total{from=\"up\",to=\"down\",reason=\"timeout\"} 2\n\
              guardian_liveness_transitions_total{from=\"up\",to=\"down\",reason=\"remote_down\"} 1\n\
@@ -193,5 +194,6 @@ mod tests {
         );
         assert_eq!(sum_of(&m, UP), 3.0);
         assert_eq!(sum_of(&m, FROM_UP), 3.0);
+        assert_eq!(sum_of(&m, SENT), 0.0);
     }
 }
