@@ -22,7 +22,7 @@ mod scan;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, Context, Result};
 use guardian_test_support::{Daemon, Netns};
@@ -311,6 +311,36 @@ pub fn parse_duration_secs(text: &str) -> Option<f64> {
     any.then_some(total)
 }
 
+/// "2026-11-26T12:29:01.123456Z" (or with a +hh:mm offset) as a SystemTime.
+pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
+    let (date, rest) = s.split_once('T')?;
+    let mut d = date.split('-');
+    let (y, mo, da): (i64, i64, i64) = (d.next()?.parse().ok()?, d.next()?.parse().ok()?, d.next()?.parse().ok()?);
+    let (time, offset_secs) = if let Some(t) = rest.strip_suffix('Z') {
+        (t, 0i64)
+    } else {
+        let i = rest.rfind(['+', '-'])?;
+        let (t, off) = rest.split_at(i);
+        let sign = if off.starts_with('-') { -1 } else { 1 };
+        let (h, m) = off[1..].split_once(':')?;
+        (t, sign * (h.parse::<i64>().ok()? * 3600 + m.parse::<i64>().ok()? * 60))
+    };
+    let mut t = time.split(':');
+    let (h, mi): (i64, i64) = (t.next()?.parse().ok()?, t.next()?.parse().ok()?);
+    let sec: f64 = t.next()?.parse().ok()?;
+    // Days from civil (Howard Hinnant).
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + da - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let whole = days * 86_400 + h * 3600 + mi * 60 - offset_secs;
+    let total = whole as f64 + sec;
+    (total >= 0.0).then(|| UNIX_EPOCH + Duration::from_secs_f64(total))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,5 +370,15 @@ mod tests {
         assert_eq!(count_label(100_000), "100k");
         assert_eq!(count_label(1_000_000), "1M");
         assert_eq!(count_label(1_234), "1234");
+    }
+
+    #[test]
+    fn rfc3339_timestamps_as_tracing_writes_them() {
+        let t = parse_rfc3339("2024-03-01T00:00:01.5Z").unwrap();
+        assert_eq!(t.duration_since(UNIX_EPOCH).unwrap().as_secs_f64(), 1_709_251_201.5);
+        let u = parse_rfc3339("2024-03-01T01:00:01.5+01:00").unwrap();
+        assert_eq!(t, u);
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(UNIX_EPOCH));
+        assert_eq!(parse_rfc3339("soon"), None);
     }
 }

@@ -68,8 +68,7 @@ use guardian_test_support::metrics::{self, Sample};
 use guardian_test_support::{logs, Daemon, Netns};
 use serde_json::{json, Value};
 
-use super::ebpf::parse_rfc3339;
-use super::{caught, count_label, median, min_max, num, percentile, status_of, Ctx, Row};
+use super::{caught, count_label, median, min_max, num, parse_rfc3339, percentile, status_of, Ctx, Row};
 
 use auth::*;
 use bird::*;
