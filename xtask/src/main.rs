@@ -26,6 +26,8 @@ mod demo;
 mod ebpf;
 mod kernels;
 mod layers;
+#[cfg(test)]
+mod layout;
 mod netlink;
 mod prereq;
 mod setup;

@@ -1,12 +1,12 @@
 //! The engine with a fake clock: two engines exchange their packets in
 //! memory, with the route verdicts they hand the reconciler checked.
 
-use super::engine::{Binding, Engine, Packet};
-use super::network::Received;
-use super::packet::auth::{self, AuthKey, AuthType};
-use super::packet::{bfd, doublezero, Control, Profile, State};
-use super::registry::{RouteRef, SessionKey};
+use super::{Binding, Engine, Packet};
 use crate::config::{LivenessConfig, LivenessMode};
+use crate::liveness::network::Received;
+use crate::liveness::packet::auth::{self, AuthKey, AuthType};
+use crate::liveness::packet::{bfd, doublezero, Control, Profile, State};
+use crate::liveness::registry::{RouteRef, SessionKey};
 use crate::messages::Gate;
 use crate::metrics::Metrics;
 use crate::route::{Addr, Family, RouteKey};

@@ -1,14 +1,14 @@
-//! Unit tests of the timing rules of [`super::session`]: intervals,
+//! Unit tests of the timing rules of the session: intervals,
 //! clamping, pacing, backoff, jitter and the `bfd` Poll sequence.
 
 use std::time::Duration;
 
-use super::packet::{Profile, State};
-use super::session::{Input, SessionConfig, Timer};
-use super::session_tests::{
+use super::{
     assert_within, bring_up, fast_bfd, fast_peer, from_peer, rx, start, transition, transmit_gaps, with_intervals,
     BOTH, LOCAL, MS, SEC,
 };
+use crate::liveness::packet::{Profile, State};
+use crate::liveness::session::{Input, SessionConfig, Timer};
 
 // --- intervals ---
 

@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::packet::{Control, Profile, State};
-use super::session::{Input, Output, Reason, RouteAction, Session, SessionConfig, Timer, Transition};
+use crate::liveness::packet::{Control, Profile, State};
+use crate::liveness::session::{Input, Output, Reason, RouteAction, Session, SessionConfig, Timer, Transition};
 
 const MS: Duration = Duration::from_millis(1);
 const SEC: Duration = Duration::from_secs(1);

@@ -4,10 +4,10 @@
 //! is numbered, every one received must be, within a window after the last
 //! accepted, strictly increasing in the meticulous variants.
 
-use super::packet::auth::AuthType;
-use super::packet::{Control, Profile, State};
-use super::session::{DropReason, Input, Session, SessionConfig, Timer};
-use super::session_tests::{from_peer, rx, start, LOCAL, MS, SEC};
+use super::{from_peer, rx, start, LOCAL, MS, SEC};
+use crate::liveness::packet::auth::AuthType;
+use crate::liveness::packet::{Control, Profile, State};
+use crate::liveness::session::{DropReason, Input, Session, SessionConfig, Timer};
 use std::time::Instant;
 
 fn authenticated(t: AuthType) -> SessionConfig {

@@ -1,11 +1,16 @@
-//! Unit tests of [`super::session`]: one per transition and rule. The
+//! Unit tests of [`super`] (the session): one per transition and rule. The
 //! timing rules (intervals, pacing, backoff, jitter, Poll sequences) are in
-//! `session_timing_tests.rs`, the two-session simulator in `session_sim.rs`.
+//! [`timing`], the authentication sequence numbers in [`auth`], the
+//! two-session simulator in [`sim`].
 
 use std::time::{Duration, Instant};
 
-use super::packet::{Control, Diag, Profile, SenderVersion, State};
-use super::session::{DropReason, Input, Output, Reason, RouteAction, Session, SessionConfig, Timer, Transition};
+use super::{DropReason, Input, Output, Reason, RouteAction, Session, SessionConfig, Timer, Transition};
+use crate::liveness::packet::{Control, Diag, Profile, SenderVersion, State};
+
+mod auth;
+mod sim;
+mod timing;
 
 pub(super) const MS: Duration = Duration::from_millis(1);
 pub(super) const SEC: Duration = Duration::from_secs(1);
