@@ -27,6 +27,4 @@ pub mod privileges;
 pub mod reconcile;
 pub mod route;
 pub mod sources;
-#[cfg(test)]
-mod test_netns;
 pub mod time;

@@ -7,13 +7,13 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use guardian_test_support::Netns;
 use netlink_sys::Socket;
 use serde_json::json;
 
 use super::{count_label, median, min_max, num, Ctx, Row};
 use crate::config::TABLE;
 use crate::netlink;
-use crate::netns;
 
 const SIZES: [u32; 4] = [1_000, 10_000, 100_000, 1_000_000];
 const ROUNDS: usize = 5;
@@ -32,17 +32,18 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
 
 fn one_size(ctx: &Ctx, n: u32) -> Result<Row> {
     let label = count_label(n);
-    let ns = netns::bench_namespace(&format!("scan{label}"))?;
+    let ns = Netns::tagged_with_link(&format!("scan{label}"));
     let config = ctx.config_of(n)?;
-    let mut daemon = ctx.start_daemon(&ns, &config)?;
-    let ready = daemon.wait_ready(Ctx::ready_timeout(n))?;
+    let daemon = ctx.start_daemon(&ns, &config);
+    daemon.wait_ready(Ctx::ready_timeout(n));
+    let ready = daemon.started().elapsed();
     println!("    {label}: guardian ready after {:.2} s", ready.as_secs_f64());
 
-    let dumper = ns.run(|| -> Result<Socket> {
+    let dumper = ns.run_in(|| -> Result<Socket> {
         let s = netlink::open(&[], 0)?;
         netlink::set_recv_timeout(&s, Duration::from_secs(60))?;
         Ok(s)
-    })??;
+    })?;
     let mut buf = vec![0u8; 1 << 20];
     let mut floor = Vec::new();
     let mut guardian = Vec::new();
@@ -55,7 +56,7 @@ fn one_size(ctx: &Ctx, n: u32) -> Result<Row> {
         if counted != n as usize {
             bail!("the kernel's table {TABLE} holds {counted} routes, expected {n}: guardian did not install them all");
         }
-        let result = daemon.cli_json(&["reconcile"])?;
+        let result = daemon.cli_json(&["reconcile", "--json"]);
         let secs = result["duration_seconds"]
             .as_f64()
             .with_context(|| format!("`guardian reconcile --json` has no duration_seconds: {result}"))?;
