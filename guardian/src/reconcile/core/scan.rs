@@ -73,7 +73,9 @@ impl Core {
     }
 
     /// One route of the dump. Called for every route of a table: kept to a
-    /// lookup from the last position and a comparison.
+    /// lookup from the last position and a comparison, inlined into the
+    /// dump's loop (see `wire::parse_route`).
+    #[inline]
     pub fn observe(&self, scan: &mut Scan, route: &KernelRoute) {
         match self.table.find_after(scan.next, &route.key) {
             Some(i) => {
