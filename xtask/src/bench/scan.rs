@@ -17,7 +17,9 @@ use crate::netlink;
 
 const SIZES: [u32; 4] = [1_000, 10_000, 100_000, 1_000_000];
 const ROUNDS: usize = 5;
-const TARGET_RATIO_AT_1M: f64 = 1.5;
+/// Issue 9: at 100k and 1M routes, a scan within 1.3x the raw dump.
+const TARGET_RATIO: f64 = 1.3;
+const TARGET_FROM: u32 = 100_000;
 
 pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
@@ -82,14 +84,14 @@ fn one_size(ctx: &Ctx, n: u32) -> Result<Row> {
         num(fmax * 1e3),
         g / f
     );
-    let at_1m = n == 1_000_000;
+    let targeted = n >= TARGET_FROM;
     Ok(Row {
         scenario: "scan",
         figure: format!("one reconcile at {label} routes (median of {ROUNDS})"),
         value: g * 1e3,
         unit: "ms",
-        target: at_1m.then(|| format!("<= {TARGET_RATIO_AT_1M}x floor")),
-        met: at_1m.then_some(g / f <= TARGET_RATIO_AT_1M),
+        target: targeted.then(|| format!("<= {TARGET_RATIO}x floor")),
+        met: targeted.then_some(g / f <= TARGET_RATIO),
         floor: Some(f * 1e3),
         floor_what: Some("raw dump"),
         ratio: Some(g / f),
