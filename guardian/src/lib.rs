@@ -28,6 +28,4 @@ pub mod reconcile;
 pub mod route;
 pub mod sources;
 pub mod systemd;
-#[cfg(test)]
-mod test_netns;
 pub mod time;

@@ -13,7 +13,7 @@
 use crate::config::{Config, RouteSpec};
 use crate::daemon::Daemon;
 use crate::metrics;
-use crate::netns::Netns;
+use crate::netns::{self, Netns, VethPair};
 
 /// Where each side's daemon serves metrics, inside its own namespace.
 pub const METRICS: &str = "127.0.0.1:9469";
@@ -76,30 +76,25 @@ impl Pair {
     // No `Default`: creating namespaces is a side effect.
     #[allow(clippy::new_without_default)]
     pub fn new() -> Pair {
-        let (ns_a, ns_b) = (Netns::new(), Netns::new());
-        ns_a.veth_to("pa", &ns_b, "pb");
+        let VethPair { a: ns_a, b: ns_b } = VethPair::new("pa", "pb");
         let a = Side {
             ns: ns_a,
             dev: "pa",
-            addr: "192.0.2.1",
-            addr6: "2001:db8::1",
-            peer: "192.0.2.2",
-            peer6: "2001:db8::2",
+            addr: netns::ADDR4,
+            addr6: netns::ADDR6,
+            peer: netns::GW4,
+            peer6: netns::GW6,
             net: 20,
         };
         let b = Side {
             ns: ns_b,
             dev: "pb",
-            addr: "192.0.2.2",
-            addr6: "2001:db8::2",
-            peer: "192.0.2.1",
-            peer6: "2001:db8::1",
+            addr: netns::GW4,
+            addr6: netns::GW6,
+            peer: netns::ADDR4,
+            peer6: netns::ADDR6,
             net: 30,
         };
-        for side in [&a, &b] {
-            side.ns.addr_add(side.dev, &format!("{}/24", side.addr));
-            side.ns.addr_add(side.dev, &format!("{}/64", side.addr6));
-        }
         Pair { a, b }
     }
 }

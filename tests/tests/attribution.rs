@@ -1,10 +1,11 @@
 //! Deleter attribution: every reinstall names who removed the route.
-//! The eBPF programs load for real; deleters are real processes.
+//! The eBPF programs load for real (the netlink port-id fallback runs
+//! without them); deleters are real processes.
 
 use guardian_tests::logs::{field, field_u64, message, route_msg};
 use guardian_tests::netns::{Netns, DEV, GW4};
 use guardian_tests::wait::{LONG, SHORT};
-use guardian_tests::{metrics, require_ebpf, require_tool, Config, Daemon, RouteSpec};
+use guardian_tests::{metrics, require_ebpf, require_netns, require_tool, Config, Daemon, RouteSpec};
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -143,7 +144,7 @@ fn link_down_names_the_link_and_who_set_it_down() {
 fn route_del_from_net_tools_is_attributed_through_its_ioctl() {
     require_ebpf!();
     require_tool!("route");
-    if !guardian_tests::probe::tracefs_ready() {
+    if !guardian_tests::skip::tracefs_ready() {
         return;
     }
     let ns = Netns::with_link();
@@ -164,7 +165,7 @@ fn route_del_from_net_tools_is_attributed_through_its_ioctl() {
 fn ifconfig_down_names_the_link_and_who_set_it_down_through_its_ioctl() {
     require_ebpf!();
     require_tool!("ifconfig");
-    if !guardian_tests::probe::tracefs_ready() {
+    if !guardian_tests::skip::tracefs_ready() {
         return;
     }
     let ns = Netns::with_link();
@@ -214,9 +215,11 @@ fn deletions_elsewhere_and_failed_deletes_blame_nobody() {
     assert_eq!(metrics::sum(&text, "guardian_attribution_records_total"), Some(2.0), "{text}");
 }
 
+/// No eBPF here (`mode = "netlink"`): the port id of the deleting request,
+/// resolved through /proc. It needs what the daemon needs, no more.
 #[test]
 fn netlink_fallback_names_a_live_deleter_and_says_exited_for_a_gone_one() {
-    require_ebpf!();
+    require_netns!();
     let ns = Netns::with_link();
     let spec = v4("10.9.6.0/24");
     // One repair at once per minute: the second deletion's repair waits a

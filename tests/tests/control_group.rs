@@ -6,8 +6,8 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::process::Command;
 use std::sync::Arc;
 
-use guardian_tests::bin::guardian_bin;
 use guardian_tests::cmd::{self, Output};
+use guardian_tests::daemon::guardian_bin;
 use guardian_tests::daemon::CLI_TIMEOUT;
 use guardian_tests::netns::{Netns, DEV, GW4};
 use guardian_tests::tempdir::TempDir;

@@ -40,7 +40,7 @@ fn assert_config_error(config: &str, needles: &[&str]) {
     let out = guardian(&["check-config", path.to_str().unwrap()]);
     assert_user_error(&out, 2, needles, true);
 
-    if !guardian_tests::probe::netns_ready() {
+    if !guardian_tests::skip::netns_ready() {
         return;
     }
     let ns = Netns::with_link();

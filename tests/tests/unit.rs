@@ -9,7 +9,7 @@
 use std::os::unix::fs::MetadataExt;
 use std::sync::Arc;
 
-use guardian_tests::bin::guardian_bin;
+use guardian_tests::daemon::guardian_bin;
 use guardian_tests::daemon::CLI_TIMEOUT;
 use guardian_tests::logs::{field, field_u64, route_msg};
 use guardian_tests::notify::NotifySocket;

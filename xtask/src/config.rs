@@ -8,10 +8,11 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-/// The gateway and device every generated route uses: the veth peer's
-/// address in the namespaces built by `netns::bench_namespace`.
+/// The gateway and device every generated route uses: the on-link gateway
+/// (`netns::GW4`) and veth (`netns::DEV`) of the namespaces built by
+/// guardian-test-support's `Netns::tagged_with_link`.
 pub const GATEWAY: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
-pub const DEVICE: &str = "veth0";
+pub const DEVICE: &str = guardian_test_support::netns::DEV;
 /// The one table holding the generated routes (so a dump can filter on it).
 pub const TABLE: u32 = 100;
 /// guardian's default route protocol (contract: `route_protocol = 201`).
@@ -24,7 +25,7 @@ pub fn nth_destination(i: u32) -> Ipv4Addr {
     Ipv4Addr::from(0x0a00_0000 | i)
 }
 
-/// Writes a config with `count` routes `10.x.y.z/32 via 192.0.2.2 dev veth0 table 100`,
+/// Writes a config with `count` routes `10.x.y.z/32 via 192.0.2.2 dev va table 100`,
 /// metrics off and the periodic scan disabled (`interval = "0s"`): the
 /// benchmarks trigger the scans they measure.
 pub fn write_generated(path: &Path, first: u32, count: u32) -> Result<()> {
@@ -63,27 +64,4 @@ pub fn write_ip_batch(path: &Path, first: u32, count: u32) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn generated_destinations_are_distinct_host_routes_in_10_slash_8() {
-        assert_eq!(nth_destination(0), Ipv4Addr::new(10, 0, 0, 0));
-        assert_eq!(nth_destination(257), Ipv4Addr::new(10, 0, 1, 1));
-        assert_eq!(nth_destination(999_999), Ipv4Addr::new(10, 15, 66, 63));
-    }
-
-    #[test]
-    fn generated_config_has_one_route_table_per_route() {
-        let dir = std::env::temp_dir().join(format!("xtask-config-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("routes.toml");
-        write_generated(&path, 5, 3).unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
-        assert_eq!(text.matches("[[route]]").count(), 3);
-        assert!(text.contains("dst = \"10.0.0.5/32\""));
-        assert!(text.contains("dst = \"10.0.0.7/32\""));
-        assert!(text.contains("interval = \"0s\""));
-    }
-}
+mod tests;

@@ -15,21 +15,24 @@
 //!
 //! xtask drives the `guardian` binary through its command line (see the
 //! README); it never links the guardian crate, so it keeps building whatever
-//! state the daemon is in.
+//! state the daemon is in. Namespaces, the daemon runner, BIRD and metrics
+//! come from guardian-test-support, the code the tests use; those panic
+//! where something must work, and xtask turns such a panic into a failed
+//! command (or a failed benchmark part, see `bench::caught`).
 
 mod bench;
 mod cargo;
 mod cleanup;
 mod config;
-mod daemon;
 mod deb;
 mod demo;
 mod ebpf;
 mod kernels;
 mod layers;
+#[cfg(test)]
+mod layout;
 mod man;
 mod netlink;
-mod netns;
 mod packages;
 mod prereq;
 mod setup;
@@ -80,7 +83,9 @@ fn main() -> ExitCode {
         eprintln!("error: cannot install the Ctrl-C handler: {err}");
         return ExitCode::FAILURE;
     }
-    let result = match cli.command {
+    // A panic (guardian-test-support's way to fail) has been printed by
+    // the panic hook; the guards have cleaned up while unwinding.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match cli.command {
         Command::Demo => demo::run(),
         Command::Test { args } => test::run(&args),
         Command::Bench(options) => bench::run(&options),
@@ -91,7 +96,8 @@ fn main() -> ExitCode {
         Command::Kernels(options) => kernels::run(&options),
         Command::Man => man::run(),
         Command::Deb(options) => deb::run(&options),
-    };
+    }))
+    .unwrap_or(Ok(ExitCode::FAILURE));
     // Whatever happened, leave nothing behind (idempotent: the guards have
     // usually cleaned up already).
     cleanup::run_all();

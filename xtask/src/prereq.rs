@@ -22,18 +22,3 @@ pub fn check_root_and_ip(task: &str) -> Result<()> {
     }
     Ok(())
 }
-
-/// For a test that cannot run here: fails under CI (every prerequisite is
-/// installed there, so a skip would hide a gap); elsewhere writes
-/// `SKIPPED: <test>: <reason>` straight to fd 2, past libtest's capture,
-/// where `cargo xtask test` counts it as a skip, not a pass.
-#[cfg(test)]
-pub fn skip_test(reason: &str) {
-    let test = std::thread::current().name().unwrap_or("<test>").to_owned();
-    if std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0") {
-        panic!("{test}: prerequisites missing under CI (tests must not skip in CI): {reason}");
-    }
-    let msg = format!("\nSKIPPED: {test}: {reason}\n");
-    // SAFETY: writing a byte buffer to fd 2.
-    unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
-}

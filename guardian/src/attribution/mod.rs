@@ -22,8 +22,6 @@ pub mod task;
 
 #[cfg(test)]
 pub(crate) mod fakeproc;
-#[cfg(test)]
-mod live_tests;
 
 pub use deleter::{Attribution, Deleter, DeleterLabels, Who};
 pub use fields::log_reinstalled;

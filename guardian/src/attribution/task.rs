@@ -527,42 +527,4 @@ fn find_inode(root: &Path, inode: u64, budget: usize) -> Option<std::path::PathB
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn link_name_reads_ifla_ifname() {
-        let mut body = vec![0u8; 16];
-        body.extend_from_slice(&[10, 0, 3, 0]);
-        body.extend_from_slice(b"veth0\0\0\0");
-        assert_eq!(link_name(&body), Some("veth0"));
-        assert_eq!(link_name(&body[..10]), None);
-    }
-
-    #[test]
-    fn rtentry_gives_destination_and_prefix() {
-        let mut rt = vec![0u8; 120];
-        rt[8..10].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
-        rt[12..16].copy_from_slice(&[10, 9, 0, 0]);
-        rt[40..42].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
-        rt[44..48].copy_from_slice(&[255, 255, 255, 0]);
-        assert_eq!(rtentry_route(&rt), Some(([10, 9, 0, 0], 24)));
-        rt[56..58].copy_from_slice(&0x4u16.to_ne_bytes());
-        assert_eq!(rtentry_route(&rt), Some(([10, 9, 0, 0], 32)), "RTF_HOST");
-        assert_eq!(rtentry_route(&rt[..40]), None);
-        rt[8..10].copy_from_slice(&(libc::AF_INET6 as u16).to_ne_bytes());
-        assert_eq!(rtentry_route(&rt), None);
-    }
-
-    #[test]
-    fn cgroup_ids_are_directory_inodes() {
-        use std::os::unix::fs::MetadataExt;
-        let dir = std::env::temp_dir().join(format!("guardian-cgroup-test-{}", std::process::id()));
-        let leaf = dir.join("a/b");
-        std::fs::create_dir_all(&leaf).unwrap();
-        let ino = std::fs::metadata(&leaf).unwrap().ino();
-        assert_eq!(find_inode(&dir, ino, 100), Some(leaf.clone()));
-        assert_eq!(find_inode(&dir, ino, 1), None, "the walk stops at its budget");
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-}
+mod tests;

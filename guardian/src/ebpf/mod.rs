@@ -332,4 +332,4 @@ impl log::Log for TracingLog {
 }
 
 #[cfg(test)]
-mod live_tests;
+mod netns_tests;

@@ -634,3 +634,6 @@ fn own_version() -> SenderVersion {
         channel: 5,
     }
 }
+
+#[cfg(test)]
+mod tests;

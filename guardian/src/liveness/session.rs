@@ -695,3 +695,6 @@ fn in_window(auth: AuthType, last: u32, seq: u32, detect_mult: u8) -> bool {
     let first = u32::from(auth.meticulous());
     (first..=span).contains(&ahead)
 }
+
+#[cfg(test)]
+mod tests;

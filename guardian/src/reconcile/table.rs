@@ -76,8 +76,68 @@ pub struct Counts {
     pub installed_v6: usize,
 }
 
+/// A set of slot numbers, a bit each: a million slots in 125 KiB, and 64 of
+/// them compared with one word.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SlotSet {
+    words: Vec<u64>,
+}
+
+impl SlotSet {
+    /// An empty set with room for slots `0..len` (it grows past that on insert).
+    pub fn with_len(len: usize) -> SlotSet {
+        SlotSet { words: vec![0; len.div_ceil(64)] }
+    }
+
+    /// Inlined: a scan inserts every route it finds in place.
+    #[inline]
+    pub fn insert(&mut self, i: usize) {
+        if i / 64 >= self.words.len() {
+            self.grow(i);
+        }
+        self.words[i / 64] |= 1 << (i % 64);
+    }
+
+    #[cold]
+    fn grow(&mut self, i: usize) {
+        self.words.resize(i / 64 + 1, 0);
+    }
+
+    pub fn remove(&mut self, i: usize) {
+        if let Some(w) = self.words.get_mut(i / 64) {
+            *w &= !(1 << (i % 64));
+        }
+    }
+
+    pub fn contains(&self, i: usize) -> bool {
+        self.words.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+
+    fn set(&mut self, i: usize, member: bool) {
+        if member {
+            self.insert(i);
+        } else {
+            self.remove(i);
+        }
+    }
+
+    /// Word `w` of the set (slots `64 * w ..`); zero past its end.
+    fn word(&self, w: usize) -> u64 {
+        self.words.get(w).copied().unwrap_or(0)
+    }
+}
+
+/// How many slots ahead of the one it reads a scan asks for (about 2 KiB):
+/// far enough to hide a load from memory behind the routes in between. At a
+/// million routes, asking for none made the scan 6% slower; 6 ahead saved half
+/// of that; 12 and 48 did no better than 24.
+const PREFETCH_AHEAD: usize = 24;
+
 pub struct RouteTable {
     slots: Vec<Slot>,
+    /// The slots in state Installed, beside the slots so that a scan finds
+    /// the few routes that need something without reading every slot.
+    installed: SlotSet,
     index: HashTable<u32>,
     hasher: DefaultHashBuilder,
     pub devs: DevNames,
@@ -90,6 +150,7 @@ impl RouteTable {
     pub fn new(devs: DevNames, capacity: usize) -> RouteTable {
         RouteTable {
             slots: Vec::with_capacity(capacity),
+            installed: SlotSet::with_len(capacity),
             index: HashTable::with_capacity(capacity),
             hasher: DefaultHashBuilder::default(),
             devs,
@@ -170,6 +231,9 @@ impl RouteTable {
             }
         }
         let slot = self.slots.swap_remove(i);
+        // The last slot's membership moves with it.
+        self.installed.set(i, i != last && self.installed.contains(last));
+        self.installed.remove(last);
         self.count(slot.state, slot.spec.key.family, -1);
         self.count_member(slot.spec.key.family, -1);
         let table = (slot.spec.key.family, slot.spec.key.table);
@@ -189,7 +253,26 @@ impl RouteTable {
             self.count(old, family, -1);
             self.count(state, family, 1);
             self.slots[i].state = state;
+            self.installed.set(i, state == State::Installed);
         }
+    }
+
+    /// The slots that are not both Installed and in `present`, in order:
+    /// what a scan has to look at. Reads a word of each set per 64 slots and
+    /// no slot, so a scan that finds everything in place costs next to nothing here.
+    pub fn unsettled(&self, present: &SlotSet) -> Vec<usize> {
+        let n = self.slots.len();
+        let mut out = Vec::new();
+        for w in 0..n.div_ceil(64) {
+            // The slots of this word that exist: all 64 but in the last word.
+            let in_table = if n - 64 * w >= 64 { u64::MAX } else { (1 << (n - 64 * w)) - 1 };
+            let mut bits = in_table & !(self.installed.word(w) & present.word(w));
+            while bits != 0 {
+                out.push(w * 64 + bits.trailing_zeros() as usize);
+                bits &= bits - 1;
+            }
+        }
+        out
     }
 
     /// Replaces a route's attributes (same identity); it must be installed again.
@@ -230,6 +313,12 @@ impl RouteTable {
     /// one instead of through the index (see [`RouteTable::find_after`]).
     pub fn sort(&mut self) {
         self.slots.sort_unstable_by_key(|s| s.spec.key);
+        self.installed = SlotSet::with_len(self.slots.len());
+        for (i, slot) in self.slots.iter().enumerate() {
+            if slot.state == State::Installed {
+                self.installed.insert(i);
+            }
+        }
         self.index.clear();
         let hasher = &self.hasher;
         for (i, slot) in self.slots.iter().enumerate() {
@@ -242,10 +331,28 @@ impl RouteTable {
     /// dump in the order the slots are sorted in, and a sequential check is
     /// several times cheaper than a random probe of the index at a million routes.
     pub fn find_after(&self, hint: usize, key: &RouteKey) -> Option<usize> {
+        self.prefetch(hint + PREFETCH_AHEAD);
         match self.slots.get(hint) {
             Some(slot) if slot.spec.key == *key => Some(hint),
             _ => self.find(key),
         }
+    }
+
+    /// Starts loading slot `i` into the cache. Between two slots a scan
+    /// does a route's worth of other work (the kernel's dump, decoding), and
+    /// the hardware prefetcher alone leaves it waiting on memory for most slots.
+    #[inline]
+    fn prefetch(&self, i: usize) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            let slot = self.slots.as_ptr().wrapping_add(i).cast::<i8>();
+            // SAFETY: SSE is part of x86_64, and a prefetch only hints: it
+            // reads nothing and never faults, even past the end of the slots.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(slot) };
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = i;
     }
 
     /// Releases memory left over from building the table.
@@ -258,85 +365,4 @@ impl RouteTable {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::route::{Addr, MAIN_TABLE};
-
-    fn spec(n: u32) -> RouteSpec {
-        let ip = std::net::IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + n));
-        RouteSpec {
-            key: RouteKey {
-                family: Family::V4,
-                table: MAIN_TABLE,
-                dst: Addr::from_ip(&ip),
-                dst_len: 32,
-                tos: 0,
-                metric: 0,
-            },
-            via: None,
-            dev: Some(crate::route::DevId::from_index(0)),
-            src: None,
-        }
-    }
-
-    #[test]
-    fn find_insert_remove_keep_the_index_consistent() {
-        let mut t = RouteTable::new(DevNames::default(), 0);
-        for n in 0..100 {
-            t.insert(spec(n), SourceId(0), false);
-        }
-        assert_eq!(t.len(), 100);
-        for n in (0..100).step_by(3) {
-            assert!(t.remove(&spec(n).key).is_some());
-        }
-        for n in 0..100 {
-            let found = t.find(&spec(n).key);
-            if n % 3 == 0 {
-                assert!(found.is_none(), "{n} was removed");
-            } else {
-                assert_eq!(t.slot(found.expect("still there")).spec, spec(n));
-            }
-        }
-        assert!(t.remove(&spec(0).key).is_none());
-    }
-
-    #[test]
-    fn counts_follow_state_changes_and_removal() {
-        let mut t = RouteTable::new(DevNames::default(), 4);
-        let a = t.insert(spec(1), SourceId(0), false);
-        let b = t.insert(spec(2), SourceId(0), false);
-        assert_eq!(t.counts().pending, 2);
-        t.set_state(a, State::Installed);
-        t.set_state(b, State::Failed);
-        let c = t.counts();
-        assert_eq!((c.pending, c.installed, c.failed, c.installed_v4), (0, 1, 1, 1));
-        t.remove(&spec(1).key);
-        let c = t.counts();
-        assert_eq!((c.installed, c.failed, c.installed_v4), (0, 1, 0));
-    }
-
-    #[test]
-    fn sort_orders_by_identity_and_keeps_the_index() {
-        let mut t = RouteTable::new(DevNames::default(), 0);
-        for n in [5, 1, 4, 2, 3] {
-            t.insert(spec(n), SourceId(0), false);
-        }
-        t.sort();
-        let order: Vec<RouteKey> = t.slots().iter().map(|s| s.spec.key).collect();
-        let mut sorted = order.clone();
-        sorted.sort();
-        assert_eq!(order, sorted);
-        for n in 1..=5 {
-            let i = t.find(&spec(n).key).unwrap();
-            assert_eq!(t.slot(i).spec, spec(n));
-            assert_eq!(t.find_after(i, &spec(n).key), Some(i), "the hint is taken when right");
-            assert_eq!(t.find_after(0, &spec(n).key), Some(i), "and the index is used when wrong");
-        }
-        assert_eq!(t.find_after(99, &spec(9).key), None);
-    }
-
-    #[test]
-    fn slot_stays_small() {
-        assert!(std::mem::size_of::<Slot>() <= 88, "{}", std::mem::size_of::<Slot>());
-    }
-}
+mod tests;

@@ -17,30 +17,4 @@ pub fn update(routes: RouteSet, done: Option<oneshot::Sender<SourceReport>>) -> 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::Config;
-
-    #[test]
-    fn routes_with_liveness_are_gated_and_the_others_not() {
-        let config = Config::from_toml(
-            r#"
-            [[route]]
-            dst = "10.1.0.0/24"
-            via = "192.0.2.2"
-            [[route]]
-            dst = "10.2.0.0/24"
-            via = "192.0.2.2"
-            liveness = "nexthop"
-            "#,
-            "test.toml",
-        )
-        .unwrap();
-        let update = update(config.routes, None);
-        assert_eq!(update.source, Source::config());
-        let Change::Replace(set) = update.change else { panic!("the file replaces its whole set") };
-        let gated: Vec<(String, bool)> =
-            set.routes.iter().map(|r| (r.spec.key.dst_ip().to_string(), r.gated)).collect();
-        assert_eq!(gated, vec![("10.1.0.0".to_owned(), false), ("10.2.0.0".to_owned(), true)]);
-    }
-}
+mod tests;

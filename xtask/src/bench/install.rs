@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 
-use super::{count_label, median, min_max, num, parse_duration_secs, Ctx, Row};
+use guardian_test_support::{logs, msg, Netns};
+
+use super::{count_label, median, min_max, num, parse_duration_secs, status_of, Ctx, Row};
 use crate::config;
-use crate::daemon::field;
-use crate::netns;
 
 const ROUTES: u32 = 1_000_000;
 const TARGET_PER_SEC: f64 = 300_000.0;
@@ -33,12 +33,13 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
     let mut statuses = Vec::new();
     for round in 1..=ctx.install_rounds {
         // guardian: start -> ready.
-        let ns = netns::bench_namespace("install")?;
-        let mut daemon = ctx.start_daemon(&ns, &config)?;
-        let ready = daemon.wait_ready(Ctx::ready_timeout(n))?.as_secs_f64();
-        let sync = daemon.find_log("initial sync complete");
-        let sync_secs = sync.as_ref().and_then(|v| field(v, "duration")).and_then(duration_of);
-        statuses.push(daemon.cli_json(&["status"]).unwrap_or(Value::Null));
+        let ns = Netns::tagged_with_link("install");
+        let daemon = ctx.start_daemon(&ns, &config);
+        daemon.wait_ready(Ctx::ready_timeout(n));
+        let ready = daemon.started().elapsed().as_secs_f64();
+        let sync = daemon.logs().find_from(0, &msg("initial sync complete"));
+        let sync_secs = sync.as_ref().and_then(|v| logs::value(v, "duration")).and_then(duration_of);
+        statuses.push(status_of(&daemon).unwrap_or(Value::Null));
         let _ = daemon.stop(Duration::from_secs(60));
         drop(daemon);
         drop(ns);
@@ -47,9 +48,9 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
         sync_logged.push(sync_secs);
 
         // ip -batch of the same routes.
-        let ns = netns::bench_namespace("install-ip")?;
+        let ns = Netns::tagged_with_link("install-ip");
         let t = Instant::now();
-        ns.ip(&["-batch", &batch])?;
+        ns.ip(&["-batch", &batch]);
         let secs = t.elapsed().as_secs_f64();
         drop(ns);
         std::thread::sleep(SETTLE);

@@ -7,8 +7,9 @@ use std::time::Duration;
 use anyhow::Result;
 use serde_json::json;
 
+use guardian_test_support::Netns;
+
 use super::{count_label, num, Ctx, Row};
-use crate::netns;
 
 const ROUTES: u32 = 1_000_000;
 const TARGET_BYTES_PER_ROUTE: f64 = 150.0;
@@ -21,13 +22,13 @@ struct Sample {
 }
 
 fn measure(ctx: &Ctx, routes: u32) -> Result<Sample> {
-    let ns = netns::bench_namespace(&format!("mem{}", count_label(routes)))?;
+    let ns = Netns::tagged_with_link(&format!("mem{}", count_label(routes)));
     let config = ctx.config_of(routes)?;
-    let mut daemon = ctx.start_daemon(&ns, &config)?;
-    daemon.wait_ready(Ctx::ready_timeout(routes))?;
+    let daemon = ctx.start_daemon(&ns, &config);
+    daemon.wait_ready(Ctx::ready_timeout(routes));
     std::thread::sleep(SETTLE);
     daemon.check_alive()?;
-    let sample = Sample { rss: daemon.rss_bytes()?, peak: daemon.peak_rss_bytes()? };
+    let sample = Sample { rss: daemon.rss_bytes(), peak: daemon.peak_rss_bytes() };
     let _ = daemon.stop(Duration::from_secs(60));
     drop(daemon);
     drop(ns);

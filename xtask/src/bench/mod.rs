@@ -22,14 +22,13 @@ mod scan;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context, Result};
+use guardian_test_support::{Daemon, Netns};
 use serde::Serialize;
 
 use crate::cargo::{self, Profile};
-use crate::daemon::Daemon;
-use crate::netns::Netns;
 use crate::prereq;
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -87,18 +86,18 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// Starts guardian in `ns` with `config`; its control socket lives in the bench folder.
-    pub fn start_daemon(&self, ns: &Netns, config: &Path) -> Result<Daemon> {
-        let socket = self.dir.join(format!("{}.sock", ns.name()));
-        let _ = std::fs::remove_file(&socket);
-        Daemon::start(&self.bin, ns, config, &socket)
+    /// Starts guardian in `ns` with `config` (does not wait for it to be
+    /// ready); its control socket lives in the bench folder, its log lines
+    /// are kept, not echoed.
+    pub fn start_daemon(&self, ns: &Netns, config: &Path) -> Daemon {
+        self.start_daemon_with(ns, config, &[])
     }
 
     /// Like `start_daemon`, with more `guardian run` arguments (e.g. `--attribution ebpf`).
-    pub fn start_daemon_with(&self, ns: &Netns, config: &Path, run_args: &[&str]) -> Result<Daemon> {
+    pub fn start_daemon_with(&self, ns: &Netns, config: &Path, run_args: &[&str]) -> Daemon {
         let socket = self.dir.join(format!("{}.sock", ns.name()));
         let _ = std::fs::remove_file(&socket);
-        Daemon::start_with(&self.bin, ns, config, &socket, run_args)
+        Daemon::builder(ns).bin(&self.bin).config_path(config).socket(&socket).run_args(run_args).quiet().spawn()
     }
 
     /// Writes a guardian config of `count` routes into the bench folder.
@@ -142,7 +141,7 @@ pub fn run(options: &Options) -> Result<ExitCode> {
             continue;
         }
         println!("\n==> {name}");
-        match bench(&ctx) {
+        match caught(|| bench(&ctx)) {
             Ok(mut r) => rows.append(&mut r),
             Err(e) => {
                 eprintln!("    {name} failed: {e:#}");
@@ -218,6 +217,28 @@ fn table(rows: &[Row]) -> String {
     out
 }
 
+/// `guardian status --json` for a row's detail: `None` when it does not
+/// answer (the figures are worth reporting all the same).
+pub fn status_of(daemon: &Daemon) -> Option<serde_json::Value> {
+    let out = daemon.cli(&["status", "--json"]);
+    out.success().then(|| serde_json::from_str(&out.stdout).ok()).flatten()
+}
+
+/// Runs `f`, turning a panic into an error: guardian-test-support panics
+/// where something must work (a namespace, a daemon that gets ready), and a
+/// scenario or part that fails that way must not stop the others. The
+/// panic hook has printed the panic; the guards have cleaned up.
+pub fn caught<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("a panic without a message");
+        Err(anyhow!("panicked: {message}"))
+    })
+}
+
 /// Three significant figures, without scientific notation for everyday sizes.
 pub fn num(x: f64) -> String {
     let a = x.abs();
@@ -290,34 +311,35 @@ pub fn parse_duration_secs(text: &str) -> Option<f64> {
     any.then_some(total)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nearest_rank_percentiles() {
-        let v: Vec<f64> = (1..=200).map(f64::from).collect();
-        assert_eq!(percentile(&v, 50.0), 100.0);
-        assert_eq!(percentile(&v, 99.0), 198.0);
-        assert_eq!(percentile(&[3.0], 99.0), 3.0);
-        assert_eq!(median(&[5.0, 1.0, 3.0, 2.0, 4.0]), 3.0);
-        assert_eq!(median(&[4.0, 1.0]), 2.5);
-    }
-
-    #[test]
-    fn durations_as_guardian_logs_them() {
-        assert_eq!(parse_duration_secs("1.5ms"), Some(0.0015));
-        assert_eq!(parse_duration_secs("2s"), Some(2.0));
-        assert_eq!(parse_duration_secs("1m 30s"), Some(90.0));
-        assert!((parse_duration_secs("850µs").unwrap() - 0.00085).abs() < 1e-12);
-        assert_eq!(parse_duration_secs("soon"), None);
-    }
-
-    #[test]
-    fn count_labels() {
-        assert_eq!(count_label(1_000), "1k");
-        assert_eq!(count_label(100_000), "100k");
-        assert_eq!(count_label(1_000_000), "1M");
-        assert_eq!(count_label(1_234), "1234");
-    }
+/// "2026-11-26T12:29:01.123456Z" (or with a +hh:mm offset) as a SystemTime.
+pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
+    let (date, rest) = s.split_once('T')?;
+    let mut d = date.split('-');
+    let (y, mo, da): (i64, i64, i64) = (d.next()?.parse().ok()?, d.next()?.parse().ok()?, d.next()?.parse().ok()?);
+    let (time, offset_secs) = if let Some(t) = rest.strip_suffix('Z') {
+        (t, 0i64)
+    } else {
+        let i = rest.rfind(['+', '-'])?;
+        let (t, off) = rest.split_at(i);
+        let sign = if off.starts_with('-') { -1 } else { 1 };
+        let (h, m) = off[1..].split_once(':')?;
+        (t, sign * (h.parse::<i64>().ok()? * 3600 + m.parse::<i64>().ok()? * 60))
+    };
+    let mut t = time.split(':');
+    let (h, mi): (i64, i64) = (t.next()?.parse().ok()?, t.next()?.parse().ok()?);
+    let sec: f64 = t.next()?.parse().ok()?;
+    // Days from civil (Howard Hinnant).
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + da - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let whole = days * 86_400 + h * 3600 + mi * 60 - offset_secs;
+    let total = whole as f64 + sec;
+    (total >= 0.0).then(|| UNIX_EPOCH + Duration::from_secs_f64(total))
 }
+
+#[cfg(test)]
+mod tests;

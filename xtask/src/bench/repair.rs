@@ -18,13 +18,13 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use guardian_test_support::Netns;
 use netlink_sys::Socket;
 use serde_json::json;
 
-use super::{median, min_max, num, percentile, Ctx, Row};
+use super::{median, min_max, num, percentile, status_of, Ctx, Row};
 use crate::config::{self, GATEWAY, PROTOCOL, TABLE};
 use crate::netlink::{self, Route, RouteEvent, RTM_DELROUTE, RTM_NEWROUTE};
-use crate::netns::{self, Netns};
 
 const ROUTES: u32 = 200;
 /// Pause after each observed repair, so the next delete finds everyone idle.
@@ -35,19 +35,19 @@ const TARGET_P99_MS: f64 = 2.0;
 
 pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
     // guardian's namespace.
-    let g_ns = netns::bench_namespace("repair")?;
+    let g_ns = Netns::tagged_with_link("repair");
     let config = ctx.dir.join("repair.toml");
     config::write_generated(&config, 0, ROUTES)?;
-    let mut daemon = ctx.start_daemon(&g_ns, &config)?;
-    daemon.wait_ready(Ctx::ready_timeout(ROUTES))?;
+    let daemon = ctx.start_daemon(&g_ns, &config);
+    daemon.wait_ready(Ctx::ready_timeout(ROUTES));
     println!("    guardian ready in {} with {ROUTES} routes", g_ns.name());
 
     // The reflex's namespace: the same interfaces and routes, installed by ip.
-    let r_ns = netns::bench_namespace("reflex")?;
+    let r_ns = Netns::tagged_with_link("reflex");
     let batch = ctx.dir.join("repair.batch");
     config::write_ip_batch(&batch, 0, ROUTES)?;
-    r_ns.ip(&["-batch", batch.to_str().context("non-UTF-8 path")?])?;
-    let oif = r_ns.ifindex(config::DEVICE)?;
+    r_ns.ip(&["-batch", batch.to_str().context("non-UTF-8 path")?]);
+    let oif = r_ns.ifindex(config::DEVICE);
     let stop = Arc::new(AtomicBool::new(false));
     let reflex = Reflex::start(&r_ns, oif, Arc::clone(&stop))?;
     println!("    reflex ready in {} with {ROUTES} routes", r_ns.name());
@@ -65,7 +65,7 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
         daemon.check_alive()?;
     }
     println!("    {} deletions in {:.1} s", 2 * ROUTES, started.elapsed().as_secs_f64());
-    let status = daemon.cli_json(&["status"]).ok();
+    let status = status_of(&daemon);
     stop.store(true, Ordering::Relaxed);
     let reflex_stats = reflex.join();
     let _ = daemon.stop(Duration::from_secs(10));
@@ -155,16 +155,16 @@ struct Side {
 
 impl Side {
     fn open(ns: &Netns, stop: Arc<AtomicBool>) -> Result<Side> {
-        let deleter = ns.run(|| -> Result<Socket> {
+        let deleter = ns.run_in(|| -> Result<Socket> {
             let s = netlink::open(&[], 0)?;
             netlink::set_recv_timeout(&s, Duration::from_secs(5))?;
             Ok(s)
-        })??;
-        let monitor = ns.run(|| -> Result<Socket> {
+        })?;
+        let monitor = ns.run_in(|| -> Result<Socket> {
             let s = netlink::open(&[netlink::RTNLGRP_IPV4_ROUTE], 4 << 20)?;
             netlink::set_recv_timeout(&s, Duration::from_millis(50))?;
             Ok(s)
-        })??;
+        })?;
         let (tx, events) = mpsc::channel();
         std::thread::Builder::new().name(format!("monitor-{}", ns.name())).spawn(move || {
             // The observer must not be the one that is late: a real-time
@@ -252,11 +252,11 @@ struct Reflex {
 
 impl Reflex {
     fn start(ns: &Netns, oif: u32, stop: Arc<AtomicBool>) -> Result<Reflex> {
-        let sock = ns.run(|| -> Result<Socket> {
+        let sock = ns.run_in(|| -> Result<Socket> {
             let s = netlink::open(&[netlink::RTNLGRP_IPV4_ROUTE], 4 << 20)?;
             netlink::set_recv_timeout(&s, Duration::from_millis(50))?;
             Ok(s)
-        })??;
+        })?;
         let tracked: HashSet<Ipv4Addr> = (0..ROUTES).map(config::nth_destination).collect();
         let thread = std::thread::Builder::new().name("reflex".into()).spawn(move || -> Result<u64> {
             let mut buf = vec![0u8; 64 * 1024];
@@ -294,59 +294,4 @@ impl Reflex {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Namespaces need root; say so loudly instead of passing quietly.
-    fn root() -> bool {
-        // SAFETY: no preconditions.
-        let root = unsafe { libc::geteuid() } == 0;
-        if !root {
-            crate::prereq::skip_test("needs root (creates a network namespace)");
-        }
-        root
-    }
-
-    #[test]
-    fn the_reflex_floor_repairs_each_deleted_route_and_the_dump_counts_them() {
-        if !root() {
-            return;
-        }
-        let ns = netns::bench_namespace("unit-reflex").unwrap();
-        let dir = std::env::temp_dir().join(format!("xtask-reflex-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let batch = dir.join("routes.batch");
-        config::write_ip_batch(&batch, 0, ROUTES).unwrap();
-        ns.ip(&["-batch", batch.to_str().unwrap()]).unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
-
-        let dumper = ns.run(|| netlink::open(&[], 0)).unwrap().unwrap();
-        netlink::set_recv_timeout(&dumper, Duration::from_secs(5)).unwrap();
-        let mut buf = vec![0u8; 1 << 20];
-        assert_eq!(netlink::count_dump(&dumper, TABLE, 1, &mut buf).unwrap(), ROUTES as usize);
-
-        let stop = Arc::new(AtomicBool::new(false));
-        let oif = ns.ifindex(config::DEVICE).unwrap();
-        let reflex = Reflex::start(&ns, oif, Arc::clone(&stop)).unwrap();
-        let mut side = Side::open(&ns, Arc::clone(&stop)).unwrap();
-        for i in 0..20 {
-            let route = Route {
-                dst: config::nth_destination(i),
-                dst_len: 32,
-                table: TABLE,
-                gateway: None,
-                oif: None,
-                protocol: 0,
-            };
-            side.delete_and_time(&route, i).unwrap();
-        }
-        stop.store(true, Ordering::Relaxed);
-        assert_eq!(reflex.join().unwrap(), 20);
-        assert_eq!((side.samples_ms.len(), side.missed), (20, 0));
-        eprintln!("reflex: p50 {} ms, max {} ms", num(median(&side.samples_ms)), num(min_max(&side.samples_ms).1));
-        assert_eq!(netlink::count_dump(&dumper, TABLE, 2, &mut buf).unwrap(), ROUTES as usize);
-        let name = ns.name().to_owned();
-        drop(ns);
-        assert!(!std::path::Path::new("/run/netns").join(name).exists());
-    }
-}
+mod netns_tests;

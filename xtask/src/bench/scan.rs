@@ -7,17 +7,19 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use guardian_test_support::Netns;
 use netlink_sys::Socket;
 use serde_json::json;
 
 use super::{count_label, median, min_max, num, Ctx, Row};
 use crate::config::TABLE;
 use crate::netlink;
-use crate::netns;
 
 const SIZES: [u32; 4] = [1_000, 10_000, 100_000, 1_000_000];
 const ROUNDS: usize = 5;
-const TARGET_RATIO_AT_1M: f64 = 1.5;
+/// Issue 9: at 100k and 1M routes, a scan within 1.3x the raw dump.
+const TARGET_RATIO: f64 = 1.3;
+const TARGET_FROM: u32 = 100_000;
 
 pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
@@ -32,17 +34,18 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
 
 fn one_size(ctx: &Ctx, n: u32) -> Result<Row> {
     let label = count_label(n);
-    let ns = netns::bench_namespace(&format!("scan{label}"))?;
+    let ns = Netns::tagged_with_link(&format!("scan{label}"));
     let config = ctx.config_of(n)?;
-    let mut daemon = ctx.start_daemon(&ns, &config)?;
-    let ready = daemon.wait_ready(Ctx::ready_timeout(n))?;
+    let daemon = ctx.start_daemon(&ns, &config);
+    daemon.wait_ready(Ctx::ready_timeout(n));
+    let ready = daemon.started().elapsed();
     println!("    {label}: guardian ready after {:.2} s", ready.as_secs_f64());
 
-    let dumper = ns.run(|| -> Result<Socket> {
+    let dumper = ns.run_in(|| -> Result<Socket> {
         let s = netlink::open(&[], 0)?;
         netlink::set_recv_timeout(&s, Duration::from_secs(60))?;
         Ok(s)
-    })??;
+    })?;
     let mut buf = vec![0u8; 1 << 20];
     let mut floor = Vec::new();
     let mut guardian = Vec::new();
@@ -55,7 +58,7 @@ fn one_size(ctx: &Ctx, n: u32) -> Result<Row> {
         if counted != n as usize {
             bail!("the kernel's table {TABLE} holds {counted} routes, expected {n}: guardian did not install them all");
         }
-        let result = daemon.cli_json(&["reconcile"])?;
+        let result = daemon.cli_json(&["reconcile", "--json"]);
         let secs = result["duration_seconds"]
             .as_f64()
             .with_context(|| format!("`guardian reconcile --json` has no duration_seconds: {result}"))?;
@@ -81,14 +84,14 @@ fn one_size(ctx: &Ctx, n: u32) -> Result<Row> {
         num(fmax * 1e3),
         g / f
     );
-    let at_1m = n == 1_000_000;
+    let targeted = n >= TARGET_FROM;
     Ok(Row {
         scenario: "scan",
         figure: format!("one reconcile at {label} routes (median of {ROUNDS})"),
         value: g * 1e3,
         unit: "ms",
-        target: at_1m.then(|| format!("<= {TARGET_RATIO_AT_1M}x floor")),
-        met: at_1m.then_some(g / f <= TARGET_RATIO_AT_1M),
+        target: targeted.then(|| format!("<= {TARGET_RATIO}x floor")),
+        met: targeted.then_some(g / f <= TARGET_RATIO),
         floor: Some(f * 1e3),
         floor_what: Some("raw dump"),
         ratio: Some(g / f),

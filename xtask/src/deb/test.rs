@@ -16,7 +16,7 @@ use anyhow::{bail, ensure, Context, Result};
 
 use super::{output, pack, Staged, PACKAGE};
 use crate::cleanup;
-use crate::netns::Netns;
+use guardian_test_support::netns::Netns;
 
 /// What systemd's helpers leave while the package is installed or removed
 /// (enablement, its state, the mask), all gone after a purge.
@@ -160,12 +160,12 @@ fn check_installed(staged: &Staged, version: &str) -> Result<()> {
     let checked = guardian(&["check-config", named.to_str().expect("UTF-8 path")]);
     let _ = std::fs::remove_file(&named);
     checked.context("route_protocol = \"guardian\" is refused")?;
-    let ns = Netns::create("guardian-deb-test")?;
-    ns.ip(&["link", "add", "d0", "type", "veth", "peer", "name", "d1"])?;
-    ns.ip(&["link", "set", "d0", "up"])?;
-    ns.ip(&["link", "set", "d1", "up"])?;
-    ns.ip(&["route", "add", "10.99.0.0/24", "dev", "d0", "proto", "201"])?;
-    let routes = ns.ip(&["route", "show", "10.99.0.0/24"])?;
+    let ns = Netns::tagged("deb");
+    ns.ip(&["link", "add", "d0", "type", "veth", "peer", "name", "d1"]);
+    ns.ip(&["link", "set", "d0", "up"]);
+    ns.ip(&["link", "set", "d1", "up"]);
+    ns.ip(&["route", "add", "10.99.0.0/24", "dev", "d0", "proto", "201"]);
+    let routes = ns.ip(&["route", "show", "10.99.0.0/24"]).stdout;
     ensure!(routes.contains("proto guardian"), "`ip route` does not name protocol 201 guardian: {routes}");
     drop(ns);
     // The man pages are where man looks, and the completions answer.

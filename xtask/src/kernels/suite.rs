@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 /// The test executables and the guardian binary, built on the host.
 pub struct Binaries {
     pub guardian: PathBuf,
-    /// guardian's unit tests (its `ebpf::live_tests` load the programs).
+    /// guardian's unit tests (its `ebpf::netns_tests` load the programs).
     pub lib: PathBuf,
     /// tests/tests/attribution.rs: pid/comm/cmdline, failed deletes, other
     /// namespaces, link down, ioctls, the port-id fallback.
@@ -50,7 +50,7 @@ export CI=true GUARDIAN_BIN='{guardian}' GUARDIAN_TEST_FLUSH_ROUTES={flush_route
 {force}
 uname -r >"$OUT/kernel"
 '{guardian}' ebpf-variant >"$OUT/variant" 2>&1
-'{lib}' ebpf::live_tests --test-threads=1 >"$OUT/tests-lib" 2>&1
+'{lib}' ebpf::netns_tests --test-threads=1 >"$OUT/tests-lib" 2>&1
 '{attribution}' {filters} >"$OUT/tests-attribution" 2>&1
 '{flush}' --test-threads=1 >"$OUT/tests-flush" 2>&1
 echo done >"$OUT/done"
@@ -113,12 +113,4 @@ fn test_lines(output: &str) -> (Vec<String>, Vec<String>) {
 }
 
 #[cfg(test)]
-mod tests {
-    #[test]
-    fn libtest_lines_are_counted_by_result() {
-        let out = "running 3 tests\ntest a::b ... ok\ntest c ... FAILED\ntest d ... ignored\n\ntest result: FAILED.";
-        let (passed, failed) = super::test_lines(out);
-        assert_eq!(passed, ["b"]);
-        assert_eq!(failed, ["c"]);
-    }
-}
+mod tests;

@@ -126,6 +126,16 @@ fn parse_route_rejects_short_and_foreign_payloads() {
 }
 
 #[test]
+fn addresses_decode_from_4_or_16_bytes_only() {
+    assert_eq!(addr(&[192, 0, 2, 1]), Some(Addr::from_ip(&"192.0.2.1".parse().unwrap())));
+    let v6: std::net::Ipv6Addr = "2001:db8::7".parse().unwrap();
+    assert_eq!(addr(&v6.octets()), Some(Addr::from_ip(&IpAddr::V6(v6))));
+    assert_eq!(addr(&[1, 2, 3]), None);
+    assert_eq!(addr(&[0; 5]), None);
+    assert_eq!(addr(&[]), None);
+}
+
+#[test]
 fn attribute_walk_stops_at_a_bad_length() {
     let attrs = [8u8, 0, 1, 0, 10, 0, 0, 1, /* bad: */ 200, 0, 2, 0];
     let got: Vec<_> = attributes(&attrs).collect();

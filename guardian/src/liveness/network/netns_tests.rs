@@ -16,7 +16,7 @@
 //! g1. Needs root (namespaces and veth pairs); skips loudly without it.
 
 use super::*;
-use crate::test_netns::{skip, Netns};
+use guardian_test_support::{netns::Netns, skip};
 use nix::net::if_::if_nametoindex;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -33,10 +33,9 @@ struct Peer {
 
 /// Builds the two namespaces of the module diagram.
 fn topology(g: &Netns, p: &Netns) -> Peer {
-    ip(g, &format!("link add g0 type veth peer name p0 netns {}", p.0));
-    ip(g, &format!("link add g1 type veth peer name p1 netns {}", p.0));
+    ip(g, &format!("link add g0 type veth peer name p0 netns {}", p.name()));
+    ip(g, &format!("link add g1 type veth peer name p1 netns {}", p.name()));
     for (ns, prefix) in [(g, 'g'), (p, 'p')] {
-        ip(ns, "link set lo up");
         let host = if prefix == 'g' { 1 } else { 2 };
         for n in 0..2 {
             ip(ns, &format!("addr add 10.{n}.0.{host}/24 dev {prefix}{n}"));
@@ -69,18 +68,10 @@ struct Lab {
 
 impl Lab {
     fn new() -> Option<Lab> {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
-            skip("needs root (creates network namespaces and veth pairs)");
+        if !skip::netns_ready() {
             return None;
         }
-        let (g, p) = match (Netns::new("gl"), Netns::new("gl")) {
-            (Ok(g), Ok(p)) => (g, p),
-            (Err(e), _) | (_, Err(e)) => {
-                skip(&format!("cannot create a network namespace: {e}"));
-                return None;
-            }
-        };
+        let (g, p) = (Netns::new(), Netns::new());
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let peer = topology(&g, &p);
         let (g0, g1) = g.run_in(|| (if_nametoindex("g0").unwrap(), if_nametoindex("g1").unwrap()));

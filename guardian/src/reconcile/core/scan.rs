@@ -4,7 +4,7 @@
 //! adopts what is already in place.
 
 use super::super::decide;
-use super::super::table::State;
+use super::super::table::{SlotSet, State};
 use super::{Core, Loss, Purpose, Trigger, WithdrawBatch, Work, LINK_DOWN_BLAME, SCAN_RETRY_DELAY};
 use crate::messages::api::CycleReport;
 use crate::messages::{Cause, KernelRoute, Noticed};
@@ -17,8 +17,8 @@ pub struct Scan {
     trigger: Trigger,
     started: Instant,
     targets: Vec<(Family, u32)>,
-    /// A bit per slot: seen in the kernel as ours.
-    seen: Vec<u64>,
+    /// The slots seen in the kernel as ours.
+    seen: SlotSet,
     /// Routes of guardian's protocol that match no tracked route.
     stale: Vec<KernelRoute>,
     /// The slot after the last one found: dumps come in the table's order.
@@ -59,7 +59,7 @@ impl Core {
             trigger,
             started: now,
             targets,
-            seen: vec![0u64; self.table.len().div_ceil(64)],
+            seen: SlotSet::with_len(self.table.len()),
             stale: Vec::new(),
             next: 0,
             mark: 0,
@@ -73,13 +73,15 @@ impl Core {
     }
 
     /// One route of the dump. Called for every route of a table: kept to a
-    /// lookup from the last position and a comparison.
+    /// lookup from the last position and a comparison, inlined into the
+    /// dump's loop (see `wire::parse_route`).
+    #[inline]
     pub fn observe(&self, scan: &mut Scan, route: &KernelRoute) {
         match self.table.find_after(scan.next, &route.key) {
             Some(i) => {
                 scan.next = i + 1;
                 if decide::matches(&self.table.slot(i).spec, route, &self.dev_index, self.protocol) {
-                    scan.seen[i / 64] |= 1 << (i % 64);
+                    scan.seen.insert(i);
                 }
             }
             None => {
@@ -105,15 +107,16 @@ impl Core {
         report
     }
 
-    /// Compares what the dumps showed with the tracked set.
+    /// Compares what the dumps showed with the tracked set. Only the slots
+    /// that are not installed and seen (usually none) are looked at.
     pub fn finish_scan(&mut self, scan: Scan) -> ScanPlan {
         let Scan { trigger, started, seen, stale, .. } = scan;
         let n = self.table.len();
         let mut install = Vec::new();
         let mut unwanted: Vec<RouteSpec> = Vec::new();
         let mut missing = 0;
-        for i in 0..n {
-            let present = seen[i / 64] & (1 << (i % 64)) != 0;
+        for i in self.table.unsettled(&seen) {
+            let present = seen.contains(i);
             match (self.table.slot(i).state, present) {
                 (State::Installed, false) => {
                     missing += 1;

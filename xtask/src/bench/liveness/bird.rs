@@ -4,104 +4,46 @@ use super::*;
 
 // ---------------------------------------------------------------- BIRD
 
-/// A `bird -f` process in a namespace, with its control socket and log in
-/// the bench folder (log timestamps in UTC, to the microsecond).
-pub(super) struct Bird {
-    pub(super) child: Option<Child>,
-    pub(super) pid: i32,
-    pub(super) ctl: PathBuf,
+/// guardian-test-support's [`Bird`] as the bench runs it: N BFD neighbors,
+/// its log in a file of the bench folder (timestamps in UTC, to the
+/// microsecond), which the detection part reads by byte offset.
+pub(super) struct BenchBird {
+    pub(super) bird: Bird,
     pub(super) log: PathBuf,
-    pub(super) stderr: PathBuf,
 }
 
-impl Bird {
-    pub(super) fn start(ctx: &Ctx, pair: &Pair, side: Side, tag: &str, auth: Auth) -> Result<Bird> {
+impl BenchBird {
+    pub(super) fn start(ctx: &Ctx, pair: &Pair, side: Side, tag: &str, auth: Auth) -> Result<BenchBird> {
         let stem = ctx.dir.join(format!("liveness-{tag}-bird-{}", side.dev()));
-        let conf = stem.with_extension("conf");
-        let ctl = stem.with_extension("ctl");
         let log = stem.with_extension("log");
-        let stderr = stem.with_extension("stderr");
-        for p in [&ctl, &log] {
-            let _ = std::fs::remove_file(p);
-        }
-        write_bird_config(&conf, &log, side, pair.n, auth)?;
-        let check = Command::new("bird").arg("-p").arg("-c").arg(&conf).output().context("running bird -p")?;
-        if !check.status.success() {
-            bail!("BIRD rejects {}: {}", conf.display(), String::from_utf8_lossy(&check.stderr).trim());
-        }
-        let mut cmd = pair.ns(side).command("bird")?;
-        cmd.arg("-f")
-            .arg("-c")
-            .arg(&conf)
-            .arg("-s")
-            .arg(&ctl)
-            .arg("-P")
-            .arg(stem.with_extension("pid"))
-            .env("TZ", "UTC")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&stderr)?);
-        let child = cmd.spawn().context("starting bird")?;
-        let pid = child.id() as i32;
-        cleanup::add_pid(pid);
-        let mut bird = Bird { child: Some(child), pid, ctl, log, stderr };
-        let t = Instant::now();
-        while bird.sessions().is_err() {
-            bird.check_alive()?;
-            if t.elapsed() > Duration::from_secs(10) {
-                bail!("bird in {} did not open its control socket within 10 s", pair.ns(side).name());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Ok(bird)
+        let _ = std::fs::remove_file(&log);
+        let config = bird_config(&log, side, pair.n, auth);
+        // For the record, beside the results.
+        std::fs::write(stem.with_extension("conf"), &config)?;
+        let bird = Bird::builder(pair.ns(side), &config).env("TZ", "UTC").quiet().start();
+        Ok(BenchBird { bird, log })
     }
 
-    /// `birdc show bfd sessions`: (peer, state, interval s, timeout s).
-    pub(super) fn sessions(&self) -> Result<Vec<(String, String, f64, f64)>> {
-        let mut cmd = Command::new("birdc");
-        cmd.arg("-s").arg(&self.ctl).args(["show", "bfd", "sessions"]);
-        let out = daemon::run_with_timeout(cmd, Duration::from_secs(30)).context("running birdc")?;
-        if !out.status.success() {
-            bail!("birdc: {}", String::from_utf8_lossy(&out.stdout).trim());
-        }
-        let text = String::from_utf8_lossy(&out.stdout);
-        if text.contains("Unable to connect") {
-            bail!("birdc: {}", text.trim());
-        }
-        Ok(text
-            .lines()
-            .filter_map(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                if f.len() < 6 || f[0].parse::<std::net::IpAddr>().is_err() {
-                    return None;
-                }
-                Some((f[0].to_owned(), f[2].to_owned(), f[4].parse().ok()?, f[5].parse().ok()?))
-            })
-            .collect())
+    pub(super) fn pid(&self) -> i32 {
+        self.bird.pid()
+    }
+
+    pub(super) fn check_alive(&self) -> Result<(), Exited> {
+        self.bird.check_alive()
     }
 
     /// Sessions Up at the fast rate.
     pub(super) fn fast_up(&self) -> Result<usize> {
         Ok(self
-            .sessions()?
+            .bird
+            .try_bfd_sessions()?
             .iter()
-            .filter(|(_, state, interval, timeout)| {
-                state == "Up"
-                    && *interval * 1e3 <= f64::from(INTERVAL_MS) + 0.5
-                    && (*timeout * 1e3 - BOUND_MS).abs() < 0.5
+            .filter(|s| {
+                s.state == "Up"
+                    && s.interval * 1e3 <= f64::from(INTERVAL_MS) + 0.5
+                    && (s.timeout * 1e3 - BOUND_MS).abs() < 0.5
             })
             .count())
-    }
-
-    pub(super) fn check_alive(&mut self) -> Result<()> {
-        let child = self.child.as_mut().context("bird was already stopped")?;
-        if let Some(status) = child.try_wait()? {
-            cleanup::forget_pid(self.pid);
-            self.child = None;
-            let err = std::fs::read_to_string(&self.stderr).unwrap_or_default();
-            bail!("bird exited unexpectedly ({status}): {}", err.trim());
-        }
-        Ok(())
     }
 
     /// Log lines from byte `from` on, and the new end.
@@ -118,37 +60,11 @@ impl Bird {
     pub(super) fn log_len(&self) -> u64 {
         std::fs::metadata(&self.log).map(|m| m.len()).unwrap_or(0)
     }
-
-    pub(super) fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            // SAFETY: plain syscall on our unreaped child.
-            unsafe { libc::kill(self.pid, libc::SIGTERM) };
-            let t = Instant::now();
-            while !matches!(child.try_wait(), Ok(Some(_))) {
-                if t.elapsed() > Duration::from_secs(10) {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            cleanup::forget_pid(self.pid);
-        }
-    }
 }
 
-impl Drop for Bird {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-            cleanup::forget_pid(self.pid);
-        }
-    }
-}
-
-pub(super) fn write_bird_config(path: &Path, log: &Path, side: Side, n: u32, auth: Auth) -> Result<()> {
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+/// BIRD's configuration for one side: a BFD neighbor per session, state
+/// changes logged to `log`.
+pub(super) fn bird_config(log: &Path, side: Side, n: u32, auth: Auth) -> String {
     // BIRD 2 takes authentication only inside an interface block.
     let auth = match auth {
         Auth::Off => String::new(),
@@ -156,8 +72,7 @@ pub(super) fn write_bird_config(path: &Path, log: &Path, side: Side, n: u32, aut
             format!(" authentication meticulous keyed sha1; password \"{AUTH_SECRET}\" {{ id 1; }};")
         }
     };
-    write!(
-        out,
+    let mut out = format!(
         "# generated by `cargo xtask bench --only liveness`: {n} BFD sessions\n\
          router id {};\n\
          timeformat log \"%F %T.%6f\";\n\
@@ -168,16 +83,15 @@ pub(super) fn write_bird_config(path: &Path, log: &Path, side: Side, n: u32, aut
            interface \"*\" {{ min rx interval {INTERVAL_MS} ms; min tx interval {INTERVAL_MS} ms; multiplier {MULTIPLIER};{auth} }};\n",
         side.local(0),
         log.display()
-    )?;
+    );
     for i in 0..n {
-        writeln!(out, "  neighbor {} dev \"{}\" local {};", side.peer(i), side.dev(), side.local(i))?;
+        out.push_str(&format!("  neighbor {} dev \"{}\" local {};\n", side.peer(i), side.dev(), side.local(i)));
     }
-    writeln!(out, "}}")?;
-    out.flush()?;
-    Ok(())
+    out.push_str("}\n");
+    out
 }
 
-pub(super) fn wait_birds_up(pair: &Pair, birds: &mut [&mut Bird; 2]) -> Result<Duration> {
+pub(super) fn wait_birds_up(pair: &Pair, birds: &mut [&mut BenchBird; 2]) -> Result<Duration> {
     let t = Instant::now();
     let timeout = Duration::from_secs(60 + u64::from(pair.n) / 200);
     loop {

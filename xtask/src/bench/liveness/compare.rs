@@ -27,7 +27,7 @@ pub(super) fn guardian_cpu(ctx: &Ctx, n: u32, auth: Auth) -> Result<CpuRun> {
     let m0 = [scrape(&pair.a)?, scrape(&pair.b)?];
     let windows = cpu_windows([a.pid(), b.pid()], CPU_WINDOWS, CPU_WINDOW, &mut || {
         a.check_alive()?;
-        b.check_alive()
+        Ok(b.check_alive()?)
     })?;
     let m1 = [scrape(&pair.a)?, scrape(&pair.b)?];
     let flaps = (0..2).map(|i| sum_of(&m1[i], FROM_UP) - sum_of(&m0[i], FROM_UP)).sum();
@@ -38,14 +38,14 @@ pub(super) fn guardian_cpu(ctx: &Ctx, n: u32, auth: Auth) -> Result<CpuRun> {
 
 pub(super) fn bird_cpu(ctx: &Ctx, n: u32, auth: Auth) -> Result<CpuRun> {
     let pair = Pair::new(ctx, "lvb", n)?;
-    let mut a = Bird::start(ctx, &pair, Side::A, "cpu", auth)?;
-    let mut b = Bird::start(ctx, &pair, Side::B, "cpu", auth)?;
+    let mut a = BenchBird::start(ctx, &pair, Side::A, "cpu", auth)?;
+    let mut b = BenchBird::start(ctx, &pair, Side::B, "cpu", auth)?;
     let up_after = wait_birds_up(&pair, &mut [&mut a, &mut b])?;
     std::thread::sleep(SETTLE);
     let pos = [a.log_len(), b.log_len()];
-    let windows = cpu_windows([a.pid, b.pid], CPU_WINDOWS, CPU_WINDOW, &mut || {
+    let windows = cpu_windows([a.pid(), b.pid()], CPU_WINDOWS, CPU_WINDOW, &mut || {
         a.check_alive()?;
-        b.check_alive()
+        Ok(b.check_alive()?)
     })?;
     let flaps = [(&a, pos[0]), (&b, pos[1])]
         .iter()
@@ -53,8 +53,7 @@ pub(super) fn bird_cpu(ctx: &Ctx, n: u32, auth: Auth) -> Result<CpuRun> {
             bird.log_from(*from).0.iter().filter(|l| l.contains("changed state from Up to")).count() as f64
         })
         .sum();
-    a.stop();
-    b.stop();
+    drop((a, b));
     Ok(cpu_run(windows, flaps, up_after))
 }
 

@@ -95,7 +95,7 @@ pub(super) fn cpu_windows(
 
 /// The namespace's UDP counters (/proc/net/snmp as seen from inside it).
 pub(super) fn udp_stats(ns: &Netns) -> Result<HashMap<String, f64>> {
-    let text = ns.run(|| std::fs::read_to_string("/proc/thread-self/net/snmp"))?.context("reading net/snmp")?;
+    let text = ns.run_in(|| std::fs::read_to_string("/proc/thread-self/net/snmp")).context("reading net/snmp")?;
     let udp: Vec<&str> = text.lines().filter(|l| l.starts_with("Udp:")).collect();
     let [names, values] = udp[..] else { bail!("no Udp lines in net/snmp") };
     Ok(names

@@ -17,17 +17,14 @@ impl Cutter {
             vec!["add", "table", "inet", "gxlive"],
             vec!["add chain inet gxlive input { type filter hook input priority 0; policy accept; }"],
         ] {
-            let mut cmd = ns.command("nft")?;
-            cmd.args(&args);
-            let out = daemon::run_with_timeout(cmd, Duration::from_secs(10))?;
-            if !out.status.success() {
-                bail!("nft {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+            let out = cmd::run(ns.exec("nft").args(&args), Duration::from_secs(10));
+            if !out.success() {
+                bail!("nft {}: {}", args.join(" "), out.stderr.trim());
             }
         }
-        let mut cmd = ns.command("nft")?;
+        let mut cmd = ns.exec("nft");
         cmd.args(["-e", "-a", "-i"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().context("starting nft -i")?;
-        cleanup::add_pid(child.id() as i32);
         let stdin = child.stdin.take().expect("piped");
         let (tx, lines) = mpsc::channel();
         for (is_err, stream) in [
@@ -70,11 +67,9 @@ impl Cutter {
 impl Cutter {
     /// Removes the table (and so the drop rule) from `ns`.
     pub(super) fn undo(ns: &Netns) -> Result<()> {
-        let mut cmd = ns.command("nft")?;
-        cmd.args(["delete", "table", "inet", "gxlive"]);
-        let out = daemon::run_with_timeout(cmd, Duration::from_secs(10))?;
-        if !out.status.success() {
-            bail!("nft delete table: {}", String::from_utf8_lossy(&out.stderr).trim());
+        let out = cmd::run(ns.exec("nft").args(["delete", "table", "inet", "gxlive"]), Duration::from_secs(10));
+        if !out.success() {
+            bail!("nft delete table: {}", out.stderr.trim());
         }
         Ok(())
     }
@@ -84,7 +79,6 @@ impl Drop for Cutter {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        cleanup::forget_pid(self.child.id() as i32);
     }
 }
 
@@ -195,24 +189,22 @@ pub(super) fn detect_guardian(pair: &Pair, a: &mut Daemon, expect: u32, bound_ms
         .filter(|s| s["state"] == "up")
         .filter_map(|s| Some((s["peer"].as_str()?.to_owned(), s["detect_time_seconds"].as_f64()? * 1e3)))
         .collect();
-    let mut seen = a.log_len();
+    let mut seen = a.log_mark();
     let (cut_at, window) = cutter.cut()?;
     let deadline = Instant::now() + detection_timeout(pair.n);
     let mut d = Detection::new(bound_ms, window);
     while d.over_bound_ms.len() + d.other_reasons + d.slow_at_cut < expect as usize {
-        for line in a.log_lines_from(seen) {
+        for v in a.logs().lines_from(seen) {
             seen += 1;
-            let Ok(v) = serde_json::from_str::<Value>(&line) else { continue };
-            if field(&v, "message").and_then(Value::as_str) != Some("liveness session down")
-                || field(&v, "from").and_then(Value::as_str) != Some("up")
-            {
+            let text = |key: &str| logs::value(&v, key).and_then(Value::as_str);
+            if !logs::is(&v, "liveness session down") || text("from") != Some("up") {
                 continue;
             }
-            if field(&v, "reason").and_then(Value::as_str) != Some("timeout") {
+            if text("reason") != Some("timeout") {
                 d.other_reasons += 1;
                 continue;
             }
-            let own = field(&v, "peer").and_then(Value::as_str).and_then(|p| detect.get(p));
+            let own = text("peer").and_then(|p| detect.get(p));
             if own.is_some_and(|ms| (ms - bound_ms).abs() >= 0.5) {
                 d.slow_at_cut += 1;
                 continue;
@@ -220,8 +212,7 @@ pub(super) fn detect_guardian(pair: &Pair, a: &mut Daemon, expect: u32, bound_ms
             let Some(at) = v["timestamp"].as_str().and_then(parse_rfc3339) else { continue };
             d.over_bound_ms.push(ms_between(at, cut_at) - bound_ms);
             // "Some(300.4ms)"
-            if let Some(last) = field(&v, "last_packet")
-                .and_then(Value::as_str)
+            if let Some(last) = text("last_packet")
                 .map(|s| s.trim_start_matches("Some(").trim_end_matches(')'))
                 .and_then(super::super::parse_duration_secs)
             {
@@ -243,7 +234,7 @@ pub(super) fn detect_guardian(pair: &Pair, a: &mut Daemon, expect: u32, bound_ms
 }
 
 /// The same against BIRD in A: its `changed state from Up to Down` trace lines.
-pub(super) fn detect_bird(pair: &Pair, a: &mut Bird) -> Result<Detection> {
+pub(super) fn detect_bird(pair: &Pair, a: &mut BenchBird) -> Result<Detection> {
     let bound_ms = BOUND_MS;
     let mut cutter = Cutter::new(&pair.a)?;
     let mut pos = a.log_len();
@@ -289,13 +280,12 @@ pub(super) fn detection(ctx: &Ctx) -> Result<Vec<Row>> {
     g.print("guardian", n);
     let bird = {
         let pair = Pair::new(ctx, "lvdb", n)?;
-        let mut a = Bird::start(ctx, &pair, Side::A, "det", Auth::Off)?;
-        let mut b = Bird::start(ctx, &pair, Side::B, "det", Auth::Off)?;
+        let mut a = BenchBird::start(ctx, &pair, Side::A, "det", Auth::Off)?;
+        let mut b = BenchBird::start(ctx, &pair, Side::B, "det", Auth::Off)?;
         wait_birds_up(&pair, &mut [&mut a, &mut b])?;
         std::thread::sleep(SETTLE);
         let d = detect_bird(&pair, &mut a)?;
-        a.stop();
-        b.stop();
+        drop((a, b));
         d
     };
     bird.print("BIRD", n);

@@ -88,45 +88,39 @@ pub(super) fn start_guardian_at(
 ) -> Result<Daemon> {
     let config = ctx.dir.join(format!("liveness-{tag}-{}.toml", side.dev()));
     write_guardian_config(&config, side, routes, probe)?;
-    let mut daemon = ctx.start_daemon_with(pair.ns(side), &config, &["--attribution", "netlink"])?;
-    daemon.wait_ready(Ctx::ready_timeout(routes))?;
+    let daemon = ctx.start_daemon_with(pair.ns(side), &config, &["--attribution", "netlink"]);
+    daemon.wait_ready(Ctx::ready_timeout(routes));
     Ok(daemon)
 }
 
-/// The metrics of the guardian in `ns`, as "name{labels}" -> value.
-/// A daemon running 10,000 sessions on a loaded machine may answer late:
-/// three tries before the part gives up.
-pub(super) fn scrape(ns: &Netns) -> Result<HashMap<String, f64>> {
-    let mut last = None;
+/// The metrics of the guardian in `ns`. A daemon running 10,000 sessions
+/// on a loaded machine may answer late: three tries before the part gives
+/// up.
+pub(super) fn scrape(ns: &Netns) -> Result<Vec<Sample>> {
+    let mut last = String::new();
     for _ in 0..3 {
-        match ns.run(|| crate::demo::http_get(METRICS, "/metrics"))? {
-            Ok(text) => return Ok(parse_metrics(&text)),
-            Err(e) => last = Some(e),
+        match metrics::http_get(ns, METRICS, "/metrics") {
+            Ok((200, text)) => return Ok(metrics::parse(&text)),
+            Ok((code, _)) => last = format!("HTTP {code}"),
+            Err(e) => last = e.to_string(),
         }
     }
-    Err(last.expect("three tries failed"))
+    bail!("http://{METRICS}/metrics in {}: {last}", ns.name())
 }
 
-pub(super) fn parse_metrics(text: &str) -> HashMap<String, f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let (key, value) = l.rsplit_once(' ')?;
-            Some((key.to_owned(), value.trim().parse().ok()?))
-        })
-        .collect()
+/// A metric's name and the labels that pick its series.
+pub(super) type Series = (&'static str, &'static [(&'static str, &'static str)]);
+
+/// The sum of the samples of `series` (whatever their other labels); 0
+/// when there is none.
+pub(super) fn sum_of(m: &[Sample], (name, labels): Series) -> f64 {
+    metrics::total(m, name, labels).unwrap_or(0.0)
 }
 
-/// The sum of every series whose "name{labels}" starts with `prefix`.
-pub(super) fn sum_of(m: &HashMap<String, f64>, prefix: &str) -> f64 {
-    // `+ 0.0`: an empty f64 sum is -0.0.
-    m.iter().filter(|(k, _)| k.starts_with(prefix)).map(|(_, v)| v).sum::<f64>() + 0.0
-}
-
-pub(super) const UP: &str = "guardian_liveness_sessions{state=\"up\"}";
-pub(super) const FROM_UP: &str = "guardian_liveness_transitions_total{from=\"up\"";
-pub(super) const SENT: &str = "guardian_liveness_packets_sent_total";
-pub(super) const RECEIVED: &str = "guardian_liveness_packets_received_total";
+pub(super) const UP: Series = ("guardian_liveness_sessions", &[("state", "up")]);
+pub(super) const FROM_UP: Series = ("guardian_liveness_transitions_total", &[("from", "up")]);
+pub(super) const SENT: Series = ("guardian_liveness_packets_sent_total", &[]);
+pub(super) const RECEIVED: Series = ("guardian_liveness_packets_received_total", &[]);
 
 /// How far sessions got by the end of a wait for all of them.
 pub(super) struct UpWait {
@@ -148,7 +142,7 @@ pub(super) fn wait_guardians_up(pair: &Pair, daemons: &mut [&mut Daemon; 2]) -> 
             w.up_a,
             pair.n,
             w.up_b,
-            daemons[0].log_tail(3)
+            daemons[0].logs().tail(3)
         );
     }
     Ok(w.after)

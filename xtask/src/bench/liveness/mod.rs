@@ -62,13 +62,13 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{bail, Context, Result};
+use guardian_test_support::bird::Bird;
+use guardian_test_support::cmd::{self, Exited};
+use guardian_test_support::metrics::{self, Sample};
+use guardian_test_support::{logs, Daemon, Netns};
 use serde_json::{json, Value};
 
-use super::ebpf::parse_rfc3339;
-use super::{count_label, median, min_max, num, percentile, Ctx, Row};
-use crate::cleanup;
-use crate::daemon::{self, field, Daemon};
-use crate::netns::{self, Netns};
+use super::{caught, count_label, median, min_max, num, parse_rfc3339, percentile, status_of, Ctx, Row};
 
 use auth::*;
 use bird::*;
@@ -141,7 +141,7 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
         ("scale", scale),
     ];
     for (name, part) in parts {
-        match part(ctx) {
+        match caught(|| part(ctx)) {
             Ok(mut r) => rows.append(&mut r),
             Err(e) => {
                 eprintln!("    liveness {name} failed: {e:#}");
@@ -170,28 +170,4 @@ fn require(program: &str, args: &[&str], package: &str) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn addresses_are_distinct_and_in_their_halves() {
-        assert_eq!(addr_a(0), Ipv4Addr::new(10, 200, 0, 1));
-        assert_eq!(addr_b(0), Ipv4Addr::new(10, 200, 128, 1));
-        assert_eq!(addr_a(9_999), Ipv4Addr::new(10, 200, 39, 16));
-        assert_eq!(Side::A.peer(3), Side::B.local(3));
-        assert_eq!(Side::A.dst(257), Ipv4Addr::new(198, 18, 1, 1));
-        assert_eq!(Side::B.dst(0), Ipv4Addr::new(198, 19, 0, 0));
-    }
-
-    #[test]
-    fn metrics_with_labels() {
-        let m = parse_metrics(
-            "# HELP x\nguardian_liveness_sessions{state=\"up\"} 3\n\
-             guardian_liveness_transitions_total{from=\"up\",to=\"down\",reason=\"timeout\"} 2\n\
-             guardian_liveness_transitions_total{from=\"up\",to=\"down\",reason=\"remote_down\"} 1\n\
-             guardian_liveness_transitions_total{from=\"init\",to=\"up\",reason=\"handshake\"} 7\n",
-        );
-        assert_eq!(sum_of(&m, UP), 3.0);
-        assert_eq!(sum_of(&m, FROM_UP), 3.0);
-    }
-}
+mod tests;

@@ -7,10 +7,10 @@ use super::*;
 /// RSS of an idle guardian in A with `routes` routes, after ready and a pause.
 pub(super) fn idle_rss(ctx: &Ctx, pair: &Pair, routes: u32, liveness: bool, tag: &str) -> Result<u64> {
     let slow = Probe { interval_ms: SLOW_INTERVAL_MS, auth: Auth::Off };
-    let mut d = start_guardian_at(ctx, pair, Side::A, tag, routes, liveness.then_some(slow))?;
+    let d = start_guardian_at(ctx, pair, Side::A, tag, routes, liveness.then_some(slow))?;
     std::thread::sleep(SETTLE);
     d.check_alive()?;
-    let rss = d.rss_bytes()?;
+    let rss = d.rss_bytes();
     let _ = d.stop(Duration::from_secs(30));
     Ok(rss)
 }
@@ -26,7 +26,7 @@ pub(super) fn scale(ctx: &Ctx) -> Result<Vec<Row>> {
     // Memory baselines in the same namespace: no routes, then the same routes without liveness.
     let rss_empty = idle_rss(ctx, &pair, 0, true, "mem0")?;
     let rss_plain = idle_rss(ctx, &pair, n, false, "plain")?;
-    pair.a.ip(&["route", "flush", "table", &TABLE.to_string()])?;
+    pair.a.ip(&["route", "flush", "table", &TABLE.to_string()]);
 
     let mut a = start_guardian(ctx, &pair, Side::A, "scale", n, true)?;
     let mut b = start_guardian(ctx, &pair, Side::B, "scale", n, true)?;
@@ -48,12 +48,12 @@ pub(super) fn scale(ctx: &Ctx) -> Result<Vec<Row>> {
     let up_at_start: Vec<f64> = m0.iter().map(|m| sum_of(m, UP)).collect();
     let windows = cpu_windows([a.pid(), b.pid()], 1, SCALE_WINDOW, &mut || {
         a.check_alive()?;
-        b.check_alive()
+        Ok(b.check_alive()?)
     })?;
     let u1 = [udp_stats(&pair.a)?, udp_stats(&pair.b)?];
     let m1 = [scrape(&pair.a)?, scrape(&pair.b)?];
     let secs = SCALE_WINDOW.as_secs_f64();
-    let delta = |i: usize, key: &str| sum_of(&m1[i], key) - sum_of(&m0[i], key);
+    let delta = |i: usize, series: Series| sum_of(&m1[i], series) - sum_of(&m0[i], series);
     let flaps: Vec<f64> = (0..2).map(|i| delta(i, FROM_UP)).collect();
     let sent: Vec<f64> = (0..2).map(|i| delta(i, SENT) / secs).collect();
     let received: Vec<f64> = (0..2).map(|i| delta(i, RECEIVED) / secs).collect();
@@ -73,16 +73,16 @@ pub(super) fn scale(ctx: &Ctx) -> Result<Vec<Row>> {
             .unwrap_or(usize::MAX);
         short_uptime.push(shorter);
     }
-    let rss_live = a.rss_bytes()?;
-    let peak_live = a.peak_rss_bytes()?;
-    let rss_b = b.rss_bytes()?;
-    let extra = |m: &HashMap<String, f64>| {
+    let rss_live = a.rss_bytes();
+    let peak_live = a.peak_rss_bytes();
+    let rss_b = b.rss_bytes();
+    let extra = |m: &[Sample]| {
         json!({
-            "packets_invalid": sum_of(m, "guardian_liveness_packets_invalid_total"),
-            "unknown_peer_packets": sum_of(m, "guardian_liveness_unknown_peer_packets_total"),
-            "socket_errors": sum_of(m, "guardian_liveness_socket_errors_total"),
-            "timer_queue_length": sum_of(m, "guardian_liveness_timer_queue_length"),
-            "sessions_rejected": sum_of(m, "guardian_liveness_sessions_rejected_total"),
+            "packets_invalid": sum_of(m, ("guardian_liveness_packets_invalid_total", &[])),
+            "unknown_peer_packets": sum_of(m, ("guardian_liveness_unknown_peer_packets_total", &[])),
+            "socket_errors": sum_of(m, ("guardian_liveness_socket_errors_total", &[])),
+            "timer_queue_length": sum_of(m, ("guardian_liveness_timer_queue_length", &[])),
+            "sessions_rejected": sum_of(m, ("guardian_liveness_sessions_rejected_total", &[])),
         })
     };
     let side_metrics = [extra(&m1[0]), extra(&m1[1])];
@@ -131,7 +131,7 @@ pub(super) fn scale(ctx: &Ctx) -> Result<Vec<Row>> {
     println!("    part 2 at {label}: cutting A's input ({up_at_cut} sessions Up in A)");
     let det = detect_guardian(&pair, &mut a, up_at_cut, BOUND_MS)?;
     det.print("guardian", n);
-    let status_a = a.cli_json(&["status"]).ok();
+    let status_a = status_of(&a);
     let _ = a.stop(Duration::from_secs(60));
     let _ = b.stop(Duration::from_secs(60));
     drop((a, b));
@@ -139,7 +139,7 @@ pub(super) fn scale(ctx: &Ctx) -> Result<Vec<Row>> {
     // The same sessions at 1 s: all Up and idle, for memory (and whether they hold).
     Cutter::undo(&pair.a)?;
     for ns in [&pair.a, &pair.b] {
-        ns.ip(&["route", "flush", "table", &TABLE.to_string()])?;
+        ns.ip(&["route", "flush", "table", &TABLE.to_string()]);
     }
     let slow = slow_run(ctx, &pair)?;
     drop(pair);
@@ -365,14 +365,14 @@ pub(super) fn slow_run(ctx: &Ctx, pair: &Pair) -> Result<SlowRun> {
     let m0 = [scrape(&pair.a)?, scrape(&pair.b)?];
     let w = cpu_windows([a.pid(), b.pid()], 1, SLOW_WINDOW, &mut || {
         a.check_alive()?;
-        b.check_alive()
+        Ok(b.check_alive()?)
     })?;
     let m1 = [scrape(&pair.a)?, scrape(&pair.b)?];
     let secs = SLOW_WINDOW.as_secs_f64();
     let flaps = [0, 1].map(|i| sum_of(&m1[i], FROM_UP) - sum_of(&m0[i], FROM_UP));
     let sent = [0, 1].map(|i| (sum_of(&m1[i], SENT) - sum_of(&m0[i], SENT)) / secs);
     let cpu = [w[0].daemons[0].0, w[0].daemons[1].0];
-    let (rss_a, peak_a) = (a.rss_bytes()?, a.peak_rss_bytes()?);
+    let (rss_a, peak_a) = (a.rss_bytes(), a.peak_rss_bytes());
     let up_at_cut = scrape(&pair.a).map(|m| sum_of(&m, UP)).unwrap_or(0.0) as u32;
     println!(
         "    at 1 s intervals over {secs:.0} s: flaps A {} B {}; CPU A {} B {}; packets/s sent A {} B {}",

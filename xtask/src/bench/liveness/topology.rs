@@ -64,12 +64,12 @@ pub(super) struct Pair {
 
 impl Pair {
     pub(super) fn new(ctx: &Ctx, tag: &str, n: u32) -> Result<Pair> {
-        let a = Netns::create(&netns::unique_name(&format!("{tag}-a")))?;
-        let b = Netns::create(&netns::unique_name(&format!("{tag}-b")))?;
-        a.ip(&["link", "add", "va", "address", MAC_A, "type", "veth", "peer", "name", "vb", "address", MAC_B])?;
-        a.ip(&["link", "set", "vb", "netns", b.name()])?;
-        a.ip(&["link", "set", "va", "up"])?;
-        b.ip(&["link", "set", "vb", "up"])?;
+        let a = Netns::tagged(&format!("{tag}-a"));
+        let b = Netns::tagged(&format!("{tag}-b"));
+        a.ip(&["link", "add", "va", "address", MAC_A, "type", "veth", "peer", "name", "vb", "address", MAC_B]);
+        a.ip(&["link", "set", "vb", "netns", b.name()]);
+        a.ip(&["link", "set", "va", "up"]);
+        b.ip(&["link", "set", "vb", "up"]);
         for (ns, side, peer_mac) in [(&a, Side::A, MAC_B), (&b, Side::B, MAC_A)] {
             let path = ctx.dir.join(format!("liveness-{tag}-{}.batch", side.dev()));
             let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
@@ -81,8 +81,7 @@ impl Pair {
             }
             out.flush()?;
             drop(out);
-            ns.ip(&["-batch", path.to_str().context("non-UTF-8 path")?])
-                .with_context(|| format!("adding {n} addresses and neighbours in {}", ns.name()))?;
+            ns.ip(&["-batch", path.to_str().context("non-UTF-8 path")?]);
         }
         Ok(Pair { a, b, n })
     }

@@ -1,0 +1,34 @@
+use super::*;
+
+fn route(source: &str, owner: Option<&str>) -> RouteInfo {
+    RouteInfo {
+        dst: "10.9.1.0/24".into(),
+        via: Some("192.0.2.2".into()),
+        dev: Some("veth0".into()),
+        table: 100,
+        src: None,
+        metric: 0,
+        family: "ipv4".into(),
+        state: "installed".into(),
+        reinstalls: 2,
+        last_error: None,
+        source: source.into(),
+        owner: owner.map(str::to_owned),
+    }
+}
+
+#[test]
+fn each_route_shows_its_source_and_an_owner_column_only_when_one_has_an_owner() {
+    let own = table(&[route("config", None)]);
+    let lines: Vec<&str> = own.lines().collect();
+    assert!(lines[0].contains("SOURCE") && !lines[0].contains("OWNER"), "{own}");
+    assert!(lines[1].ends_with("config"), "{own}");
+    let guarded = table(&[route("config", None), route("guard:bird", Some("bird"))]);
+    let lines: Vec<&str> = guarded.lines().collect();
+    assert!(lines[0].contains("OWNER"), "{guarded}");
+    fn tail(line: &str) -> Vec<&str> {
+        line.split_whitespace().rev().take(2).collect()
+    }
+    assert_eq!(tail(lines[1]), ["-", "config"], "{guarded}");
+    assert_eq!(tail(lines[2]), ["bird", "guard:bird"], "{guarded}");
+}
