@@ -318,13 +318,15 @@ impl Attributor {
     }
 
     fn report(&mut self, r: &Repaired, deleter: Option<Deleter>) {
-        super::log_reinstalled(r, deleter.as_ref());
+        // Counted before the line is written: whoever reads the line (a
+        // test, an operator's tail) then finds the counter already up.
         let labels = RepairLabels {
             family: r.family.label(),
             noticed: r.noticed.label(),
             deleter: self.labels.label(deleter.as_ref()).to_owned(),
         };
         self.metrics.reinstalls.get_or_create(&labels).inc();
+        super::log_reinstalled(r, deleter.as_ref());
         self.recent.push(Deletion::new(r, deleter));
     }
 }
