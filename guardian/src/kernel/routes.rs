@@ -16,9 +16,12 @@ use crate::route::Family;
 const MAX_BATCH_BYTES: usize = 256 << 10;
 const RECV_BUFFER: usize = 64 << 10;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Op {
     Replace(RouteRequest),
+    /// Puts back a route exactly as the kernel had it (a guarded route the
+    /// route model cannot express), replacing what has its identity now.
+    Replay(std::sync::Arc<wire::raw::RawRoute>),
     /// Deletes the route with this identity and, when given, next hop.
     Delete(RouteRequest),
 }
@@ -101,6 +104,7 @@ impl RouteWriter {
                 match &ops[end] {
                     Op::Replace(r) => wire::push_replace(&mut self.out, seq, last, r),
                     Op::Delete(r) => wire::push_delete(&mut self.out, seq, last, r),
+                    Op::Replay(route) => wire::raw::push_replay(&mut self.out, seq, last, route),
                 }
                 end += 1;
                 if last {
@@ -163,9 +167,22 @@ impl RouteWriter {
         table: u32,
         mut visit: impl FnMut(&KernelRoute),
     ) -> Result<Dumped, KernelError> {
+        self.dump_protocol(family, table, self.protocol, |_, route| visit(route)).await
+    }
+
+    /// Dumps the routes of `family` in `table` (0: all tables) with
+    /// `protocol`, calling `visit` with each message's payload (for a
+    /// [`wire::raw::RawRoute`]) and its decoded route.
+    pub async fn dump_protocol(
+        &mut self,
+        family: Family,
+        table: u32,
+        protocol: u8,
+        mut visit: impl FnMut(&[u8], &KernelRoute),
+    ) -> Result<Dumped, KernelError> {
         let seq = self.next_seq();
         self.out.clear();
-        wire::push_route_dump(&mut self.out, seq, family, table, self.protocol);
+        wire::push_route_dump(&mut self.out, seq, family, table, protocol);
         self.socket.send(&self.out).await?;
         let mut dumped = Dumped::default();
         self.read_dump(seq, |msg| {
@@ -173,7 +190,7 @@ impl RouteWriter {
             if msg.ty == wire::RTM_NEWROUTE {
                 if let Some(route) = wire::parse_route(msg.payload) {
                     dumped.routes += 1;
-                    visit(&route);
+                    visit(msg.payload, &route);
                 }
             }
         })

@@ -8,6 +8,8 @@
 //! costs"), so routes are handled here. The layouts are stable UAPI (`rtnetlink.h`).
 //! Links and addresses are rare and go through netlink-packet-route.
 
+pub mod raw;
+
 use crate::messages::KernelRoute;
 use crate::route::{Addr, Family, Gateway, RouteKey};
 
