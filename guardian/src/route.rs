@@ -4,6 +4,8 @@
 //! stored as fixed 16-byte arrays and device names as small interned ids
 //! instead of `IpAddr`/`String`.
 
+pub mod raw;
+
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

@@ -18,7 +18,7 @@ use crate::attribution::{Attribution, Attributor, DeleterLabels};
 use crate::config::{AttributionConfig, AttributionMode, Config, ConfigError};
 use crate::control;
 use crate::ebpf;
-use crate::kernel::monitor::Monitor;
+use crate::kernel::monitor::{Monitor, WatchedProtocols};
 use crate::kernel::routes::RouteWriter;
 use crate::kernel::KernelError;
 use crate::liveness::task::LivenessTask;
@@ -120,7 +120,8 @@ async fn serve(
     let (event_tx, event_rx) = mpsc::channel(64);
     let (command_tx, command_rx) = mpsc::channel(16);
 
-    tokio::spawn(monitor.run(writer.port_id(), protocol, event_tx));
+    let watched = WatchedProtocols::default();
+    tokio::spawn(monitor.run(writer.port_id(), protocol, watched.clone(), event_tx));
     let (repair_tx, repair_rx) = mpsc::unbounded_channel();
     let (query_tx, query_rx) = mpsc::channel(16);
     let (source, programs, records) = start_attribution(&config.attribution, ebpf_force)?;

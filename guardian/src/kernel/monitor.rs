@@ -11,11 +11,35 @@ use super::links::parse_link;
 use super::socket::{groups, NetlinkSocket};
 use super::wire;
 use crate::messages::{Event, EventBatch, Requester};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 pub struct Monitor {
     socket: NetlinkSocket,
+}
+
+/// The route protocols guards watch, besides guardian's own: their deletes
+/// are passed on too, and their adds with an exact copy. Shared with the
+/// reconciler, which sets it as guards come and go.
+#[derive(Debug, Clone, Default)]
+pub struct WatchedProtocols(Arc<[AtomicU64; 4]>);
+
+impl WatchedProtocols {
+    pub fn set(&self, protocols: &[u8]) {
+        let mut words = [0u64; 4];
+        for &p in protocols {
+            words[p as usize / 64] |= 1 << (p % 64);
+        }
+        for (word, bits) in self.0.iter().zip(words) {
+            word.store(bits, Ordering::Relaxed);
+        }
+    }
+
+    pub fn contains(&self, protocol: u8) -> bool {
+        self.0[protocol as usize / 64].load(Ordering::Relaxed) & (1 << (protocol % 64)) != 0
+    }
 }
 
 /// At most this many events go to the reconciler in one batch, so it can
@@ -33,7 +57,7 @@ impl Monitor {
 
     /// Reads until the reconciler goes away. `own_port` is the writer's port
     /// id, `protocol` guardian's route protocol.
-    pub async fn run(self, own_port: u32, protocol: u8, tx: mpsc::Sender<EventBatch>) {
+    pub async fn run(self, own_port: u32, protocol: u8, watched: WatchedProtocols, tx: mpsc::Sender<EventBatch>) {
         let mut buf = Vec::with_capacity(64 << 10);
         loop {
             let first = self.socket.recv(&mut buf).await;
@@ -42,7 +66,7 @@ impl Monitor {
             let mut result = first.map(Some);
             loop {
                 match result {
-                    Ok(Some(_)) => classify(&buf, own_port, protocol, &mut batch.events),
+                    Ok(Some(_)) => classify(&buf, own_port, protocol, &watched, &mut batch.events),
                     Ok(None) => break,
                     Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => batch.events.push(Event::Overrun),
                     Err(e) => {
@@ -65,7 +89,7 @@ impl Monitor {
     }
 }
 
-fn classify(buf: &[u8], own_port: u32, protocol: u8, out: &mut Vec<Event>) {
+fn classify(buf: &[u8], own_port: u32, protocol: u8, watched: &WatchedProtocols, out: &mut Vec<Event>) {
     for msg in wire::messages(buf) {
         let Ok(msg) = msg else { return };
         let own = own_port != 0 && msg.pid == own_port;
@@ -75,18 +99,31 @@ fn classify(buf: &[u8], own_port: u32, protocol: u8, out: &mut Vec<Event>) {
                 _ => out.push(Event::OwnEcho { seq: msg.seq }),
             },
             wire::RTM_NEWROUTE => {
-                let Some(route) = wire::parse_route(msg.payload) else {
+                let Some(mut route) = wire::parse_route(msg.payload) else {
                     continue;
                 };
+                let raw = match watched.contains(route.protocol) {
+                    true => {
+                        route.extra = wire::raw::extra(msg.payload);
+                        wire::raw::copy(msg.payload).map(Arc::new)
+                    }
+                    false => None,
+                };
                 let requester = Requester { port_id: msg.pid, seq: msg.seq };
-                out.push(Event::RouteAdded { route, replace: msg.flags & wire::NLM_F_REPLACE != 0, requester });
+                out.push(Event::RouteAdded { route, replace: msg.flags & wire::NLM_F_REPLACE != 0, requester, raw });
             }
             wire::RTM_DELROUTE => {
-                // Only a route of ours can be a loss; a foreign route that
-                // had replaced ours was already handled when it appeared.
-                if let Some(route) = wire::parse_route(msg.payload).filter(|r| r.protocol == protocol) {
-                    out.push(Event::RouteDeleted { route, requester: Requester { port_id: msg.pid, seq: msg.seq } });
+                // Only a route of ours or a guarded one can be a loss; a
+                // foreign route that had replaced one was already handled
+                // when it appeared.
+                let Some(mut route) = wire::parse_route(msg.payload) else { continue };
+                if route.protocol != protocol && !watched.contains(route.protocol) {
+                    continue;
                 }
+                if route.protocol != protocol {
+                    route.extra = wire::raw::extra(msg.payload);
+                }
+                out.push(Event::RouteDeleted { route, requester: Requester { port_id: msg.pid, seq: msg.seq } });
             }
             wire::RTM_NEWLINK => out.extend(parse_link(msg.payload).map(Event::LinkChanged)),
             wire::RTM_DELLINK => out.extend(parse_link(msg.payload).map(Event::LinkRemoved)),

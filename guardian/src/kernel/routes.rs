@@ -76,6 +76,11 @@ impl RouteWriter {
         })
     }
 
+    /// Guardian's own route protocol.
+    pub fn protocol(&self) -> u8 {
+        self.protocol
+    }
+
     /// The port id that marks notifications caused by our own requests.
     pub fn port_id(&self) -> u32 {
         self.socket.port_id()

@@ -3,7 +3,11 @@
 //! kernel. A source never talks to the kernel: it sends [`SourceUpdate`]s,
 //! and the reconciler treats every source alike (docs/architecture.md).
 
+use crate::route::raw::RawRoute;
 use crate::route::{DevNames, RouteKey, RouteSpec};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::oneshot;
 
 /// The kinds of source, in order of precedence: when two sources want a
@@ -25,12 +29,29 @@ pub struct Source {
     pub kind: SourceKind,
     pub name: String,
     pub owner: Option<String>,
+    /// Set for a guard: its routes belong to another daemon.
+    pub guard: Option<GuardTerms>,
+}
+
+/// How the reconciler treats the routes of a guard (another daemon's
+/// routes, kept in place): they carry the owner's protocol, they are taken
+/// as the kernel has them (never installed on arrival, never deleted on
+/// leaving), and a loss is not repaired until the guard says a stranger
+/// caused it ([`Change::Restore`]), except one the kernel caused, which is
+/// put back `kernel_cause_grace` after its link or address returns, unless
+/// the owner did it first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct GuardTerms {
+    pub protocol: u8,
+    /// Audit: nothing is ever put back, not even after the kernel's doing.
+    pub audit: bool,
+    pub kernel_cause_grace: Duration,
 }
 
 impl Source {
     /// The configuration file's `[[route]]`s.
     pub fn config() -> Source {
-        Source { kind: SourceKind::Config, name: "config".to_owned(), owner: None }
+        Source { kind: SourceKind::Config, name: "config".to_owned(), owner: None, guard: None }
     }
 }
 
@@ -47,6 +68,10 @@ pub struct DesiredRoute {
 pub struct DesiredRoutes {
     pub routes: Vec<DesiredRoute>,
     pub devs: DevNames,
+    /// Exact copies of the routes the route model cannot express (a guard's
+    /// multipath route, say), by identity: these are compared and put back
+    /// as copied.
+    pub raw: HashMap<RouteKey, Arc<RawRoute>>,
 }
 
 #[derive(Debug, Clone)]
@@ -56,6 +81,41 @@ pub enum Change {
     Replace(DesiredRoutes),
     /// Routes added or changed, and routes no longer wanted (one BGP update).
     Update { add: DesiredRoutes, remove: Vec<RouteKey> },
+    /// Lost routes of a guard to put back: a stranger took them (see
+    /// [`OwnedLoss`]). Routes no longer lost are left alone.
+    Restore(Vec<RouteKey>),
+}
+
+/// What the reconciler tells the guards.
+#[derive(Debug, Clone)]
+pub enum GuardNotice {
+    /// A guarded route went missing or was replaced.
+    Lost(OwnedLoss),
+    /// A route of a protocol a guard watches appeared where nothing is
+    /// tracked: the owner's new route, when a guard selects it.
+    Appeared { route: super::KernelRoute, raw: Arc<RawRoute>, requester: super::Requester },
+}
+
+/// A route of a guard went missing or was replaced. The reconciler does
+/// not repair it on its own: the guard finds out who did it and answers
+/// with a [`Change::Restore`] (a stranger), a removal or an update (the
+/// owner), or nothing (audit).
+#[derive(Debug, Clone)]
+pub struct OwnedLoss {
+    /// The guard (its source name).
+    pub guard: String,
+    pub key: RouteKey,
+    /// The route as `ip route` would print it.
+    pub route: String,
+    pub cause: super::Cause,
+    pub noticed: super::Noticed,
+    /// The request behind the loss, when a notification named one.
+    pub requester: Option<super::Requester>,
+    pub link_index: Option<u32>,
+    /// For a replacement: the route now in the kernel, when it is one of
+    /// the guard's protocol (the owner's update, or a stranger's).
+    pub replacement: Option<(super::KernelRoute, Arc<RawRoute>)>,
+    pub lost_at: std::time::Instant,
 }
 
 /// A source's message to the reconciler; `done` (when set) gets the count

@@ -14,6 +14,10 @@ pub struct KernelRoute {
     pub kind: u8,
     /// A source-specific (IPv6 "from") or multipath route: never one of ours.
     pub unusual: bool,
+    /// 0 for a route the route model says everything about; otherwise its
+    /// [`crate::route::raw::RawRoute::fingerprint`]. Worked out only for
+    /// the routes of protocols a guard watches (`kernel::wire::raw::extra`).
+    pub extra: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,9 +37,12 @@ pub enum Event {
         route: KernelRoute,
         replace: bool,
         requester: Requester,
+        /// The route's exact copy, for a protocol a guard watches.
+        raw: Option<std::sync::Arc<crate::route::raw::RawRoute>>,
     },
-    /// A route with guardian's protocol was deleted (also by guardian: a
-    /// withdrawal that hit a route still tracked is a loss too).
+    /// A route with guardian's protocol, or one a guard watches, was deleted
+    /// (also by guardian: a withdrawal that hit a route still tracked is a
+    /// loss too).
     RouteDeleted {
         route: KernelRoute,
         requester: Requester,

@@ -17,8 +17,11 @@ mod gate;
 mod reload;
 mod repair;
 
-pub use desired::{Change, DesiredRoute, DesiredRoutes, Source, SourceKind, SourceReport, SourceUpdate};
+pub use desired::{
+    Change, DesiredRoute, DesiredRoutes, GuardNotice, GuardTerms, OwnedLoss, Source, SourceKind, SourceReport,
+    SourceUpdate,
+};
 pub use events::{Event, EventBatch, KernelRoute, Link, Requester};
 pub use gate::Gate;
 pub use reload::{ReloadError, ReloadRequest};
-pub use repair::{Cause, Noticed, Repaired};
+pub use repair::{Cause, GuardTag, Noticed, Repaired};

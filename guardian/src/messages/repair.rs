@@ -65,6 +65,15 @@ pub struct Repaired {
     pub requester: Option<Requester>,
     /// When the loss was noticed.
     pub lost_at: std::time::Instant,
+    /// For a guarded route: the guard, and the owner whose route it is.
+    pub guard: Option<GuardTag>,
+}
+
+/// Which guard a repaired route belongs to, for the reinstall line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuardTag {
+    pub guard: String,
+    pub owner: String,
 }
 
 #[cfg(test)]
@@ -89,6 +98,7 @@ impl Repaired {
             cause,
             requester: None,
             lost_at,
+            guard: None,
         }
     }
 }

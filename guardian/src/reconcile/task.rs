@@ -19,10 +19,11 @@
 
 use super::core::{Core, GatePlan, InstallOutcome, Scan, Trigger, Work};
 use super::{Command, Settings};
+use crate::kernel::monitor::WatchedProtocols;
 use crate::kernel::routes::{Op, OpError, RouteWriter};
-use crate::kernel::KernelError;
+use crate::kernel::{wire, KernelError};
 use crate::messages::api::{CycleReport, Status};
-use crate::messages::{EventBatch, Gate, Repaired, SourceKind, SourceReport, SourceUpdate};
+use crate::messages::{EventBatch, Gate, GuardNotice, Repaired, SourceKind, SourceReport, SourceUpdate};
 use crate::metrics::Metrics;
 use crate::systemd::Watchdog;
 use std::sync::Arc;
@@ -44,6 +45,9 @@ pub struct Reconciler {
     started: std::time::Instant,
     /// The service manager's watchdog, when it set one.
     watchdog: Option<Watchdog>,
+    /// Where guarded routes' losses go (the guards' task), and the
+    /// protocols the monitor must watch for them.
+    guards: Option<(mpsc::UnboundedSender<GuardNotice>, WatchedProtocols)>,
 }
 
 impl Reconciler {
@@ -57,7 +61,22 @@ impl Reconciler {
         started: std::time::Instant,
     ) -> Reconciler {
         let core = Core::new(settings, metrics.clone(), Instant::now());
-        Reconciler { core, writer, metrics, status, repairs, started, watchdog: None }
+        Reconciler { core, writer, metrics, status, repairs, started, watchdog: None, guards: None }
+    }
+
+    /// Hands guarded routes' losses to `notices`, and keeps `watched` set
+    /// to the protocols the guards' routes carry.
+    pub fn with_guards(mut self, notices: mpsc::UnboundedSender<GuardNotice>, watched: WatchedProtocols) -> Reconciler {
+        self.guards = Some((notices, watched));
+        self
+    }
+
+    fn send_guard_notices(&mut self) {
+        if let Some((tx, _)) = &self.guards {
+            for notice in self.core.take_guard_notices() {
+                let _ = tx.send(notice);
+            }
+        }
     }
 
     /// Pets `watchdog` from the loop (see the module's header).
@@ -112,6 +131,7 @@ impl Reconciler {
             if let Some(trigger) = due.scan {
                 self.scan(trigger).await;
             }
+            self.send_guard_notices();
             self.publish();
             if let Some(watchdog) = &mut self.watchdog {
                 watchdog.pet_if_due(Instant::now());
@@ -130,6 +150,7 @@ impl Reconciler {
         }
         self.scan(Trigger::Startup).await;
         self.core.startup_done(started.elapsed(), Instant::now());
+        self.send_guard_notices();
         release_startup_memory();
         self.publish();
     }
@@ -157,6 +178,9 @@ impl Reconciler {
         let SourceUpdate { source, change, done } = update;
         let (name, kind) = (source.name.clone(), source.kind);
         let plan = self.core.apply_source(source, change);
+        if let Some((_, watched)) = &self.guards {
+            watched.set(&self.core.guarded_protocols());
+        }
         let result = self.apply(&plan.withdraw.ops).await;
         self.core.withdrawn(plan.withdraw, result);
         self.install(plan.install).await;
@@ -221,8 +245,8 @@ impl Reconciler {
     /// comparison decides.
     async fn scan(&mut self, trigger: Trigger) -> CycleReport {
         let mut scan = self.core.begin_scan(trigger, Instant::now());
-        for (family, table) in scan.targets() {
-            if let Err(e) = self.dump(&mut scan, family, table).await {
+        for (family, table, protocol) in scan.targets() {
+            if let Err(e) = self.dump(&mut scan, family, table, protocol).await {
                 tracing::error!(error = %e, family = family.label(), table, "route dump failed; scanning again shortly");
                 return self.core.scan_failed(scan, Instant::now());
             }
@@ -238,11 +262,27 @@ impl Reconciler {
 
     /// One table into `scan`, repeated while the kernel says the dump was
     /// interrupted.
-    async fn dump(&mut self, scan: &mut Scan, family: crate::route::Family, table: u32) -> Result<(), KernelError> {
+    async fn dump(
+        &mut self,
+        scan: &mut Scan,
+        family: crate::route::Family,
+        table: u32,
+        protocol: u8,
+    ) -> Result<(), KernelError> {
         for attempt in 0..=INTERRUPTED_DUMP_RETRIES {
             self.core.begin_dump(scan);
             let Self { writer, core, .. } = self;
-            let dumped = writer.dump_routes(family, table, |route| core.observe(scan, route)).await?;
+            let dumped = match protocol == writer.protocol() {
+                true => writer.dump_routes(family, table, |route| core.observe(scan, route)).await?,
+                // A guard's routes: compared by their attributes in full.
+                false => {
+                    let observe = |payload: &[u8], route: &crate::messages::KernelRoute| {
+                        let route = crate::messages::KernelRoute { extra: wire::raw::extra(payload), ..*route };
+                        core.observe(scan, &route)
+                    };
+                    writer.dump_protocol(family, table, protocol, observe).await?
+                }
+            };
             if !dumped.interrupted || attempt == INTERRUPTED_DUMP_RETRIES {
                 return Ok(());
             }

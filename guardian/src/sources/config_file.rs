@@ -13,7 +13,11 @@ pub fn update(routes: RouteSet, done: Option<oneshot::Sender<SourceReport>>) -> 
     let RouteSet { specs, devs, liveness, .. } = routes;
     let gated: HashSet<RouteKey> = liveness.iter().map(|l| l.key).collect();
     let routes = specs.into_iter().map(|spec| DesiredRoute { gated: gated.contains(&spec.key), spec }).collect();
-    SourceUpdate { source: Source::config(), change: Change::Replace(DesiredRoutes { routes, devs }), done }
+    SourceUpdate {
+        source: Source::config(),
+        change: Change::Replace(DesiredRoutes { routes, devs, raw: Default::default() }),
+        done,
+    }
 }
 
 #[cfg(test)]

@@ -196,6 +196,7 @@ pub fn parse_route(payload: &[u8]) -> Option<KernelRoute> {
         protocol: payload[5],
         kind: payload[7],
         unusual: payload[2] != 0,
+        extra: 0,
     };
     let alen = family.addr_len();
     for (ty, value) in attributes(&payload[RTMSG_LEN..]) {

@@ -19,7 +19,8 @@ use super::{
 };
 use super::{finish, push_header, NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST, RTM_NEWROUTE};
 use super::{RTMSG_LEN, RTN_UNICAST, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE};
-use std::hash::BuildHasher;
+use crate::route::raw::fingerprint_of_normalized;
+pub use crate::route::raw::RawRoute;
 
 const RTA_CACHEINFO: u16 = 12;
 const RTA_EXPIRES: u16 = 23;
@@ -33,51 +34,31 @@ const REQUESTED_NH_FLAGS: u8 = 0x2 | 0x4;
 const RTM_FLAGS_AT: usize = 8;
 const RTNH_LEN: usize = 8;
 
-/// A route as the kernel has it, without what the kernel adds itself: the
-/// payload (rtmsg and attributes) of an RTM_NEWROUTE that recreates it.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct RawRoute {
-    payload: Box<[u8]>,
+/// The copy of a route from an RTM_NEWROUTE payload (a dump or a
+/// notification). `None` when the payload is too short to be a route.
+pub fn copy(payload: &[u8]) -> Option<RawRoute> {
+    let mut out = Vec::with_capacity(payload.len());
+    normalize(payload, &mut out)?;
+    Some(RawRoute::from_normalized(out))
 }
 
-impl std::fmt::Debug for RawRoute {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "RawRoute({} bytes)", self.payload.len())
-    }
-}
-
-impl RawRoute {
-    /// The copy of a route from an RTM_NEWROUTE payload (a dump or a
-    /// notification). `None` when the payload is too short to be a route.
-    pub fn from_payload(payload: &[u8]) -> Option<RawRoute> {
-        let mut out = Vec::with_capacity(payload.len());
-        normalize(payload, &mut out)?;
-        Some(RawRoute { payload: out.into_boxed_slice() })
-    }
-
-    pub fn payload(&self) -> &[u8] {
-        &self.payload
-    }
-
-    /// See [`fingerprint`].
-    pub fn fingerprint(&self) -> u64 {
-        hash(&self.payload)
-    }
-}
-
-/// A 64-bit digest of the route a payload describes, equal for two
-/// payloads of the same route whatever the kernel added to either (cache
-/// information, state flags). Only compared within one process.
+/// The route's [`RawRoute::fingerprint`], without keeping a copy.
 pub fn fingerprint(payload: &[u8]) -> u64 {
     let mut out = Vec::with_capacity(payload.len());
     match normalize(payload, &mut out) {
-        Some(()) => hash(&out),
+        Some(()) => fingerprint_of_normalized(&out),
         None => 0,
     }
 }
 
-fn hash(bytes: &[u8]) -> u64 {
-    foldhash::fast::FixedState::with_seed(0x6775_6172_6469_616e).hash_one(bytes)
+/// What [`crate::messages::KernelRoute::extra`] holds: 0 for a plain route,
+/// else its fingerprint.
+pub fn extra(payload: &[u8]) -> u64 {
+    if is_plain(payload) {
+        0
+    } else {
+        fingerprint(payload)
+    }
 }
 
 /// Whether the route model ([`crate::route::RouteSpec`] and a protocol)
@@ -167,7 +148,7 @@ fn pad(out: &mut Vec<u8>) {
 pub fn push_replay(buf: &mut Vec<u8>, seq: u32, ack: bool, route: &RawRoute) {
     let flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE | if ack { NLM_F_ACK } else { 0 };
     let start = push_header(buf, RTM_NEWROUTE, flags, seq);
-    buf.extend_from_slice(&route.payload);
+    buf.extend_from_slice(route.payload());
     finish(buf, start);
 }
 

@@ -3,9 +3,12 @@
 
 use super::super::table::State;
 use super::{damping, Core, Loss, Purpose, Trigger, Work, ECHO_WINDOW};
+use crate::messages::GuardNotice;
 use crate::messages::{Cause, Event, EventBatch, KernelRoute, Noticed, Requester};
+use crate::route::raw::RawRoute;
 use crate::route::RouteKey;
 use std::collections::HashMap;
+use std::sync::Arc;
 use tokio::time::Instant;
 
 impl Core {
@@ -15,13 +18,19 @@ impl Core {
     pub fn on_events(&mut self, batch: EventBatch, now: Instant) -> Work {
         // Later events of the same batch override earlier ones: a route
         // deleted and added back as ours in one burst is not lost.
-        let mut lost: HashMap<usize, (Cause, Option<Requester>)> = HashMap::new();
+        let mut lost: HashMap<usize, LostNow> = HashMap::new();
         let mut retry_failed = false;
         let read_done = self.micros(batch.read_done);
         for event in batch.events {
             match event {
-                Event::RouteAdded { route, replace, requester } => {
-                    let Some(i) = self.table.find(&route.key) else { continue };
+                Event::RouteAdded { route, replace, requester, raw } => {
+                    let Some(i) = self.table.find(&route.key) else {
+                        // A route of a protocol a guard watches: the owner's new route, maybe.
+                        if let Some(raw) = raw {
+                            self.guard_notices.push(GuardNotice::Appeared { route, raw, requester });
+                        }
+                        continue;
+                    };
                     if self.is_ours(i, &route) {
                         lost.remove(&i);
                         self.confirm_install(i);
@@ -33,7 +42,8 @@ impl Core {
                         // Another process replaced ours with other attributes.
                         // A route added beside ours (append, prepend) leaves
                         // ours in place; the scans watch what the kernel keeps.
-                        lost.insert(i, (Cause::Replaced, Some(requester)));
+                        let replacement = raw.filter(|_| self.guard_of(i).is_some()).map(|raw| (route, raw));
+                        lost.insert(i, (Cause::Replaced, Some(requester), replacement));
                     }
                 }
                 Event::RouteDeleted { route, requester } => {
@@ -47,7 +57,7 @@ impl Core {
                         self.verify_at = Some(self.verify_at.map_or(check_at, |at| at.min(check_at)));
                         continue;
                     }
-                    lost.insert(i, (Cause::Deleted, Some(requester)));
+                    lost.insert(i, (Cause::Deleted, Some(requester), None));
                 }
                 Event::LinkChanged(link) => {
                     let was_up = self.link_up.insert(link.index, link.up);
@@ -86,26 +96,40 @@ impl Core {
                 }
             }
         }
-        let mut lost: Vec<(usize, (Cause, Option<Requester>))> = lost.into_iter().collect();
+        let mut lost: Vec<(usize, LostNow)> = lost.into_iter().collect();
         lost.sort_unstable_by_key(|(i, _)| *i);
         let mut work: Vec<(usize, Purpose)> = lost
             .into_iter()
-            .filter_map(|(i, (cause, requester))| {
-                self.on_lost(
-                    i,
-                    Loss { since: batch.received, noticed: Noticed::Event, cause, requester, link_index: None },
-                    now,
-                )
+            .filter_map(|(i, (cause, requester, replacement))| {
+                let since = batch.received;
+                let loss = Loss { since, noticed: Noticed::Event, cause, requester, link_index: None, replacement };
+                self.on_lost(i, loss, now)
             })
             .collect();
         if retry_failed {
-            work.extend(self.failed_routes());
+            work.extend(self.failed_routes(now));
         }
         work
     }
 
-    fn is_ours(&self, i: usize, route: &KernelRoute) -> bool {
-        super::super::decide::matches(&self.table.slot(i).spec, route, &self.dev_index, self.protocol)
+    /// Whether `route` is the route slot `i` means: guardian's own with its
+    /// attributes, or a guarded one as the owner has it.
+    #[inline]
+    pub(super) fn is_ours(&self, i: usize, route: &KernelRoute) -> bool {
+        let spec = &self.table.slot(i).spec;
+        match self.guard_of(i) {
+            None => super::super::decide::matches(spec, route, &self.dev_index, self.protocol),
+            Some(terms) => {
+                route.protocol == terms.protocol
+                    && match self.raw.get(&spec.key) {
+                        Some(copy) => route.extra == copy.fingerprint(),
+                        None => {
+                            route.extra == 0
+                                && super::super::decide::matches(spec, route, &self.dev_index, terms.protocol)
+                        }
+                    }
+            }
+        }
     }
 
     /// A loss read before guardian's latest install of the route happened
@@ -178,8 +202,18 @@ impl Core {
         }
     }
 
-    /// Records a loss; returns the route to repair now, unless damped.
+    /// Records a loss; returns the route to repair now, unless damped. A
+    /// guarded route's loss goes to its guard instead (`guarded.rs`).
     pub(super) fn on_lost(&mut self, i: usize, loss: Loss, now: Instant) -> Option<(usize, Purpose)> {
+        if let Some(terms) = self.guard_of(i) {
+            self.on_guarded_lost(i, terms, loss);
+            return None;
+        }
+        self.repair_or_damp(i, loss, now)
+    }
+
+    /// A loss to repair: now, or after a back-off when damping says so.
+    pub(super) fn repair_or_damp(&mut self, i: usize, loss: Loss, now: Instant) -> Option<(usize, Purpose)> {
         let key = self.table.slot(i).spec.key;
         let since = loss.since;
         self.missing.entry(key).or_insert(loss);
@@ -215,10 +249,30 @@ impl Core {
         self.retry_at.remove(&key);
     }
 
-    fn failed_routes(&self) -> Work {
-        (0..self.table.len())
-            .filter(|&i| self.table.slot(i).state == State::Failed)
-            .map(|i| (i, Purpose::Retry))
-            .collect()
+    /// Failed routes to try again now that a link or address came back.
+    /// A guarded one waits its guard's grace first: the owner normally puts
+    /// back what the kernel removed, and guardian only covers for one that
+    /// does not.
+    fn failed_routes(&mut self, now: Instant) -> Work {
+        let mut work = Vec::new();
+        for i in 0..self.table.len() {
+            if self.table.slot(i).state != State::Failed {
+                continue;
+            }
+            match self.guard_of(i) {
+                None => work.push((i, Purpose::Retry)),
+                Some(terms) if terms.audit => {}
+                Some(terms) => {
+                    let key = self.table.slot(i).spec.key;
+                    self.schedule_retry(key, now + terms.kernel_cause_grace, true);
+                }
+            }
+        }
+        work
     }
 }
+
+/// What replaced a guarded route, when it carries the guard's protocol.
+type Replacement = Option<(KernelRoute, Arc<RawRoute>)>;
+/// What a batch says about one lost slot: why, who asked, what replaced it.
+type LostNow = (Cause, Option<Requester>, Replacement);

@@ -7,7 +7,7 @@ use super::{Core, Purpose, Trigger, Work, RETRY_DELAY};
 use crate::kernel::routes::{Op, OpError};
 use crate::kernel::wire::RouteRequest;
 use crate::kernel::KernelError;
-use crate::messages::Repaired;
+use crate::messages::{GuardTag, Repaired};
 use crate::metrics::FailureLabels;
 use crate::route::RouteSpec;
 use std::cmp::Reverse;
@@ -39,10 +39,9 @@ impl Core {
     pub fn prepare_install(&mut self, work: Work, now: Instant, first_seq: u32) -> InstallBatch {
         let mut batch = InstallBatch::default();
         for (i, purpose) in work {
-            let spec = self.table.slot(i).spec;
-            match self.request_for(&spec) {
-                Ok(request) => {
-                    batch.ops.push(Op::Replace(request));
+            match self.op_for(i) {
+                Ok(op) => {
+                    batch.ops.push(op);
                     batch.sent.push((i, purpose));
                 }
                 Err(e) => {
@@ -111,6 +110,20 @@ impl Core {
         (outcome, repairs)
     }
 
+    /// The install of slot `i`: guardian's route with its protocol, or a
+    /// guarded one with its owner's, from its exact copy when it has one.
+    fn op_for(&self, i: usize) -> Result<Op, OpError> {
+        let spec = self.table.slot(i).spec;
+        let Some(terms) = self.guard_of(i) else {
+            return self.request_for(&spec).map(Op::Replace);
+        };
+        if let Some(copy) = self.raw.get(&spec.key) {
+            return Ok(Op::Replay(copy.clone()));
+        }
+        let request = self.request_for(&spec)?;
+        Ok(Op::Replace(RouteRequest { protocol: terms.protocol, ..request }))
+    }
+
     pub(super) fn request_for(&self, spec: &RouteSpec) -> Result<RouteRequest, OpError> {
         let oif = match spec.dev {
             None => None,
@@ -158,6 +171,10 @@ impl Core {
             cause: loss.cause,
             requester: loss.requester,
             lost_at: loss.since.into_std(),
+            guard: self.guard_of(i).map(|_| {
+                let source = self.source(self.table.slot(i).source);
+                GuardTag { guard: source.name.clone(), owner: source.owner.clone().unwrap_or_default() }
+            }),
         })
     }
 

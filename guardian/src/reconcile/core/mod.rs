@@ -14,6 +14,7 @@
 //! - `sources.rs`: desired routes from sources (the configuration file,
 //!   and next guard selectors and BGP): the tracked set's members;
 //! - `settings.rs`: re-read settings, shutdown;
+//! - `guarded.rs`: routes of a guard (another daemon's): losses handed to the guard;
 //! - `withdraw.rs`: delete batches and their outcome.
 //!
 //! A route enters the set before it is installed and leaves it before it is
@@ -21,6 +22,7 @@
 
 mod events;
 mod gate;
+mod guarded;
 mod install;
 mod scan;
 mod settings;
@@ -41,8 +43,9 @@ use super::table::RouteTable;
 use super::Settings;
 use crate::config::{DaemonConfig, ReconcileConfig};
 use crate::messages::api::{CycleReport, RouteCounts, RouteInfo, Status};
-use crate::messages::{Cause, Link, Noticed, Requester, Source};
+use crate::messages::{Cause, GuardNotice, GuardTerms, KernelRoute, Link, Noticed, Requester, Source};
 use crate::metrics::{FamilyLabels, Metrics};
+use crate::route::raw::RawRoute;
 use crate::route::{DevNames, Family, RouteDisplay, RouteKey, RouteSpec};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -88,6 +91,9 @@ pub(super) struct Loss {
     requester: Option<Requester>,
     /// For a route flushed with its link: that link's interface index.
     link_index: Option<u32>,
+    /// For a guarded route replaced: what replaced it, when it carries the
+    /// guard's protocol (the guard may take it as the owner's update).
+    replacement: Option<(KernelRoute, Arc<RawRoute>)>,
 }
 
 /// Why a route is being installed.
@@ -149,6 +155,11 @@ pub struct Core {
     sources: Vec<Source>,
     /// Routes wanted by a source other than the one that holds them.
     claims: HashMap<RouteKey, Vec<sources::Claim>>,
+    /// Exact copies of the guarded routes the route model cannot express.
+    raw: HashMap<RouteKey, Arc<RawRoute>>,
+    /// What the guards must hear (their routes lost or replaced, routes of
+    /// their protocols added), until the task hands it on.
+    guard_notices: Vec<GuardNotice>,
     /// Deletes taken as older than guardian's unconfirmed install, with the
     /// time to check that the install's notification came after all.
     unconfirmed: HashMap<RouteKey, Instant>,
@@ -200,6 +211,8 @@ impl Core {
             retry_at: HashMap::new(),
             sources: Vec::new(),
             claims: HashMap::new(),
+            raw: HashMap::new(),
+            guard_notices: Vec::new(),
             unconfirmed: HashMap::new(),
             verify_at: None,
             echo_queue: VecDeque::new(),
@@ -307,6 +320,11 @@ impl Core {
     /// Microseconds since the core was made (see [`super::table::Slot::sent_at`]).
     fn micros(&self, at: Instant) -> u64 {
         at.saturating_duration_since(self.epoch).as_micros() as u64
+    }
+
+    /// The guard terms of the source holding slot `i`: `None` for guardian's own routes.
+    fn guard_of(&self, i: usize) -> Option<GuardTerms> {
+        self.source(self.table.slot(i).source).guard
     }
 
     fn display(&self, i: usize) -> String {

@@ -3,7 +3,6 @@
 //! the core compares. The start-up sync is a scan of every table that
 //! adopts what is already in place.
 
-use super::super::decide;
 use super::super::table::{SlotSet, State};
 use super::{Core, Loss, Purpose, Trigger, WithdrawBatch, Work, LINK_DOWN_BLAME, SCAN_RETRY_DELAY};
 use crate::messages::api::CycleReport;
@@ -16,7 +15,8 @@ use tokio::time::Instant;
 pub struct Scan {
     trigger: Trigger,
     started: Instant,
-    targets: Vec<(Family, u32)>,
+    /// (family, table, protocol); table 0 is every table.
+    targets: Vec<(Family, u32, u8)>,
     /// The slots seen in the kernel as ours.
     seen: SlotSet,
     /// Routes of guardian's protocol that match no tracked route.
@@ -28,8 +28,8 @@ pub struct Scan {
 }
 
 impl Scan {
-    /// The (family, table) pairs to dump, in order.
-    pub fn targets(&self) -> Vec<(Family, u32)> {
+    /// The (family, table, protocol) to dump, in order; table 0 is every table.
+    pub fn targets(&self) -> Vec<(Family, u32, u8)> {
         self.targets.clone()
     }
 }
@@ -53,8 +53,13 @@ impl Core {
     /// hold tracked routes.
     pub fn begin_scan(&mut self, trigger: Trigger, now: Instant) -> Scan {
         self.links_down.retain(|_, (_, when)| now.saturating_duration_since(*when) <= LINK_DOWN_BLAME);
-        let targets =
+        let tables =
             if trigger == Trigger::Startup { vec![(Family::V4, 0), (Family::V6, 0)] } else { self.table.tables() };
+        let mut targets: Vec<(Family, u32, u8)> = tables.into_iter().map(|(f, t)| (f, t, self.protocol)).collect();
+        // A guard's routes: its owner's protocol, in whichever tables.
+        for protocol in self.guarded_protocols() {
+            targets.extend([(Family::V4, 0, protocol), (Family::V6, 0, protocol)]);
+        }
         Scan {
             trigger,
             started: now,
@@ -80,7 +85,7 @@ impl Core {
         match self.table.find_after(scan.next, &route.key) {
             Some(i) => {
                 scan.next = i + 1;
-                if decide::matches(&self.table.slot(i).spec, route, &self.dev_index, self.protocol) {
+                if self.is_ours(i, route) {
                     scan.seen.insert(i);
                 }
             }
@@ -121,12 +126,21 @@ impl Core {
                 (State::Installed, false) => {
                     missing += 1;
                     let (cause, link_index) = self.scan_cause(i, started);
-                    let loss = Loss { since: started, noticed: Noticed::Scan, cause, requester: None, link_index };
+                    let loss = Loss {
+                        since: started,
+                        noticed: Noticed::Scan,
+                        cause,
+                        requester: None,
+                        link_index,
+                        replacement: None,
+                    };
                     install.extend(self.on_lost(i, loss, started));
                 }
                 (State::Pending, true) => self.mark_present(i), // adopted as it stands
                 (State::Pending, false) => install.push((i, Purpose::Initial)),
                 (State::Missing | State::Failed | State::Damped, true) => self.mark_present(i),
+                // A guard decides about its own (`guarded.rs`).
+                (State::Missing | State::Failed, false) if self.guard_of(i).is_some() => {}
                 (State::Missing, false) => install.push((i, Purpose::Repair)),
                 (State::Failed, false) => install.push((i, Purpose::Retry)),
                 (State::Installed, true) | (State::Damped, false) | (State::Withdrawn, false) => {}

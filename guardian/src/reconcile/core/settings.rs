@@ -27,7 +27,15 @@ impl Core {
         if !self.daemon.withdraw_on_exit {
             return WithdrawBatch::default();
         }
-        let keys: Vec<RouteKey> = self.table.slots().iter().map(|s| s.spec.key).collect();
+        // Guarded routes are their owners': they stay.
+        let sources = &self.sources;
+        let keys: Vec<RouteKey> = self
+            .table
+            .slots()
+            .iter()
+            .filter(|s| sources[s.source.0 as usize].guard.is_none())
+            .map(|s| s.spec.key)
+            .collect();
         let specs: Vec<RouteSpec> = keys
             .iter()
             .filter_map(|k| self.table.remove(k))

@@ -9,8 +9,10 @@
 use super::super::table::{SourceId, State};
 use super::{Core, Purpose, WithdrawBatch, Work};
 use crate::messages::{Change, DesiredRoute, DesiredRoutes, Source, SourceReport};
+use crate::route::raw::RawRoute;
 use crate::route::{DevNames, RouteKey, RouteSpec};
 use std::collections::HashSet;
+use std::sync::Arc;
 
 /// What an update asks of the kernel, in this order: routes no source
 /// wants any more out, then added and changed ones in.
@@ -41,9 +43,15 @@ impl Core {
     /// delete is planned, so nothing repairs them; before the start-up scan
     /// nothing is installed here (that scan installs what is missing).
     pub fn apply_source(&mut self, source: Source, change: Change) -> SourcePlan {
+        let name = source.name.clone();
         let id = self.source_id(source);
         let replace = matches!(change, Change::Replace(_));
         let (add, remove) = match change {
+            Change::Restore(keys) => {
+                let install = self.restore(&keys, &name);
+                let report = SourceReport { changed: install.len(), ..SourceReport::default() };
+                return SourcePlan { withdraw: WithdrawBatch::default(), install, report };
+            }
             Change::Replace(routes) => {
                 let wanted: HashSet<RouteKey> = routes.routes.iter().map(|r| r.spec.key).collect();
                 let remove = self.keys_of(id).into_iter().filter(|k| !wanted.contains(k)).collect();
@@ -55,12 +63,13 @@ impl Core {
         for key in &remove {
             self.let_go(id, key, &mut steps);
         }
-        let DesiredRoutes { routes, devs } = add;
+        let DesiredRoutes { routes, devs, mut raw } = add;
         // Room for a first fill at once; a re-read of a known set needs none.
         self.table.reserve(routes.len().saturating_sub(self.table.len()));
         for route in routes {
             let spec = translate(&route.spec, &devs, &mut self.table.devs);
-            self.want(id, DesiredRoute { spec, ..route }, &mut steps);
+            let copy = raw.remove(&spec.key);
+            self.want(id, DesiredRoute { spec, ..route }, copy, &mut steps);
         }
         self.refresh_dev_index();
         let withdraw =
@@ -108,11 +117,16 @@ impl Core {
 
     /// `id` wants `route`: added, changed, taken over from a source of lower
     /// precedence, or kept aside as a claim.
-    fn want(&mut self, id: SourceId, route: DesiredRoute, steps: &mut Steps) {
+    fn want(&mut self, id: SourceId, route: DesiredRoute, copy: Option<Arc<RawRoute>>, steps: &mut Steps) {
         let key = route.spec.key;
+        let guarded = self.source(id).guard.is_some();
         let Some(i) = self.table.find(&key) else {
-            self.table.insert(route.spec, id, route.gated);
-            if !route.gated {
+            let i = self.table.insert(route.spec, id, route.gated);
+            if guarded {
+                // Taken from the kernel as it stands: in place already.
+                self.table.set_state(i, State::Installed);
+                self.set_copy(key, copy);
+            } else if !route.gated {
                 steps.install.push(key);
             }
             steps.report.added += 1;
@@ -120,7 +134,11 @@ impl Core {
         };
         let holder = self.table.slot(i).source;
         if holder == id {
-            match self.hold(i, id, route, steps) {
+            let copy_changed = guarded && self.raw.get(&key) != copy.as_ref();
+            if guarded {
+                self.set_copy(key, copy);
+            }
+            match self.hold(i, id, route, steps) || copy_changed {
                 true => steps.report.changed += 1,
                 false => steps.report.unchanged += 1,
             }
@@ -163,6 +181,14 @@ impl Core {
         let slot = self.table.slot_mut(i);
         slot.source = id;
         slot.gated = route.gated;
+        if self.source(id).guard.is_some() {
+            // A guard's update is the owner's route as the kernel has it now.
+            if changed {
+                self.table.update(i, route.spec);
+            }
+            self.mark_present(i);
+            return changed;
+        }
         if changed {
             self.table.update(i, route.spec);
             match route.gated && withdrawn {
@@ -197,11 +223,23 @@ impl Core {
             return;
         }
         self.untrack(key);
+        self.raw.remove(key);
+        let guarded = self.source(id).guard.is_some();
         if let Some(slot) = self.table.remove(key) {
-            if slot.state == State::Installed {
+            // A guard lets go of a route its owner withdrew, or that is no
+            // longer guarded: either way it is not guardian's to delete.
+            if slot.state == State::Installed && !guarded {
                 steps.withdraw.push(slot.spec);
             }
         }
+    }
+
+    /// Keeps (or drops) the exact copy of a guarded route.
+    fn set_copy(&mut self, key: RouteKey, copy: Option<Arc<RawRoute>>) {
+        match copy {
+            Some(copy) => self.raw.insert(key, copy),
+            None => self.raw.remove(&key),
+        };
     }
 
     /// Takes the waiting claim of highest precedence (the earliest among equals).

@@ -53,7 +53,11 @@ fn config_routes(config: Config) -> crate::messages::Change {
     let routes = config.routes;
     let gated = |key: &RouteKey| routes.liveness.iter().any(|l| l.key == *key);
     let desired = routes.specs.iter().map(|&spec| crate::messages::DesiredRoute { spec, gated: gated(&spec.key) });
-    crate::messages::Change::Replace(crate::messages::DesiredRoutes { routes: desired.collect(), devs: routes.devs })
+    crate::messages::Change::Replace(crate::messages::DesiredRoutes {
+        routes: desired.collect(),
+        devs: routes.devs,
+        raw: Default::default(),
+    })
 }
 
 /// A core past its start-up scan, which found `present` of the tracked
@@ -90,6 +94,7 @@ fn ours(dst: &str) -> KernelRoute {
         protocol: PROTO,
         kind: RTN_UNICAST,
         unusual: false,
+        extra: 0,
     }
 }
 
@@ -161,9 +166,9 @@ fn a_route_added_beside_ours_is_no_loss_but_a_replace_with_other_attributes_is()
     let mut core = started(&["10.9.1.0"], t0);
     let other =
         KernelRoute { gateway: Some(Gateway::from_ip(&"192.0.2.3".parse().unwrap())), protocol: 3, ..ours("10.9.1.0") };
-    let append = Event::RouteAdded { route: other, replace: false, requester: Requester::default() };
+    let append = Event::RouteAdded { route: other, replace: false, requester: Requester::default(), raw: None };
     assert!(core.on_events(batch(vec![append], t0 + SEC), t0 + SEC).is_empty(), "an append leaves ours in place");
-    let replace = Event::RouteAdded { route: other, replace: true, requester: Requester::default() };
+    let replace = Event::RouteAdded { route: other, replace: true, requester: Requester::default(), raw: None };
     let work = core.on_events(batch(vec![replace], t0 + 2 * SEC), t0 + 2 * SEC);
     assert_eq!(destinations(&work, &core), ["10.9.1.0"]);
     let repairs = install_ok(&mut core, work, t0 + 2 * SEC);
@@ -174,7 +179,8 @@ fn a_route_added_beside_ours_is_no_loss_but_a_replace_with_other_attributes_is()
 fn a_delete_then_our_route_back_in_one_batch_is_no_loss() {
     let t0 = Instant::now();
     let mut core = started(&["10.9.1.0"], t0);
-    let back = Event::RouteAdded { route: ours("10.9.1.0"), replace: false, requester: Requester::default() };
+    let back =
+        Event::RouteAdded { route: ours("10.9.1.0"), replace: false, requester: Requester::default(), raw: None };
     let work = core.on_events(batch(vec![deleted("10.9.1.0"), back], t0 + SEC), t0 + SEC);
     assert!(work.is_empty());
 }
@@ -403,7 +409,7 @@ fn shutdown_withdraws_only_with_withdraw_on_exit() {
 // ---- sources ------------------------------------------------------------
 
 fn bgp(neighbor: &str) -> Source {
-    Source { kind: crate::messages::SourceKind::Bgp, name: format!("bgp:{neighbor}"), owner: None }
+    Source { kind: crate::messages::SourceKind::Bgp, name: format!("bgp:{neighbor}"), owner: None, guard: None }
 }
 
 /// `dst`/24 in table 100 via `via` dev veth0, as a source sends it.
@@ -422,7 +428,7 @@ fn wanted(routes: &[(&str, &str)]) -> crate::messages::DesiredRoutes {
             crate::messages::DesiredRoute { spec, gated: false }
         })
         .collect();
-    crate::messages::DesiredRoutes { routes, devs }
+    crate::messages::DesiredRoutes { routes, devs, raw: Default::default() }
 }
 
 fn add(routes: &[(&str, &str)]) -> crate::messages::Change {

@@ -18,8 +18,16 @@ fn setup() -> (RouteSpec, KernelRoute, DevIndex) {
     };
     let via = Some(Gateway::from_ip(&"192.0.2.2".parse().unwrap()));
     let spec = RouteSpec { key, via, dev: Some(dev), src: None };
-    let route =
-        KernelRoute { key, gateway: via, oif: 7, prefsrc: None, protocol: 201, kind: RTN_UNICAST, unusual: false };
+    let route = KernelRoute {
+        key,
+        gateway: via,
+        oif: 7,
+        prefsrc: None,
+        protocol: 201,
+        kind: RTN_UNICAST,
+        unusual: false,
+        extra: 0,
+    };
     (spec, route, index)
 }
 

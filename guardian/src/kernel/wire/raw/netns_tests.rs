@@ -3,7 +3,6 @@
 //! put back, multipath weights, metrics and flags included. Root, in a
 //! network namespace of the test's own.
 
-use super::RawRoute;
 use crate::kernel::routes::{Op, RouteWriter};
 use crate::route::Family;
 use guardian_test_support::netns::Netns;
@@ -22,10 +21,7 @@ fn delete_and_replay(ns: &Netns, family: Family, flag: &str) {
         rt.block_on(async {
             let mut writer = RouteWriter::new(12).unwrap();
             let mut copies = Vec::new();
-            writer
-                .dump_protocol(family, 0, 12, |payload, _| copies.push(RawRoute::from_payload(payload).unwrap()))
-                .await
-                .unwrap();
+            writer.dump_protocol(family, 0, 12, |payload, _| copies.push(super::copy(payload).unwrap())).await.unwrap();
             assert!(!copies.is_empty(), "the dump found the routes");
             ns.ip(&[flag, "route", "flush", "proto", "12", "table", "all"]);
             assert_eq!(show(ns, flag), "", "the routes are gone before the replay");

@@ -77,8 +77,8 @@ fn what_the_kernel_adds_does_not_change_the_fingerprint() {
     reported.extend(attr(RTA_CACHEINFO, &[7; 32]));
     reported.extend(attr(RTA_EXPIRES, &[1, 0, 0, 0]));
     assert_eq!(fingerprint(&plain), fingerprint(&reported));
-    assert_eq!(RawRoute::from_payload(&plain), RawRoute::from_payload(&reported));
-    assert_eq!(RawRoute::from_payload(&reported).unwrap().fingerprint(), fingerprint(&plain));
+    assert_eq!(copy(&plain), copy(&reported));
+    assert_eq!(copy(&reported).unwrap().fingerprint(), fingerprint(&plain));
 }
 
 #[test]
@@ -97,7 +97,7 @@ fn a_requested_flag_or_another_weight_changes_the_fingerprint() {
 #[test]
 fn a_replay_is_the_copy_in_a_replace_request() {
     let payload = request("10.9.0.0", Some("192.0.2.2"), Some(3));
-    let raw = RawRoute::from_payload(&payload).unwrap();
+    let raw = copy(&payload).unwrap();
     let mut buf = Vec::new();
     push_replay(&mut buf, 9, true, &raw);
     let msg = super::super::messages(&buf).next().unwrap().unwrap();
@@ -109,7 +109,8 @@ fn a_replay_is_the_copy_in_a_replace_request() {
 
 #[test]
 fn short_payloads_are_not_routes() {
-    assert!(RawRoute::from_payload(&[0; 4]).is_none());
+    assert!(copy(&[0; 4]).is_none());
     assert!(!is_plain(&[0; 4]));
     assert_eq!(fingerprint(&[0; 4]), 0);
+    assert_eq!(extra(&[0; 4]), 0);
 }
