@@ -74,3 +74,6 @@ impl Core {
         protocols
     }
 }
+
+#[cfg(test)]
+mod tests;

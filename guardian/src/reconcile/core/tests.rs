@@ -12,13 +12,13 @@ use crate::messages::{Cause, Noticed};
 use crate::messages::{Event, EventBatch, Gate, KernelRoute, Link, Requester};
 use crate::route::Gateway;
 
-const PROTO: u8 = 201;
-const VETH: u32 = 7;
-const MS: Duration = Duration::from_millis(1);
-const SEC: Duration = Duration::from_secs(1);
+pub(super) const PROTO: u8 = 201;
+pub(super) const VETH: u32 = 7;
+pub(super) const MS: Duration = Duration::from_millis(1);
+pub(super) const SEC: Duration = Duration::from_secs(1);
 
 /// Two routes via 192.0.2.2 dev veth0 (table 100); the second with liveness.
-const CONFIG: &str = r#"
+pub(super) const CONFIG: &str = r#"
 [reconcile]
 interval = "30s"
 max_repairs_per_route = 2
@@ -38,7 +38,7 @@ table = 100
 liveness = "nexthop"
 "#;
 
-fn core_with(config: &str, t0: Instant) -> Core {
+pub(super) fn core_with(config: &str, t0: Instant) -> Core {
     let config = Config::from_toml(config, "test.toml").expect("valid");
     let mut core = Core::new(Settings::of(&config), Arc::new(Metrics::new()), t0);
     core.set_links(vec![Link { index: VETH, name: "veth0".into(), up: true }]);
@@ -62,7 +62,7 @@ fn config_routes(config: Config) -> crate::messages::Change {
 
 /// A core past its start-up scan, which found `present` of the tracked
 /// routes in place (by destination), and installed the others it asked for.
-fn started(present: &[&str], t0: Instant) -> Core {
+pub(super) fn started(present: &[&str], t0: Instant) -> Core {
     let mut core = core_with(CONFIG, t0);
     let mut scan = core.begin_scan(Trigger::Startup, t0);
     core.begin_dump(&mut scan);
@@ -77,7 +77,7 @@ fn started(present: &[&str], t0: Instant) -> Core {
 }
 
 /// The kernel route guardian would have for `dst` (a /24 in table 100).
-fn ours(dst: &str) -> KernelRoute {
+pub(super) fn ours(dst: &str) -> KernelRoute {
     let ip: std::net::IpAddr = dst.parse().unwrap();
     KernelRoute {
         key: RouteKey {
@@ -98,27 +98,27 @@ fn ours(dst: &str) -> KernelRoute {
     }
 }
 
-fn batch(events: Vec<Event>, at: Instant) -> EventBatch {
+pub(super) fn batch(events: Vec<Event>, at: Instant) -> EventBatch {
     EventBatch { received: at, read_done: at, events }
 }
 
-fn deleted(dst: &str) -> Event {
+pub(super) fn deleted(dst: &str) -> Event {
     Event::RouteDeleted { route: ours(dst), requester: Requester { port_id: 4242, seq: 1 } }
 }
 
-fn state_of(core: &Core, dst: &str) -> table::State {
+pub(super) fn state_of(core: &Core, dst: &str) -> table::State {
     let key = ours(dst).key;
     core.table.slot(core.table.find(&key).expect("tracked")).state
 }
 
 /// Prepares `work`, answers every op with success, returns the repairs.
-fn install_ok(core: &mut Core, work: Work, now: Instant) -> Vec<crate::messages::Repaired> {
+pub(super) fn install_ok(core: &mut Core, work: Work, now: Instant) -> Vec<crate::messages::Repaired> {
     let batch = core.prepare_install(work, now, 1);
     let n = batch.ops.len();
     core.installed(batch, Ok(vec![Ok(()); n]), now).1
 }
 
-fn destinations(work: &Work, core: &Core) -> Vec<String> {
+pub(super) fn destinations(work: &Work, core: &Core) -> Vec<String> {
     work.iter().map(|(i, _)| core.table.slot(*i).spec.key.dst_ip().to_string()).collect()
 }
 
