@@ -402,3 +402,16 @@ fn describe_names_every_setting() {
          unknown_deleter repair, kernel_cause_grace 10s"
     );
 }
+
+/// The commented `[[guard]]` of the packaged sample, uncommented, is valid
+/// and says what its comments say.
+#[test]
+fn the_packaged_sample_guard_is_valid_once_uncommented() {
+    let sample = include_str!("../../../../packaging/guardian.toml");
+    let start = sample.find("# [[guard]]").expect("the sample shows a guard");
+    let text: String = sample[start..].lines().map(|l| format!("{}\n", l.strip_prefix("# ").unwrap_or(""))).collect();
+    let g = guards(&text);
+    assert_eq!(g.len(), 1, "{text}");
+    assert_eq!((g[0].protocol, g[0].mode, g[0].tables.as_deref()), (12, GuardMode::Audit, Some(&[254][..])));
+    assert_eq!(g[0].kernel_cause_grace, DEFAULT_KERNEL_CAUSE_GRACE);
+}
