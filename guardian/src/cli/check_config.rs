@@ -1,5 +1,5 @@
 use super::Failure;
-use crate::config::Config;
+use crate::config::{Config, Protocols};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -17,12 +17,20 @@ pub fn execute(args: Args) -> Result<(), Failure> {
         None => String::new(),
     };
     println!(
-        "{}: valid, {} routes ({} with liveness, profile {}{auth}; {} excluded by liveness.exclude)",
+        "{}: valid, {} routes ({} with liveness, profile {}{auth}; {} excluded by liveness.exclude), {} guards",
         args.path.display(),
         routes.specs.len(),
         routes.liveness.len(),
         config.liveness.profile.label(),
-        routes.excluded
+        routes.excluded,
+        config.guards.len()
     );
+    for guard in &config.guards {
+        println!("  {}", guard.describe(Protocols::system()));
+    }
+    // Valid, so exit 0; but said where a script's eye would not miss it.
+    for warning in &config.warnings {
+        eprintln!("{}: warning: {warning}", args.path.display());
+    }
     Ok(())
 }

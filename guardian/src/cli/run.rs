@@ -31,6 +31,9 @@ pub fn execute(args: Args, control_socket: Option<PathBuf>, format: LogFormat) -
         config.attribution.mode = mode;
     }
     tracing::info!(config = %config.origin, version = env!("CARGO_PKG_VERSION"), revision = crate::GIT_REVISION, routes = config.routes.specs.len(), "guardian starting");
+    for warning in &config.warnings {
+        tracing::warn!(config = %config.origin, "{warning}");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

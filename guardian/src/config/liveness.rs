@@ -135,13 +135,28 @@ impl Prefix {
     /// Whether the route's destination lies inside this prefix: same family,
     /// at least as long, and the same leading `len` bits.
     pub fn covers(&self, key: &RouteKey) -> bool {
-        if key.dst_len < self.len || key.family != Family::of(&self.addr) {
+        self.contains_bits(key.family, key.dst, key.dst_len)
+    }
+
+    /// Whether the destination `dst/dst_len` lies inside this prefix (the
+    /// same test as [`Prefix::covers`], for a destination not in a key).
+    pub fn contains(&self, dst: IpAddr, dst_len: u8) -> bool {
+        self.contains_bits(Family::of(&dst), Addr::from_ip(&dst), dst_len)
+    }
+
+    /// Whether some destination lies inside both: one contains the other.
+    pub fn overlaps(&self, other: &Prefix) -> bool {
+        self.contains(other.addr, other.len) || other.contains(self.addr, self.len)
+    }
+
+    fn contains_bits(&self, family: Family, dst: Addr, dst_len: u8) -> bool {
+        if dst_len < self.len || family != Family::of(&self.addr) {
             return false;
         }
         let bits = |a: Addr| u128::from_be_bytes(a.0);
         // IPv4 sits in the first four bytes of an `Addr`, so the same mask works.
         let mask = if self.len == 0 { 0 } else { u128::MAX << (128 - u32::from(self.len)) };
-        bits(key.dst) & mask == bits(Addr::from_ip(&self.addr)) & mask
+        bits(dst) & mask == bits(Addr::from_ip(&self.addr)) & mask
     }
 }
 

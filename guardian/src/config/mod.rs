@@ -4,10 +4,12 @@
 //! Every error names the key and the line, because the person reading it is
 //! an operator with the file open in an editor.
 
+mod guard;
 mod liveness;
 mod protocols;
 mod units;
 
+pub use guard::{GuardConfig, GuardMode, UnknownDeleter, DEFAULT_KERNEL_CAUSE_GRACE, MAX_COMM_LEN};
 pub use liveness::auth::{AuthKey, AuthType, KeyError};
 pub use liveness::{
     LivenessConfig, LivenessMode, LivenessRoute, LivenessTarget, Prefix, Profile, MIN_DEFAULT_QUEUE_BOUND,
@@ -45,6 +47,13 @@ pub struct Config {
     pub attribution: AttributionConfig,
     pub liveness: LivenessConfig,
     pub routes: RouteSet,
+    /// `[[guard]]`s, in file order: other daemons' routes kept in place.
+    pub guards: Vec<GuardConfig>,
+    /// Things valid but probably not meant (a protocol name that two
+    /// numbers share), each "line N: `key`: ...". Config code logs
+    /// nothing: the daemon logs each at WARN on start and reload, and
+    /// `guardian check-config` prints them.
+    pub warnings: Vec<String>,
 }
 
 /// How guardian finds out who deleted a route.
@@ -134,6 +143,8 @@ struct File {
     liveness: liveness::LivenessSection,
     #[serde(default, rename = "route")]
     routes: Vec<RouteEntry>,
+    #[serde(default, rename = "guard")]
+    guards: Vec<guard::GuardEntry>,
 }
 
 #[derive(Deserialize)]
@@ -324,6 +335,10 @@ impl Config {
             withdraw_on_exit: d.withdraw_on_exit,
         };
 
+        let mut warnings = Vec::new();
+        let guards = guard::validate(file.guards, route_protocol, protocols, text, &mut warnings)
+            .map_err(|(span, key, message)| at(span, key, message))?;
+
         let r = file.reconcile;
         if *r.max_repairs_per_route.get_ref() == 0 {
             let span = r.max_repairs_per_route.span();
@@ -412,7 +427,7 @@ impl Config {
             routes.specs.shrink_to_fit();
         }
         routes.liveness.shrink_to_fit();
-        Ok(Config { origin: origin.to_owned(), daemon, reconcile, attribution, liveness, routes })
+        Ok(Config { origin: origin.to_owned(), daemon, reconcile, attribution, liveness, routes, guards, warnings })
     }
 }
 

@@ -272,6 +272,7 @@ fn the_packaged_sample_is_valid_and_keeps_nothing() {
     let sample = Config::from_toml(text, "sample").expect("the packaged sample parses");
     let default = Config::embedded_default();
     assert!(sample.routes.specs.is_empty() && sample.routes.liveness.is_empty());
+    assert!(sample.guards.is_empty() && sample.warnings.is_empty());
     assert_eq!(sample.daemon.control_socket_group.as_deref(), Some("guardian-ctl"));
     assert_eq!(DaemonConfig { control_socket_group: None, ..sample.daemon.clone() }, default.daemon);
     assert_eq!(sample.daemon.route_protocol, 201);

@@ -72,6 +72,9 @@ impl Reloader {
                 return Err(ReloadError::Invalid(e.to_string()));
             }
         };
+        for warning in &config.warnings {
+            tracing::warn!(config = %path.display(), "{warning}");
+        }
         let (live_config, live_routes) = (config.liveness.clone(), config.routes.liveness.clone());
         // The new configuration's liveness port first: if it is taken,
         // nothing of the new file is applied.
