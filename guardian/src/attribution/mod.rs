@@ -24,8 +24,8 @@ pub mod task;
 pub(crate) mod fakeproc;
 
 pub use deleter::{Attribution, Deleter, DeleterLabels, Who};
-pub use fields::log_reinstalled;
+pub use fields::{log_reinstalled, log_verdict};
 pub use portid::{PortIdResolver, PortOwner};
 pub use process::{ProcessInfo, Procfs};
-pub use recent::{Deletion, Recent};
-pub use task::{Attributor, Query};
+pub use recent::{Deletion, GuardVerdict, Recent, Verdict};
+pub use task::{Attributor, Lost, Query};

@@ -3,7 +3,7 @@
 //! command line is capped at [`CMDLINE_MAX`](super::process::CMDLINE_MAX)).
 
 use super::deleter::{Attribution, Deleter, Who};
-use crate::messages::{Cause, Noticed, Repaired};
+use crate::messages::{Cause, Noticed, OwnedLoss, Repaired};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::time::{Instant, SystemTime};
@@ -25,6 +25,49 @@ pub struct Deletion {
     pub attribution: Attribution,
     /// `null` when not attributed.
     pub deleted_by: Option<Who>,
+    /// For a guarded route (another daemon's): its guard, its owner, and
+    /// what guardian did or, in audit mode, would have done. Absent for
+    /// guardian's own routes.
+    #[serde(flatten)]
+    pub guard: Option<GuardVerdict>,
+}
+
+/// A guard's decision about one deletion of a route it guards.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuardVerdict {
+    #[serde(rename = "guard")]
+    pub name: String,
+    pub owner: String,
+    pub verdict: Verdict,
+}
+
+/// What a guard decided: the `verdict` field of logs and `guardian deletions`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// A stranger took it: put back.
+    Repaired,
+    /// Audit mode: a stranger took it, guardian would have put it back.
+    WouldRepair,
+    /// The owner withdrew or changed it: respected.
+    Owner,
+    /// The kernel removed it (link down, address gone): the owner's to put
+    /// back once the cause is over, guardian's after the grace.
+    Kernel,
+    /// Nobody could be named and `unknown_deleter = "accept"`.
+    Accepted,
+}
+
+impl Verdict {
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Repaired => "repaired",
+            Verdict::WouldRepair => "would_repair",
+            Verdict::Owner => "owner",
+            Verdict::Kernel => "kernel",
+            Verdict::Accepted => "accepted",
+        }
+    }
 }
 
 impl Deletion {
@@ -36,6 +79,27 @@ impl Deletion {
             cause: r.cause.clone(),
             attribution: Attribution::of(deleter.as_ref()),
             deleted_by: deleter.map(|d| d.who),
+            guard: r.guard.as_ref().map(|g| GuardVerdict {
+                name: g.guard.clone(),
+                owner: g.owner.clone(),
+                verdict: Verdict::Repaired,
+            }),
+        }
+    }
+}
+
+impl Deletion {
+    /// A guard's decision about a loss it did not have repaired (audit, the
+    /// owner's doing, the kernel's).
+    pub fn of_loss(loss: &OwnedLoss, deleter: Option<Deleter>, guard: GuardVerdict) -> Deletion {
+        Deletion {
+            time: wall_clock(loss.lost_at),
+            route: loss.route.clone(),
+            noticed: loss.noticed,
+            cause: loss.cause.clone(),
+            attribution: Attribution::of(deleter.as_ref()),
+            deleted_by: deleter.map(|d| d.who),
+            guard: Some(guard),
         }
     }
 }

@@ -36,9 +36,47 @@ const RECORD_TTL: Duration = Duration::from_secs(10);
 /// At most this many records are kept (a mass flush is a record per route).
 const MAX_RECORDS: usize = 1 << 20;
 
-/// Requests from the control API.
+/// Requests from the control API and the guards.
 pub enum Query {
-    Deletions { limit: Option<usize>, reply: oneshot::Sender<Vec<Deletion>> },
+    Deletions {
+        limit: Option<usize>,
+        reply: oneshot::Sender<Vec<Deletion>>,
+    },
+    /// Who caused a loss, for a guard deciding about it: answered the way a
+    /// repair is attributed (waiting for the eBPF record up to
+    /// [`RECORD_WAIT`]), without logging or counting anything. Records are
+    /// not used up, so the repair that may follow finds its deleter again.
+    Who {
+        loss: Lost,
+        reply: oneshot::Sender<Option<Deleter>>,
+    },
+    /// A guard's decision to keep in `guardian deletions`.
+    Note(Deletion),
+}
+
+/// What attribution needs to know about a loss.
+#[derive(Debug, Clone)]
+pub struct Lost {
+    pub key: RouteKey,
+    pub cause: Cause,
+    pub requester: Option<crate::messages::Requester>,
+    pub link_index: Option<u32>,
+}
+
+impl Lost {
+    pub fn of(r: &Repaired) -> Lost {
+        Lost { key: r.key, cause: r.cause.clone(), requester: r.requester, link_index: r.link_index }
+    }
+
+    pub fn of_loss(l: &crate::messages::OwnedLoss) -> Lost {
+        Lost { key: l.key, cause: l.cause.clone(), requester: l.requester, link_index: l.link_index }
+    }
+}
+
+/// What waits for an eBPF record: a repair to report, or a guard's question.
+enum Waiter {
+    Repair(Repaired),
+    Who(Lost, oneshot::Sender<Option<Deleter>>),
 }
 
 pub struct Attributor {
@@ -55,7 +93,7 @@ pub struct Attributor {
     drops_seen: u64,
     records: Records,
     /// Repairs waiting for their record.
-    waiting: HashMap<WaitKey, Vec<Repaired>>,
+    waiting: HashMap<WaitKey, Vec<Waiter>>,
     deadlines: VecDeque<(Instant, WaitKey)>,
     cgroups: CgroupPaths,
     /// Port ids resolved lately: a flush is thousands of deletions from one
@@ -151,6 +189,11 @@ impl Attributor {
                     Some(Query::Deletions { limit, reply }) => {
                         let _ = reply.send(self.recent.newest(limit).cloned().collect());
                     }
+                    Some(Query::Who { loss, reply }) => {
+                        self.drain_records(&mut records);
+                        self.on_who(loss, reply);
+                    }
+                    Some(Query::Note(deletion)) => self.recent.push(deletion),
                     None => {}
                 },
                 _ = crate::time::sleep_until(next_deadline), if next_deadline.is_some() => {
@@ -171,10 +214,9 @@ impl Attributor {
             }
         }
         // Stopping: whatever still waits is reported with what is known.
-        let waiting: Vec<Repaired> = self.waiting.drain().flat_map(|(_, v)| v).collect();
-        for repaired in waiting {
-            let deleter = self.fallback(&repaired);
-            self.report(&repaired, deleter);
+        let waiting: Vec<Waiter> = self.waiting.drain().flat_map(|(_, v)| v).collect();
+        for waiter in waiting {
+            self.answer_without_record(waiter);
         }
     }
 
@@ -185,40 +227,63 @@ impl Attributor {
     }
 
     fn on_repaired(&mut self, repaired: Repaired) {
+        let lost = Lost::of(&repaired);
+        self.attribute(&lost, Waiter::Repair(repaired));
+    }
+
+    fn on_who(&mut self, lost: Lost, reply: oneshot::Sender<Option<Deleter>>) {
+        self.attribute(&lost.clone(), Waiter::Who(lost, reply));
+    }
+
+    /// Answers `waiter` now, or once its eBPF record arrives.
+    fn attribute(&mut self, lost: &Lost, waiter: Waiter) {
         match self.source {
-            Attribution::None => self.report(&repaired, None),
-            Attribution::NetlinkPortid => {
-                let deleter = self.fallback(&repaired);
-                self.report(&repaired, deleter);
-            }
+            Attribution::None => self.answer(waiter, None),
+            Attribution::NetlinkPortid => self.answer_without_record(waiter),
             Attribution::Ebpf => {
-                if let Some(record) = self.record_for(&repaired) {
+                if let Some(record) = self.record_for(lost) {
                     let deleter = self.deleter_from_record(&record);
-                    self.report(&repaired, Some(deleter));
+                    self.answer(waiter, Some(deleter));
                     return;
                 }
                 // The record may still be on its way: a request's by its port
                 // id and sequence, an ioctl's (done by the kernel's own
                 // socket, port 0) by the route it names.
-                let key = match repaired.requester {
+                let key = match lost.requester {
                     Some(req) if req.port_id != 0 => Some(WaitKey::Request(req.port_id, req.seq)),
                     Some(_) if self.programs.as_ref().is_some_and(|p| p.ioctl_attached()) => {
-                        ioctl_key(&repaired.key).map(|(dst, len)| WaitKey::Ioctl(dst, len))
+                        ioctl_key(&lost.key).map(|(dst, len)| WaitKey::Ioctl(dst, len))
                     }
                     _ => None,
                 };
                 match key {
                     Some(key) => {
-                        self.waiting.entry(key).or_default().push(repaired);
+                        self.waiting.entry(key).or_default().push(waiter);
                         self.deadlines.push_back((Instant::now() + RECORD_WAIT, key));
                     }
-                    None => {
-                        let deleter = self.fallback(&repaired);
-                        self.report(&repaired, deleter);
-                    }
+                    None => self.answer_without_record(waiter),
                 }
             }
         }
+    }
+
+    fn answer(&mut self, waiter: Waiter, deleter: Option<Deleter>) {
+        match waiter {
+            Waiter::Repair(repaired) => self.report(&repaired, deleter),
+            Waiter::Who(_, reply) => {
+                let _ = reply.send(deleter);
+            }
+        }
+    }
+
+    /// Falls back on the notification's port id.
+    fn answer_without_record(&mut self, waiter: Waiter) {
+        let requester = match &waiter {
+            Waiter::Repair(r) => r.requester,
+            Waiter::Who(lost, _) => lost.requester,
+        };
+        let deleter = self.fallback(requester);
+        self.answer(waiter, deleter);
     }
 
     fn on_record(&mut self, record: Record) {
@@ -230,8 +295,8 @@ impl Attributor {
         };
         if let Some(waiting) = request.and_then(|key| self.waiting.remove(&key)) {
             let deleter = self.deleter_from_record(&record);
-            for repaired in waiting {
-                self.report(&repaired, Some(deleter.clone()));
+            for waiter in waiting {
+                self.answer(waiter, Some(deleter.clone()));
             }
         }
         self.records.push(record);
@@ -244,15 +309,14 @@ impl Attributor {
                 break;
             }
             self.deadlines.pop_front();
-            for repaired in self.waiting.remove(&key).unwrap_or_default() {
-                let deleter = self.fallback(&repaired);
-                self.report(&repaired, deleter);
+            for waiter in self.waiting.remove(&key).unwrap_or_default() {
+                self.answer_without_record(waiter);
             }
         }
     }
 
-    /// The eBPF record that explains a repair, if one has arrived.
-    fn record_for(&mut self, r: &Repaired) -> Option<Arc<Record>> {
+    /// The eBPF record that explains a loss, if one has arrived.
+    fn record_for(&mut self, r: &Lost) -> Option<Arc<Record>> {
         self.records.expire();
         match (&r.cause, r.requester) {
             // The kernel's own socket (port 0) carries out ioctl deletions.
@@ -267,11 +331,11 @@ impl Attributor {
     }
 
     /// Without a record: the notification's port id, resolved through /proc.
-    fn fallback(&mut self, r: &Repaired) -> Option<Deleter> {
+    fn fallback(&mut self, requester: Option<crate::messages::Requester>) -> Option<Deleter> {
         if self.source == Attribution::None {
             return None;
         }
-        let req = r.requester?;
+        let req = requester?;
         let resolver = &self.resolver;
         self.owners.get_or_insert_with(req.port_id, || {
             match tokio::task::block_in_place(|| resolver.resolve(req.port_id)) {

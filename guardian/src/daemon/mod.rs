@@ -28,6 +28,7 @@ use crate::metrics::Metrics;
 use crate::privileges;
 use crate::reconcile::{Command, Reconciler, Settings};
 use crate::sources;
+use crate::sources::guard::{GuardCommand, GuardTask};
 use crate::systemd::{self, Notifier, Watchdog};
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
@@ -132,7 +133,7 @@ async fn serve(
     let labels = DeleterLabels::new(config.attribution.deleter_labels.iter().cloned())
         .expect("deleter labels are validated with the configuration");
     let attribution_label = source.label();
-    let attributor = Attributor::new(source, programs, labels, metrics.clone());
+    let attributor = Attributor::new(source, programs, labels.clone(), metrics.clone());
     tokio::spawn(attributor.run(repair_rx, records, query_rx));
     if config.routes.excluded > 0 {
         tracing::info!(routes = config.routes.excluded, "routes left out by liveness.exclude");
@@ -142,8 +143,16 @@ async fn serve(
     let (source_tx, source_rx) = mpsc::channel(16);
     // In the channel before the reconciler starts: its start-up scan covers them.
     let _ = source_tx.try_send(sources::config_file::update(config.routes, None));
+    // Guards: the task takes their routes under guard and judges each loss
+    // the reconciler hands it.
+    let (notice_tx, notice_rx) = mpsc::unbounded_channel();
+    let (guard_tx, guard_rx) = mpsc::channel(4);
+    let guards = GuardTask::new(source_tx.clone(), query_tx.clone(), watched, metrics.clone(), labels);
+    let _ = guard_tx.try_send(GuardCommand::Configure { guards: config.guards, done: None });
+    tokio::spawn(guards.run(guard_rx, notice_rx));
     let reconciler = Reconciler::new(settings, writer, metrics.clone(), status_tx, repair_tx, started)
-        .with_watchdog(Watchdog::from_env(notifier.as_ref()));
+        .with_watchdog(Watchdog::from_env(notifier.as_ref()))
+        .with_guards(notice_tx);
     let reconciler = tokio::spawn(reconciler.run(event_rx, command_rx, gate_rx, source_rx));
     if let Some(notifier) = notifier.clone() {
         let watchdog = systemd::watchdog_interval();
@@ -157,6 +166,7 @@ async fn serve(
         path: config_path,
         commands: command_tx.clone(),
         routes: source_tx,
+        guards: guard_tx,
         liveness: liveness_handle.clone(),
         notifier: notifier.clone(),
     };

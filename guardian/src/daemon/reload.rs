@@ -6,6 +6,7 @@
 //! SIGHUP ───────────────ReloadRequest (no reply)──▶ ┌────────┐ ──prepare (port)───▶ liveness
 //! control API ──ReloadRequest (reply)─────────────▶ │ reload │ ──Configure────────▶ reconciler
 //!              ◀──ReloadReport or ReloadError─────── │  task  │ ──SourceUpdate─────▶ reconciler
+//!                                                   │        │ ──Configure────────▶ guards
 //!                                                   └────────┘ ──reload (sessions)─▶ liveness
 //!                                     RELOADING=1 ... READY=1 ──▶ service manager
 //! ```
@@ -19,6 +20,7 @@ use crate::messages::api::ReloadReport;
 use crate::messages::{ReloadError, ReloadRequest, SourceUpdate};
 use crate::reconcile::{Command, Settings};
 use crate::sources;
+use crate::sources::guard::GuardCommand;
 use crate::systemd::Notifier;
 use std::path::PathBuf;
 use tokio::sync::{mpsc, oneshot};
@@ -28,6 +30,7 @@ pub struct Reloader {
     pub path: Option<PathBuf>,
     pub commands: mpsc::Sender<Command>,
     pub routes: mpsc::Sender<SourceUpdate>,
+    pub guards: mpsc::Sender<GuardCommand>,
     pub liveness: LivenessHandle,
     pub notifier: Option<Notifier>,
 }
@@ -93,6 +96,14 @@ impl Reloader {
             return Err(shutting_down());
         }
         let r = rx.await.map_err(|_| shutting_down())?;
+        // Guards after the file's routes: a route both want stays the file's.
+        let (tx, rx) = oneshot::channel();
+        if self.guards.send(GuardCommand::Configure { guards: config.guards, done: Some(tx) }).await.is_err() {
+            return Err(shutting_down());
+        }
+        if let Ok(Err(e)) = rx.await {
+            return Err(ReloadError::Refused(format!("guards: {e}")));
+        }
         let report = ReloadReport {
             config: path.display().to_string(),
             added: r.added,

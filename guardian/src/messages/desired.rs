@@ -53,7 +53,25 @@ impl Source {
     pub fn config() -> Source {
         Source { kind: SourceKind::Config, name: "config".to_owned(), owner: None, guard: None }
     }
+
+    /// The `[[guard]]` named `name`: its source is `guard:<name>`, apart
+    /// from any other source's name.
+    pub fn guard(name: &str, owner: String, terms: GuardTerms) -> Source {
+        Source {
+            kind: SourceKind::Guard,
+            name: format!("{GUARD_PREFIX}{name}"),
+            owner: Some(owner),
+            guard: Some(terms),
+        }
+    }
+
+    /// The guard's own name (`bird` for the source `guard:bird`).
+    pub fn guard_name(&self) -> &str {
+        self.name.strip_prefix(GUARD_PREFIX).unwrap_or(&self.name)
+    }
 }
+
+const GUARD_PREFIX: &str = "guard:";
 
 /// One route a source wants, and whether a liveness session decides when
 /// it is in the kernel.
@@ -102,7 +120,7 @@ pub enum GuardNotice {
 /// owner), or nothing (audit).
 #[derive(Debug, Clone)]
 pub struct OwnedLoss {
-    /// The guard (its source name).
+    /// The guard's name (`[[guard]] name`).
     pub guard: String,
     pub key: RouteKey,
     /// The route as `ip route` would print it.

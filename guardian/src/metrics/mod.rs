@@ -1,6 +1,7 @@
 //! Prometheus metrics (`guardian_*`, and the usual `process_*`), updated by
 //! their owners and encoded on each scrape.
 
+pub mod guard;
 pub mod liveness;
 pub mod process;
 
@@ -54,6 +55,7 @@ pub struct Metrics {
     pub attribution_drops: Counter,
     pub attribution_records: Counter,
     pub liveness: liveness::LivenessMetrics,
+    pub guard: guard::GuardMetrics,
 }
 
 impl Metrics {
@@ -122,9 +124,11 @@ impl Metrics {
         let attribution_records = Counter::default();
         registry.register("attribution_records", "Records read from the eBPF program", attribution_records.clone());
         let liveness = liveness::LivenessMetrics::register(registry);
+        let guard = guard::GuardMetrics::register(registry);
         Metrics {
             registry: root,
             liveness,
+            guard,
             routes_tracked,
             routes_desired,
             reinstalls,
@@ -151,6 +155,7 @@ impl Metrics {
         let _ = self.reinstall_failures.get_or_create(&FailureLabels { family: "ipv4", noticed: "event" });
         let _ = self.attribution_mode.get_or_create(&ModeLabels { mode: "ebpf" });
         self.liveness.touch_every_family();
+        self.guard.touch_every_family();
     }
 
     pub fn encode(&self) -> String {

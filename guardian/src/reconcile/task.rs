@@ -19,7 +19,6 @@
 
 use super::core::{Core, GatePlan, InstallOutcome, Scan, Trigger, Work};
 use super::{Command, Settings};
-use crate::kernel::monitor::WatchedProtocols;
 use crate::kernel::routes::{Op, OpError, RouteWriter};
 use crate::kernel::{wire, KernelError};
 use crate::messages::api::{CycleReport, Status};
@@ -45,9 +44,8 @@ pub struct Reconciler {
     started: std::time::Instant,
     /// The service manager's watchdog, when it set one.
     watchdog: Option<Watchdog>,
-    /// Where guarded routes' losses go (the guards' task), and the
-    /// protocols the monitor must watch for them.
-    guards: Option<(mpsc::UnboundedSender<GuardNotice>, WatchedProtocols)>,
+    /// Where guarded routes' losses go (the guards' task).
+    guards: Option<mpsc::UnboundedSender<GuardNotice>>,
 }
 
 impl Reconciler {
@@ -64,15 +62,14 @@ impl Reconciler {
         Reconciler { core, writer, metrics, status, repairs, started, watchdog: None, guards: None }
     }
 
-    /// Hands guarded routes' losses to `notices`, and keeps `watched` set
-    /// to the protocols the guards' routes carry.
-    pub fn with_guards(mut self, notices: mpsc::UnboundedSender<GuardNotice>, watched: WatchedProtocols) -> Reconciler {
-        self.guards = Some((notices, watched));
+    /// Hands guarded routes' losses to `notices` (the guards' task).
+    pub fn with_guards(mut self, notices: mpsc::UnboundedSender<GuardNotice>) -> Reconciler {
+        self.guards = Some(notices);
         self
     }
 
     fn send_guard_notices(&mut self) {
-        if let Some((tx, _)) = &self.guards {
+        if let Some(tx) = &self.guards {
             for notice in self.core.take_guard_notices() {
                 let _ = tx.send(notice);
             }
@@ -178,9 +175,6 @@ impl Reconciler {
         let SourceUpdate { source, change, done } = update;
         let (name, kind) = (source.name.clone(), source.kind);
         let plan = self.core.apply_source(source, change);
-        if let Some((_, watched)) = &self.guards {
-            watched.set(&self.core.guarded_protocols());
-        }
         let result = self.apply(&plan.withdraw.ops).await;
         self.core.withdrawn(plan.withdraw, result);
         self.install(plan.install).await;

@@ -5,5 +5,8 @@
 //!
 //! - `config_file.rs`: the configuration file's `[[route]]`s, sent at start
 //!   and again on every SIGHUP.
+//! - `guard.rs`: other daemons' routes, taken as the kernel has them and
+//!   kept in place, their losses judged by who caused them.
 
 pub mod config_file;
+pub mod guard;

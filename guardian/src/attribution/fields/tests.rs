@@ -133,3 +133,12 @@ fn the_text_line_without_a_deleter() {
          family=ipv4 noticed=event missing_for=1.2ms cause=deleted attribution=none"
     );
 }
+
+#[test]
+fn a_guarded_route_s_line_names_its_guard_and_owner() {
+    let mut r = repaired(Cause::Deleted);
+    r.guard = Some(crate::messages::GuardTag { guard: "bird".into(), owner: "bird".into() });
+    let line = json_line(&r, Some(&ip_route_del(Attribution::Ebpf, true)));
+    assert_eq!((&line["guard"], &line["owner"]), (&json!("bird"), &json!("bird")));
+    assert!(json_line(&repaired(Cause::Deleted), None).get("guard").is_none(), "own routes carry no guard");
+}

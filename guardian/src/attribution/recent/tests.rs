@@ -1,4 +1,5 @@
 use super::*;
+use serde_json::json;
 use std::time::{Duration, UNIX_EPOCH};
 
 fn deletion(n: u64, deleter: Option<Deleter>) -> Deletion {
@@ -9,6 +10,7 @@ fn deletion(n: u64, deleter: Option<Deleter>) -> Deletion {
         cause: Cause::Deleted,
         attribution: Attribution::of(deleter.as_ref()),
         deleted_by: deleter.map(|d| d.who),
+        guard: None,
     }
 }
 
@@ -99,4 +101,19 @@ fn the_json_reads_back_for_the_command_line_client() {
         let text = serde_json::to_string(&d).unwrap();
         assert_eq!(serde_json::from_str::<Deletion>(&text).unwrap(), d);
     }
+}
+
+#[test]
+fn a_guard_s_verdict_travels_in_the_json_and_own_routes_have_none() {
+    let own = serde_json::to_value(deletion(1, None)).unwrap();
+    assert!(own.get("guard").is_none() && own.get("verdict").is_none(), "{own}");
+    let mut audited = deletion(2, Some(ip_route_del()));
+    audited.guard = Some(GuardVerdict { name: "bird".into(), owner: "bird".into(), verdict: Verdict::WouldRepair });
+    let json = serde_json::to_value(&audited).unwrap();
+    assert_eq!(
+        (&json["guard"], &json["owner"], &json["verdict"]),
+        (&json!("bird"), &json!("bird"), &json!("would_repair"))
+    );
+    let back: Deletion = serde_json::from_value(json).unwrap();
+    assert_eq!(back, audited);
 }

@@ -28,7 +28,7 @@ impl Core {
             self.table.set_state(i, State::Missing);
         }
         let notice = OwnedLoss {
-            guard: self.source(self.table.slot(i).source).name.clone(),
+            guard: self.source(self.table.slot(i).source).guard_name().to_owned(),
             key,
             route: self.display(i),
             cause: loss.cause.clone(),
@@ -55,7 +55,10 @@ impl Core {
         let mut work = Vec::new();
         for key in keys {
             let Some(i) = self.table.find(key) else { continue };
-            if self.source(self.table.slot(i).source).name != guard || self.table.slot(i).state != State::Missing {
+            // Failed too: a delete through the kernel's own socket looked
+            // like the kernel's doing until eBPF named an ioctl caller.
+            let lost = matches!(self.table.slot(i).state, State::Missing | State::Failed);
+            if self.source(self.table.slot(i).source).name != guard || !lost {
                 continue;
             }
             let Some(loss) = self.missing.get(key).cloned() else { continue };

@@ -173,7 +173,7 @@ impl Core {
             lost_at: loss.since.into_std(),
             guard: self.guard_of(i).map(|_| {
                 let source = self.source(self.table.slot(i).source);
-                GuardTag { guard: source.name.clone(), owner: source.owner.clone().unwrap_or_default() }
+                GuardTag { guard: source.guard_name().to_owned(), owner: source.owner.clone().unwrap_or_default() }
             }),
         })
     }

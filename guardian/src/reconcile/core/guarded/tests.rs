@@ -9,7 +9,7 @@ use super::super::tests::{batch, started, state_of, MS, SEC, VETH};
 use super::super::*;
 use crate::kernel::routes::Op;
 use crate::messages::{Cause, Change, DesiredRoute, DesiredRoutes, Event, GuardNotice, GuardTerms, KernelRoute};
-use crate::messages::{Link, Noticed, Requester, Source, SourceKind};
+use crate::messages::{Link, Noticed, Requester, Source};
 use crate::route::raw::RawRoute;
 use crate::route::{DevNames, Gateway, RouteSpec};
 
@@ -18,12 +18,7 @@ const BIRD: u8 = 12;
 const GRACE: Duration = Duration::from_secs(10);
 
 fn guard(audit: bool) -> Source {
-    Source {
-        kind: SourceKind::Guard,
-        name: "bird".into(),
-        owner: Some("bird".into()),
-        guard: Some(GuardTerms { protocol: BIRD, audit, kernel_cause_grace: GRACE }),
-    }
+    Source::guard("bird", "bird".into(), GuardTerms { protocol: BIRD, audit, kernel_cause_grace: GRACE })
 }
 
 /// BIRD's route to `dst` (a /24 in table 100 via 192.0.2.2 dev veth0).
