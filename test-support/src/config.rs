@@ -77,6 +77,7 @@ pub struct Config {
     liveness: Vec<(String, String)>,
     liveness_auth: Vec<(String, String)>,
     pub routes: Vec<RouteSpec>,
+    guards: Vec<Vec<(String, String)>>,
 }
 
 impl Config {
@@ -124,6 +125,13 @@ impl Config {
         self
     }
 
+    /// A `[[guard]]` with these keys (values written as TOML literals,
+    /// e.g. `("owner", "[\"bird\"]")`).
+    pub fn guard(mut self, keys: &[(&str, &str)]) -> Self {
+        self.guards.push(keys.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect());
+        self
+    }
+
     pub fn routes(mut self, routes: impl IntoIterator<Item = RouteSpec>) -> Self {
         self.routes.extend(routes);
         self
@@ -145,6 +153,13 @@ impl Config {
                 }
                 s.push('\n');
             }
+        }
+        for guard in &self.guards {
+            s.push_str("[[guard]]\n");
+            for (k, v) in guard {
+                let _ = writeln!(s, "{k} = {v}");
+            }
+            s.push('\n');
         }
         for r in &self.routes {
             s.push_str("[[route]]\n");

@@ -1,0 +1,188 @@
+//! Guard mode with a real owner: BIRD 2 installs routes (`protocol
+//! kernel`), guardian guards them. A stranger's deletion or replacement is
+//! put back exactly and named; BIRD's own withdrawals and restarts are
+//! followed, never fought; audit mode changes nothing.
+
+use guardian_tests::bird::Bird;
+use guardian_tests::logs::{field, is};
+use guardian_tests::netns::{Netns, GW4, GW4_OTHER};
+use guardian_tests::wait::{self, SHORT};
+use guardian_tests::{require_ebpf, require_netns, require_tool, Config, Daemon};
+use serde_json::Value;
+
+const SINGLE: &str = "10.7.1.0/24";
+const MULTI: &str = "10.7.2.0/24";
+
+/// BIRD exporting two static routes to the main table, one with two
+/// weighted next hops; its own kernel scan slowed down so that what puts
+/// routes back in these tests is guardian, not BIRD.
+fn bird_config(with_single: bool) -> String {
+    let single = if with_single { format!("  route {SINGLE} via {GW4};\n") } else { String::new() };
+    format!(
+        "router id 192.0.2.1;\nlog stderr all;\nprotocol device {{ scan time 600; }}\n\
+         protocol kernel {{ ipv4 {{ export all; }}; scan time 600; }}\n\
+         protocol static {{\n  ipv4;\n{single}  route {MULTI} via {GW4} weight 1 via {GW4_OTHER} weight 2;\n}}\n"
+    )
+}
+
+fn guard_config(mode: &str, attribution: &str) -> Config {
+    Config::new().attribution("mode", &format!("\"{attribution}\"")).guard(&[
+        ("protocol", "\"bird\""),
+        ("tables", "[254]"),
+        ("prefixes", "[\"10.7.0.0/16\"]"),
+        ("owner", "[\"bird\"]"),
+        ("mode", &format!("\"{mode}\"")),
+    ])
+}
+
+/// `ip -d route show <dst>`: every attribute the kernel reports.
+fn detailed(ns: &Netns, dst: &str) -> String {
+    let out = ns.ip(&["-d", "route", "show", dst]);
+    out.stdout.trim().to_owned()
+}
+
+fn wait_route(ns: &Netns, dst: &str, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    wait::until(&format!("{dst} {what}"), SHORT, || {
+        let now = detailed(ns, dst);
+        if pred(&now) {
+            Ok(now)
+        } else {
+            Err(format!("now: {now:?}"))
+        }
+    })
+}
+
+fn line_about<'a>(message: &'a str, dst: &'a str) -> impl Fn(&Value) -> bool + 'a {
+    move |v| is(v, message) && field(v, "route").is_some_and(|r| r.starts_with(dst))
+}
+
+struct Setup {
+    ns: Netns,
+    bird: Bird,
+    guardian: Daemon,
+    multi_before: String,
+}
+
+fn start(mode: &str, attribution: &str) -> Setup {
+    let ns = Netns::with_link();
+    let bird = Bird::builder(&ns, &bird_config(true)).quiet().start();
+    wait_route(&ns, SINGLE, "installed by BIRD", |r| r.contains("proto bird"));
+    let multi_before =
+        wait_route(&ns, MULTI, "installed by BIRD with two next hops", |r| r.matches("nexthop").count() == 2);
+    let guardian = Daemon::start(&ns, &guard_config(mode, attribution));
+    let line = guardian.wait_log("routes under guard", |v| is(v, "routes under guard"), SHORT);
+    assert_eq!(field(&line, "routes").as_deref(), Some("2"), "{line}");
+    Setup { ns, bird, guardian, multi_before }
+}
+
+fn stranger_changes_are_reverted_and_birds_own_are_followed(attribution: &str) {
+    let s = start("repair", attribution);
+    let (ns, d) = (&s.ns, &s.guardian);
+
+    // A stray delete of the multipath route: back exactly as it was.
+    let mark = d.log_mark();
+    ns.ip(&["route", "del", MULTI]);
+    let line =
+        d.wait_log_from(mark, "the multipath route reinstalled", line_about("route reinstalled", "10.7.2.0"), SHORT);
+    assert_eq!(field(&line, "guard").as_deref(), Some("bird"), "{line}");
+    assert_eq!(field(&line, "owner").as_deref(), Some("bird"), "{line}");
+    if attribution == "ebpf" {
+        assert_eq!(field(&line, "deleted_by.comm").as_deref(), Some("ip"), "{line}");
+    }
+    let after = wait_route(ns, MULTI, "back", |r| !r.is_empty());
+    assert_eq!(after, s.multi_before, "ip -d route show before and after the repair");
+
+    // A stray replace (same identity: BIRD's metric 32) with another gateway
+    // and protocol: put back as BIRD's.
+    let mark = d.log_mark();
+    ns.ip(&["route", "replace", SINGLE, "via", GW4_OTHER, "metric", "32"]);
+    d.wait_log_from(mark, "the replaced route reinstalled", line_about("route reinstalled", "10.7.1.0"), SHORT);
+    wait_route(ns, SINGLE, "BIRD's again", |r| r.contains("proto bird") && r.contains(GW4));
+
+    // BIRD withdraws a route (taken out of its configuration): respected.
+    let mark = d.log_mark();
+    let conf = s.bird.socket().with_file_name("bird.conf");
+    std::fs::write(&conf, bird_config(false)).expect("rewriting bird.conf");
+    let out = s.bird.birdc(&["configure"]);
+    assert!(out.stdout.contains("Reconfigured"), "birdc configure: {out:?}");
+    let line =
+        d.wait_log_from(mark, "BIRD's withdrawal respected", line_about("route withdrawn by owner", "10.7.1.0"), SHORT);
+    assert_eq!(field(&line, "verdict").as_deref(), Some("owner"), "{line}");
+    assert!(detailed(ns, SINGLE).is_empty(), "the withdrawn route stays withdrawn");
+    let routes = d.routes();
+    let listed = routes.as_array().expect("an array");
+    assert!(!listed.iter().any(|r| r["dst"] == SINGLE), "no longer guarded: {routes}");
+    assert!(d.logs().find_from(mark, &line_about("route reinstalled", "10.7.1.0")).is_none());
+
+    if attribution != "ebpf" {
+        // Without eBPF a deletion is named by its socket, looked up after the
+        // fact: BIRD's deletions on its way out are an exited process's,
+        // which `unknown_deleter` decides (docs/guard.md).
+        return;
+    }
+    // BIRD restarts: it removes its routes and adds them back; no fight.
+    let mark = d.log_mark();
+    drop(s.bird);
+    wait_route(ns, MULTI, "removed by BIRD on shutdown", |r| r.is_empty());
+    d.wait_log_from(mark, "BIRD's shutdown respected", line_about("route withdrawn by owner", "10.7.2.0"), SHORT);
+    let bird = Bird::builder(ns, &bird_config(false)).quiet().start();
+    let back = wait_route(ns, MULTI, "added back by BIRD", |r| r.matches("nexthop").count() == 2);
+    assert_eq!(back, s.multi_before);
+    wait::until("the new route guarded again", SHORT, || {
+        let routes = d.routes();
+        match routes.as_array().is_some_and(|a| a.iter().any(|r| r["dst"] == MULTI)) {
+            true => Ok(()),
+            false => Err(routes.to_string()),
+        }
+    });
+    let fights: Vec<Value> = d.logs().all_from(mark, &|v| is(v, "route reinstalled"));
+    assert!(fights.is_empty(), "BIRD's restart was fought: {fights:?}");
+    // And the re-added route is guarded: a stray delete is repaired again.
+    let mark = d.log_mark();
+    ns.ip(&["route", "del", MULTI]);
+    d.wait_log_from(mark, "guarded after BIRD's restart", line_about("route reinstalled", "10.7.2.0"), SHORT);
+    drop(bird);
+}
+
+#[test]
+fn bird_routes_stranger_changes_are_reverted_and_bird_s_own_followed() {
+    require_netns!();
+    require_tool!("bird");
+    require_tool!("birdc");
+    require_ebpf!();
+    stranger_changes_are_reverted_and_birds_own_are_followed("ebpf");
+}
+
+#[test]
+fn without_ebpf_bird_s_own_changes_are_still_told_apart() {
+    require_netns!();
+    require_tool!("bird");
+    require_tool!("birdc");
+    stranger_changes_are_reverted_and_birds_own_are_followed("netlink");
+}
+
+#[test]
+fn audit_mode_changes_nothing_and_reports_what_it_would_have_done() {
+    require_netns!();
+    require_tool!("bird");
+    require_tool!("birdc");
+    let s = start("audit", "netlink");
+    let (ns, d) = (&s.ns, &s.guardian);
+    let mark = d.log_mark();
+    ns.ip(&["route", "del", MULTI]);
+    let line = d.wait_log_from(
+        mark,
+        "the audit verdict",
+        line_about("guarded route deleted (audit: not repaired)", "10.7.2.0"),
+        SHORT,
+    );
+    assert_eq!(field(&line, "verdict").as_deref(), Some("would_repair"), "{line}");
+    assert_eq!(field(&line, "level").as_deref(), Some("WARN"), "{line}");
+    let deletions = d.cli_json(&["deletions", "--json"]);
+    let entry = deletions.as_array().and_then(|a| a.iter().find(|e| e["verdict"] == "would_repair"));
+    let entry = entry.unwrap_or_else(|| panic!("no audit verdict in guardian deletions: {deletions}"));
+    assert_eq!((&entry["guard"], &entry["owner"]), (&Value::from("bird"), &Value::from("bird")), "{entry}");
+    // The kernel is untouched: the route stays deleted (BIRD's scan is 600 s).
+    assert!(detailed(ns, MULTI).is_empty(), "audit mode put the route back");
+    assert!(d.logs().find_from(mark, &|v| is(v, "route reinstalled")).is_none());
+}
