@@ -4,7 +4,9 @@
 //! followed, never fought; audit mode changes nothing.
 
 use guardian_tests::bird::Bird;
+use guardian_tests::frr::Frr;
 use guardian_tests::logs::{field, is};
+use guardian_tests::metrics;
 use guardian_tests::netns::{Netns, GW4, GW4_OTHER};
 use guardian_tests::wait::{self, SHORT};
 use guardian_tests::{require_ebpf, require_netns, require_tool, Config, Daemon};
@@ -185,4 +187,167 @@ fn audit_mode_changes_nothing_and_reports_what_it_would_have_done() {
     // The kernel is untouched: the route stays deleted (BIRD's scan is 600 s).
     assert!(detailed(ns, MULTI).is_empty(), "audit mode put the route back");
     assert!(d.logs().find_from(mark, &|v| is(v, "route reinstalled")).is_none());
+}
+
+// ---- FRR -------------------------------------------------------------------
+
+const FRR_A: &str = "10.8.1.0/24";
+const FRR_B: &str = "10.8.2.0/24";
+
+/// FRR as a second owner: zebra installs staticd's routes (protocol 196,
+/// through nexthop objects) and repairs its own at once; guardian guarding
+/// them too must not fight it, and must follow its withdrawals and restart.
+#[test]
+fn frr_routes_stranger_changes_are_reverted_and_zebra_s_own_followed() {
+    require_netns!();
+    require_ebpf!();
+    require_tool!("vtysh");
+    require_tool!("/usr/lib/frr/zebra");
+    let ns = Netns::with_link();
+    let routes = [format!("ip route {FRR_A} {GW4}"), format!("ip route {FRR_B} {GW4}")];
+    let routes: Vec<&str> = routes.iter().map(String::as_str).collect();
+    let frr = Frr::start(&ns, &routes);
+    let before = wait_route(&ns, FRR_A, "installed by zebra", |r| r.contains("metric 20"));
+    let config = Config::new().daemon("metrics_listen", &format!("\"{FRR_METRICS}\"")).guard(&[
+        ("name", "\"frr\""),
+        ("protocol", "196"),
+        ("owner", "[\"zebra\"]"),
+    ]);
+    let d = Daemon::start(&ns, &config);
+    let line = d.wait_log("routes under guard", |v| is(v, "routes under guard"), SHORT);
+    assert_eq!(field(&line, "routes").as_deref(), Some("2"), "{line}");
+
+    // A stray delete: zebra and guardian may both put it back; either way
+    // it is back exactly, and guardian's verdict names the stranger.
+    ns.ip(&["route", "del", FRR_A]);
+    let after = wait_route(&ns, FRR_A, "back", |r| !r.is_empty());
+    assert_eq!(after, before, "ip -d route show before and after");
+    wait::until("the stranger counted", SHORT, || {
+        let text = metrics::fetch(&ns, FRR_METRICS);
+        match metrics::value(&text, "guardian_guard_verdicts_total", &[("guard", "frr"), ("verdict", "repaired")]) {
+            Some(n) if n >= 1.0 => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    });
+
+    // zebra withdraws B (staticd told to): respected, never put back.
+    let mark = d.log_mark();
+    frr.configure(&ns, &format!("no ip route {FRR_B} {GW4}"));
+    let line = d.wait_log_from(
+        mark,
+        "zebra's withdrawal respected",
+        line_about("route withdrawn by owner", "10.8.2.0"),
+        SHORT,
+    );
+    assert_eq!(field(&line, "deleted_by.comm").as_deref().map(|c| c.starts_with("zebra")), Some(true), "{line}");
+    assert!(detailed(&ns, FRR_B).is_empty(), "the withdrawn route stays withdrawn");
+
+    // zebra stops (it takes its routes out from its dataplane thread, on its
+    // way out): respected too; nothing fought.
+    let mark = d.log_mark();
+    drop(frr);
+    wait_route(&ns, FRR_A, "removed by zebra on exit", |r| r.is_empty());
+    d.wait_log_from(mark, "zebra's exit respected", line_about("route withdrawn by owner", "10.8.1.0"), SHORT);
+    assert!(d.logs().find_from(mark, &|v| is(v, "route reinstalled")).is_none(), "zebra's exit was fought");
+    assert!(detailed(&ns, FRR_A).is_empty());
+}
+
+const FRR_METRICS: &str = "127.0.0.1:9471";
+
+// ---- an owner known by its unit; the kernel's doing -----------------------
+
+const UNIT: &str = "guardian-test-owner.service";
+
+/// A cgroup named like a systemd unit, made for the test in the cgroup v2
+/// hierarchy, and removed afterwards.
+struct UnitCgroup {
+    path: std::path::PathBuf,
+}
+
+impl UnitCgroup {
+    fn new() -> UnitCgroup {
+        let mounts = std::fs::read_to_string("/proc/self/mounts").expect("reading mounts");
+        let root = mounts
+            .lines()
+            .find_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f.get(2) == Some(&"cgroup2")).then(|| f[1].to_owned())
+            })
+            .expect("a cgroup2 hierarchy");
+        let path = std::path::Path::new(&root).join(format!("gt-{}.slice", std::process::id())).join(UNIT);
+        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
+        UnitCgroup { path }
+    }
+
+    /// `ip args...` in `ns`, run inside the cgroup.
+    fn ip(&self, ns: &Netns, args: &str) {
+        let procs = self.path.join("cgroup.procs");
+        let script = format!("echo $$ > {} && exec ip {args}", procs.display());
+        let out = guardian_tests::cmd::run(ns.exec("sh").arg("-c").arg(&script), SHORT);
+        assert!(out.success(), "{script}: {out:?}");
+    }
+}
+
+impl Drop for UnitCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.path);
+        if let Some(slice) = self.path.parent() {
+            let _ = std::fs::remove_dir(slice);
+        }
+    }
+}
+
+#[test]
+fn an_owner_known_by_its_unit_is_followed_and_the_kernel_s_doing_is_not_fought() {
+    require_netns!();
+    require_ebpf!();
+    let ns = Netns::with_link();
+    for dst in ["10.6.1.0/24", "10.6.2.0/24"] {
+        ns.ip(&["route", "add", dst, "via", GW4, "proto", "99"]);
+    }
+    let config = Config::new().guard(&[
+        ("name", "\"unit\""),
+        ("protocol", "99"),
+        ("owner_unit", &format!("\"{UNIT}\"")),
+        ("kernel_cause_grace", "\"1s\""),
+    ]);
+    let before = detailed(&ns, "10.6.2.0/24");
+    let d = Daemon::start(&ns, &config);
+    d.wait_log(
+        "routes under guard",
+        |v| is(v, "routes under guard") && field(v, "routes").as_deref() == Some("2"),
+        SHORT,
+    );
+
+    // The owner's unit deletes one: respected.
+    let unit = UnitCgroup::new();
+    let mark = d.log_mark();
+    unit.ip(&ns, "route del 10.6.1.0/24");
+    let line =
+        d.wait_log_from(mark, "the unit's withdrawal", line_about("route withdrawn by owner", "10.6.1.0"), SHORT);
+    assert!(field(&line, "deleted_by.cgroup").is_some_and(|c| c.ends_with(UNIT)), "{line}");
+    // Anyone else: put back.
+    let mark = d.log_mark();
+    ns.ip(&["route", "del", "10.6.2.0/24"]);
+    d.wait_log_from(mark, "the stranger's delete repaired", line_about("route reinstalled", "10.6.2.0"), SHORT);
+    assert!(detailed(&ns, "10.6.1.0/24").is_empty(), "the owner's withdrawal stands");
+
+    // The link goes down: the kernel flushes the route; not fought while
+    // the link is down, put back after the grace once it is up (this owner
+    // never re-adds).
+    let mark = d.log_mark();
+    ns.link_set(guardian_tests::netns::DEV, "down");
+    let line = d.wait_log_from(
+        mark,
+        "the kernel's doing",
+        line_about("guarded route removed by the kernel", "10.6.2.0"),
+        SHORT,
+    );
+    assert_eq!(field(&line, "verdict").as_deref(), Some("kernel"), "{line}");
+    assert!(d.logs().find_from(mark, &line_about("route reinstalled", "10.6.2.0")).is_none(), "fought the kernel");
+    ns.link_set(guardian_tests::netns::DEV, "up");
+    let line = d.wait_log_from(mark, "put back after the grace", line_about("route reinstalled", "10.6.2.0"), SHORT);
+    assert_eq!(field(&line, "cause").as_deref(), Some("link_down"), "{line}");
+    // 99 is `openr` in rt_protos: compare with the route as it was instead.
+    wait_route(&ns, "10.6.2.0/24", "back as it was", |r| r == before);
 }

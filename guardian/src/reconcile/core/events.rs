@@ -20,6 +20,10 @@ impl Core {
         // deleted and added back as ours in one burst is not lost.
         let mut lost: HashMap<usize, LostNow> = HashMap::new();
         let mut retry_failed = false;
+        // The device of each deleted route: one whose link is down by the
+        // end of the batch went with its link (the kernel deletes it in the
+        // context of the request that set the link down).
+        let mut over: HashMap<usize, u32> = HashMap::new();
         let read_done = self.micros(batch.read_done);
         for event in batch.events {
             match event {
@@ -58,6 +62,9 @@ impl Core {
                         continue;
                     }
                     lost.insert(i, (Cause::Deleted, Some(requester), None));
+                    if route.oif != 0 {
+                        over.insert(i, route.oif);
+                    }
                 }
                 Event::LinkChanged(link) => {
                     let was_up = self.link_up.insert(link.index, link.up);
@@ -98,11 +105,20 @@ impl Core {
         }
         let mut lost: Vec<(usize, LostNow)> = lost.into_iter().collect();
         lost.sort_unstable_by_key(|(i, _)| *i);
+        for (i, (cause, _, _)) in &mut lost {
+            let down = over.get(i).filter(|oif| self.link_up.get(oif) == Some(&false));
+            if let (Cause::Deleted, Some(oif)) = (&cause, down) {
+                if let Some((name, _)) = self.links_down.get(oif) {
+                    *cause = Cause::LinkDown { dev: name.clone() };
+                }
+            }
+        }
         let mut work: Vec<(usize, Purpose)> = lost
             .into_iter()
             .filter_map(|(i, (cause, requester, replacement))| {
                 let since = batch.received;
-                let loss = Loss { since, noticed: Noticed::Event, cause, requester, link_index: None, replacement };
+                let link_index = over.get(&i).copied().filter(|_| matches!(cause, Cause::LinkDown { .. }));
+                let loss = Loss { since, noticed: Noticed::Event, cause, requester, link_index, replacement };
                 self.on_lost(i, loss, now)
             })
             .collect();

@@ -158,8 +158,8 @@ impl GuardTask {
     /// What a loss was, now that attribution says who caused it.
     async fn decide(&mut self, loss: OwnedLoss, deleter: Option<Deleter>) {
         let Some(guard) = self.guards.iter().find(|g| g.name == loss.guard).cloned() else { return };
-        let leader = leader_comm(deleter.as_ref());
-        let verdict = verdict::decide(&guard, &loss.cause, loss.requester, deleter.as_ref(), leader.as_deref());
+        let program = program_of(deleter.as_ref());
+        let verdict = verdict::decide(&guard, &loss.cause, loss.requester, deleter.as_ref(), program.as_deref());
         let labels = VerdictLabels {
             guard: guard.name.clone(),
             verdict: verdict.label(),
@@ -235,14 +235,15 @@ fn owner_of(guard: &GuardConfig) -> String {
     }
 }
 
-/// The main thread's name of a deleter seen from one of its other threads
-/// (eBPF sees the thread: FRR's zebra deletes from `zebra_dplane`-like
-/// threads), while it still runs.
-fn leader_comm(deleter: Option<&Deleter>) -> Option<String> {
+/// The program a deleter runs (its command line's first word, without
+/// the folder): a thread's comm may be its own (FRR's zebra deletes from
+/// `zebra_dplane`), and the command line is in the eBPF record even when
+/// the process has already exited (an owner's deletions on its way out).
+fn program_of(deleter: Option<&Deleter>) -> Option<String> {
     match deleter.map(|d| &d.who) {
-        Some(Who::Process { process, .. }) if process.pid != process.tgid => {
-            let comm = std::fs::read_to_string(format!("/proc/{}/comm", process.tgid)).ok()?;
-            Some(comm.trim_end().to_owned())
+        Some(Who::Process { process, .. }) => {
+            let first = process.cmdline.as_deref()?.split(' ').next()?;
+            Some(first.rsplit('/').next().unwrap_or(first).to_owned())
         }
         _ => None,
     }

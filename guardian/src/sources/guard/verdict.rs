@@ -6,23 +6,29 @@ use crate::attribution::{Deleter, Verdict, Who};
 use crate::config::{GuardConfig, GuardMode, UnknownDeleter};
 use crate::messages::{Cause, Requester};
 
-/// The verdict on one loss of a route `guard` holds. `leader_comm` is the
-/// name of the deleting process's main thread when it differs from the
-/// thread that asked (FRR's zebra deletes from a thread of its own name).
+/// The verdict on one loss of a route `guard` holds. `program` is the
+/// program the deleting process runs (its command line's first word), an
+/// owner's name as well as its comm: a thread may have a name of its own
+/// (FRR's zebra deletes from `zebra_dplane`).
 pub fn decide(
     guard: &GuardConfig,
     cause: &Cause,
     requester: Option<Requester>,
     deleter: Option<&Deleter>,
-    leader_comm: Option<&str>,
+    program: Option<&str>,
 ) -> Verdict {
     let stranger = match guard.mode {
         GuardMode::Repair => Verdict::Repaired,
         GuardMode::Audit => Verdict::WouldRepair,
     };
+    // Flushed with its link: whoever set the link down did not aim at the
+    // route, and while the link is down nothing can put it back.
+    if matches!(cause, Cause::LinkDown { .. }) {
+        return Verdict::Kernel;
+    }
     match deleter.map(|d| &d.who) {
         Some(Who::Process { process, .. }) => {
-            let by_name = guard.owner.iter().any(|o| *o == process.comm || Some(o.as_str()) == leader_comm);
+            let by_name = guard.owner.iter().any(|o| *o == process.comm || Some(o.as_str()) == program);
             let by_unit = guard
                 .owner_unit
                 .as_deref()
@@ -34,7 +40,6 @@ pub fn decide(
             }
         }
         Some(Who::Kernel) => Verdict::Kernel,
-        _ if matches!(cause, Cause::LinkDown { .. }) => Verdict::Kernel,
         // The kernel's own socket sent it and no eBPF record named an ioctl
         // caller: an address or a nexthop went away.
         _ if requester.is_some_and(|r| r.port_id == 0) => Verdict::Kernel,

@@ -293,3 +293,18 @@ fn shutdown_never_withdraws_a_guarded_route() {
 fn link(index: u32) -> Link {
     Link { index, name: "veth0".into(), up: true }
 }
+
+#[test]
+fn a_route_deleted_as_its_link_goes_down_is_the_link_s_doing() {
+    let t0 = Instant::now();
+    let mut core = guarding(false, t0);
+    // `ip link set veth0 down`: the kernel deletes the route in the
+    // request's name, and says the link is down in the same burst.
+    let events = vec![deleted_by(birds("10.7.1.0"), 4242), Event::LinkChanged(Link { up: false, ..link(VETH) })];
+    core.on_events(batch(events, t0 + MS), t0 + MS);
+    let notices = core.take_guard_notices();
+    assert_eq!(lost(&notices), [("10.7.1.0".to_string(), Cause::LinkDown { dev: "veth0".into() }, Noticed::Event)]);
+    let GuardNotice::Lost(loss) = &notices[0] else { unreachable!() };
+    assert_eq!(loss.link_index, Some(VETH), "attribution finds the link's record by it");
+    assert_eq!(state_of(&core, "10.7.1.0"), table::State::Failed, "waits for the link");
+}

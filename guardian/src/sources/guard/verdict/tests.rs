@@ -68,6 +68,9 @@ fn the_kernel_s_doing_is_its_own_verdict() {
     let kernel = Deleter { attribution: Attribution::NetlinkPortid, who: Who::Kernel };
     assert_eq!(verdict(REPAIR, Cause::Deleted, REQ, Some(&kernel)), Verdict::Kernel);
     assert_eq!(verdict(REPAIR, Cause::LinkDown { dev: "veth0".into() }, None, None), Verdict::Kernel);
+    // Whoever set the link down (eBPF names them) did not delete the route.
+    let ip = process("ip", "/");
+    assert_eq!(verdict(REPAIR, Cause::LinkDown { dev: "veth0".into() }, REQ, Some(&ip)), Verdict::Kernel);
     let port0 = Some(Requester { port_id: 0, seq: 0 });
     assert_eq!(verdict(REPAIR, Cause::Deleted, port0, None), Verdict::Kernel);
     // ...but an ioctl caller eBPF named is a process like any other.
