@@ -37,7 +37,7 @@ impl Frr {
         let frr = Frr { zebra, staticd, dir };
         wait::until("staticd answering", wait::SHORT, || {
             let out = frr.vtysh(ns, &["show running-config"]);
-            match out.success() && out.stdout.contains("ip route") == !routes.is_empty() {
+            match out.success() && out.stdout.contains("ip route") != routes.is_empty() {
                 true => Ok(()),
                 false => Err(format!("{out:?}")),
             }
