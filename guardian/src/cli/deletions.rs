@@ -22,20 +22,29 @@ pub fn execute(args: Args, socket: &Path) -> Result<(), Failure> {
     if args.json {
         return print_json(&deletions);
     }
-    println!("{:<27} {:<40} {:<10} {:<7} {:<15} DELETED BY", "TIME", "ROUTE", "CAUSE", "NOTICED", "ATTRIBUTION");
+    println!(
+        "{:<27} {:<40} {:<10} {:<7} {:<15} {:<24} DELETED BY",
+        "TIME", "ROUTE", "CAUSE", "NOTICED", "ATTRIBUTION", "GUARD: VERDICT"
+    );
     for d in &deletions {
         let time = humantime::format_rfc3339_micros(d.time).to_string();
         let cause = match d.cause.link() {
             Some(dev) => format!("{} {dev}", d.cause.label()),
             None => d.cause.label().to_owned(),
         };
+        // Own routes are always repaired; a guard says what it decided.
+        let verdict = match &d.guard {
+            Some(g) => format!("{}: {}", g.name, g.verdict.label()),
+            None => "-".to_owned(),
+        };
         let line = format!(
-            "{:<27} {:<40} {:<10} {:<7} {:<15} {}",
+            "{:<27} {:<40} {:<10} {:<7} {:<15} {:<24} {}",
             time,
             d.route,
             cause,
             d.noticed.label(),
             d.attribution.label(),
+            verdict,
             describe(d.deleted_by.as_ref())
         );
         println!("{}", line.trim_end());

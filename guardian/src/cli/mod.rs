@@ -51,7 +51,7 @@ pub enum Command {
     Reconcile(reconcile::Args),
     /// Make the running daemon re-read its configuration file; exits 2 (and the old one runs on) if it is invalid
     Reload(reload::Args),
-    /// List recent deletions of guarded routes and who made them
+    /// List recent deletions of own and guarded routes, who made them, and what guardian did
     Deletions(deletions::Args),
     /// List the liveness sessions and their state
     Sessions(sessions::Args),

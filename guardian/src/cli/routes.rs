@@ -23,7 +23,7 @@ pub fn execute(args: Args, socket: &Path) -> Result<(), Failure> {
 fn table(routes: &[RouteInfo]) -> String {
     let owners = routes.iter().any(|r| r.owner.is_some());
     let mut out = format!(
-        "{:<24} {:<18} {:<10} {:>6} {:>6}  {:<9} {:>10}  {:<16} {}ERROR\n",
+        "{:<24} {:<18} {:<10} {:>6} {:>6}  {:<9} {:>10}  {:<7} {:<16} {}ERROR\n",
         "DST",
         "VIA",
         "DEV",
@@ -31,6 +31,7 @@ fn table(routes: &[RouteInfo]) -> String {
         "METRIC",
         "STATE",
         "REINSTALLS",
+        "KIND",
         "SOURCE",
         if owners { format!("{:<12} ", "OWNER") } else { String::new() }
     );
@@ -40,14 +41,18 @@ fn table(routes: &[RouteInfo]) -> String {
             false => String::new(),
         };
         let line = format!(
-            "{:<24} {:<18} {:<10} {:>6} {:>6}  {:<9} {:>10}  {:<16} {owner}{}",
+            "{:<24} {:<18} {:<10} {:>6} {:>6}  {:<9} {:>10}  {:<7} {:<16} {owner}{}",
             r.dst,
-            r.via.as_deref().unwrap_or("-"),
+            match (r.exact_copy, r.via.as_deref()) {
+                (true, _) => "(as copied)",
+                (false, via) => via.unwrap_or("-"),
+            },
             r.dev.as_deref().unwrap_or("-"),
             r.table,
             r.metric,
             r.state,
             r.reinstalls,
+            if r.kind.is_empty() { "own" } else { &r.kind },
             r.source,
             r.last_error.as_deref().unwrap_or("")
         );

@@ -64,6 +64,17 @@ pub struct RouteInfo {
     /// For a guarded route: the daemon that owns it.
     #[serde(default)]
     pub owner: Option<String>,
+    /// `own` (guardian installs it: the file, BGP) or `guarded` (another
+    /// daemon's, kept in place by a `[[guard]]`).
+    #[serde(default)]
+    pub kind: String,
+    /// For a guarded route: the `[[guard]]` that holds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guard: Option<String>,
+    /// Kept as an exact copy of the kernel's route (several next hops,
+    /// metrics...): `via` and `dev` say nothing then, `ip -d route` all.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exact_copy: bool,
 }
 
 /// One liveness session, as `guardian sessions` shows it.

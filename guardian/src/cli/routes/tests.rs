@@ -14,6 +14,9 @@ fn route(source: &str, owner: Option<&str>) -> RouteInfo {
         last_error: None,
         source: source.into(),
         owner: owner.map(str::to_owned),
+        kind: if owner.is_some() { "guarded" } else { "own" }.into(),
+        guard: owner.map(|_| "bird".into()),
+        exact_copy: false,
     }
 }
 
@@ -27,8 +30,16 @@ fn each_route_shows_its_source_and_an_owner_column_only_when_one_has_an_owner() 
     let lines: Vec<&str> = guarded.lines().collect();
     assert!(lines[0].contains("OWNER"), "{guarded}");
     fn tail(line: &str) -> Vec<&str> {
-        line.split_whitespace().rev().take(2).collect()
+        line.split_whitespace().rev().take(3).collect()
     }
-    assert_eq!(tail(lines[1]), ["-", "config"], "{guarded}");
-    assert_eq!(tail(lines[2]), ["bird", "guard:bird"], "{guarded}");
+    assert_eq!(tail(lines[1]), ["-", "config", "own"], "{guarded}");
+    assert_eq!(tail(lines[2]), ["bird", "guard:bird", "guarded"], "{guarded}");
+}
+
+#[test]
+fn a_route_kept_as_a_copy_says_so_instead_of_a_gateway() {
+    let mut multipath = route("guard:bird", Some("bird"));
+    (multipath.via, multipath.dev, multipath.exact_copy) = (None, None, true);
+    let text = table(&[multipath]);
+    assert!(text.lines().nth(1).unwrap().contains("(as copied)"), "{text}");
 }

@@ -353,6 +353,9 @@ impl Core {
                     last_error: self.errors.get(&s.key).cloned(),
                     source: source.name.clone(),
                     owner: source.owner.clone(),
+                    kind: if source.guard.is_some() { "guarded" } else { "own" }.to_owned(),
+                    guard: source.guard.map(|_| source.guard_name().to_owned()),
+                    exact_copy: self.raw.contains_key(&s.key),
                 }
             })
             .collect()
