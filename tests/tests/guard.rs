@@ -351,3 +351,61 @@ fn an_owner_known_by_its_unit_is_followed_and_the_kernel_s_doing_is_not_fought()
     // 99 is `openr` in rt_protos: compare with the route as it was instead.
     wait_route(&ns, "10.6.2.0/24", "back as it was", |r| r == before);
 }
+
+const RELOAD_METRICS: &str = "127.0.0.1:9472";
+
+/// Guards come and go with the file: added on reload, they take the routes
+/// as they are; removed, they leave them in the kernel, unguarded.
+#[test]
+fn a_reload_adds_and_removes_guards_and_a_removed_guard_leaves_its_routes() {
+    require_netns!();
+    let ns = Netns::with_link();
+    for dst in ["10.6.1.0/24", "10.6.2.0/24"] {
+        ns.ip(&["route", "add", dst, "via", GW4, "proto", "99"]);
+    }
+    let base =
+        Config::new().attribution("mode", "\"netlink\"").daemon("metrics_listen", &format!("\"{RELOAD_METRICS}\""));
+    let d = Daemon::start(&ns, &base);
+    assert!(d.routes().as_array().is_some_and(|a| a.is_empty()), "nothing guarded yet");
+
+    let guarded = base.clone().guard(&[("name", "\"p99\""), ("protocol", "99"), ("owner", "[\"nobody\"]")]);
+    d.write_config(&guarded);
+    let mark = d.log_mark();
+    d.sighup();
+    d.wait_log_from(mark, "the new guard takes its routes", |v| is(v, "routes under guard"), SHORT);
+    let routes = d.routes();
+    let listed: Vec<&Value> = routes.as_array().expect("an array").iter().collect();
+    assert_eq!(listed.len(), 2, "{routes}");
+    for r in &listed {
+        assert_eq!(
+            (&r["kind"], &r["guard"], &r["owner"]),
+            (&Value::from("guarded"), &Value::from("p99"), &Value::from("nobody")),
+            "{r}"
+        );
+    }
+    let text = metrics::fetch(&ns, RELOAD_METRICS);
+    assert_eq!(metrics::value(&text, "guardian_guarded_routes", &[("guard", "p99")]), Some(2.0), "{text}");
+    let mark = d.log_mark();
+    ns.ip(&["route", "del", "10.6.1.0/24"]);
+    d.wait_log_from(mark, "a stranger's delete repaired", line_about("route reinstalled", "10.6.1.0"), SHORT);
+
+    d.write_config(&base);
+    let mark = d.log_mark();
+    d.sighup();
+    d.wait_log_from(
+        mark,
+        "the guard removed",
+        |v| is(v, "guard removed; its routes stay in the kernel, unguarded"),
+        SHORT,
+    );
+    assert!(
+        !detailed(&ns, "10.6.1.0/24").is_empty() && !detailed(&ns, "10.6.2.0/24").is_empty(),
+        "removing a guard deleted its routes"
+    );
+    assert!(d.routes().as_array().is_some_and(|a| a.is_empty()), "still listed after the guard left");
+    ns.ip(&["route", "del", "10.6.2.0/24"]);
+    // A scan now, and the route is still gone: nobody guards it.
+    d.reconcile();
+    assert!(detailed(&ns, "10.6.2.0/24").is_empty(), "an unguarded route was put back");
+    assert!(d.logs().find_from(mark, &line_about("route reinstalled", "10.6.2.0")).is_none());
+}
