@@ -81,6 +81,7 @@ pub struct BirdBuilder<'a> {
     ns: &'a Netns,
     config: String,
     env: Vec<(String, String)>,
+    args: Vec<String>,
     echo: bool,
 }
 
@@ -89,6 +90,12 @@ impl BirdBuilder<'_> {
     /// of a log file it writes are UTC).
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// More arguments for `bird` (e.g. `-u bird -g bird`: run as its user).
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(|a| (*a).to_owned()));
         self
     }
 
@@ -107,10 +114,15 @@ impl BirdBuilder<'_> {
         let conf = dir.write("bird.conf", &self.config);
         let check = cmd::run(Command::new("bird").arg("-p").arg("-c").arg(&conf), CMD_TIMEOUT);
         assert!(check.success(), "BIRD rejects {}: {}", conf.display(), check.stderr.trim());
+        if self.args.iter().any(|a| a == "-u") {
+            // BIRD as its own user writes its pid file and socket here too.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        }
         let socket = dir.path().join("bird.ctl");
         let pidfile = dir.path().join("bird.pid");
         let mut c = self.ns.exec("bird");
-        c.arg("-c").arg(&conf).arg("-s").arg(&socket).arg("-P").arg(&pidfile).arg("-f");
+        c.arg("-c").arg(&conf).arg("-s").arg(&socket).arg("-P").arg(&pidfile).arg("-f").args(&self.args);
         c.envs(self.env.iter().map(|(k, v)| (k, v)));
         c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = c.spawn().unwrap_or_else(|e| panic!("cannot start {c:?}: {e}"));
@@ -143,7 +155,7 @@ impl Bird {
     /// BIRD in `ns` with `config` (the text of `bird.conf`; `log stderr
     /// all;` makes its log lines [`Bird::logs`]).
     pub fn builder<'a>(ns: &'a Netns, config: &str) -> BirdBuilder<'a> {
-        BirdBuilder { ns, config: config.to_owned(), env: Vec::new(), echo: true }
+        BirdBuilder { ns, config: config.to_owned(), env: Vec::new(), args: Vec::new(), echo: true }
     }
 
     pub fn pid(&self) -> i32 {
