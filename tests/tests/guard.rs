@@ -486,3 +486,30 @@ fn under_the_unit_without_ebpf_and_with_proc_read_caps_bird_s_withdrawal_is_told
     require_tool!("systemd-analyze");
     owner_decisions_under_the_unit("netlink", &["dac_read_search", "sys_ptrace"]);
 }
+
+/// The owner's replacement is its new version of the route: kept, and what
+/// a later repair puts back.
+#[test]
+fn bird_s_replacement_of_a_route_becomes_the_guarded_copy() {
+    require_netns!();
+    require_ebpf!();
+    require_tool!("bird");
+    require_tool!("birdc");
+    let s = start("repair", "ebpf");
+    let (ns, d) = (&s.ns, &s.guardian);
+    let mark = d.log_mark();
+    let moved =
+        bird_config(true).replace(&format!("route {SINGLE} via {GW4};"), &format!("route {SINGLE} via {GW4_OTHER};"));
+    std::fs::write(s.bird.socket().with_file_name("bird.conf"), moved).expect("rewriting bird.conf");
+    let out = s.bird.birdc(&["configure"]);
+    assert!(out.stdout.contains("Reconfigured"), "birdc configure: {out:?}");
+    let line =
+        d.wait_log_from(mark, "BIRD's new version followed", line_about("route replaced by owner", "10.7.1.0"), SHORT);
+    assert_eq!(field(&line, "verdict").as_deref(), Some("owner"), "{line}");
+    let new = wait_route(ns, SINGLE, "via the new gateway", |r| r.contains(GW4_OTHER));
+    // A stray delete now brings back BIRD's new version, not the old one.
+    let mark = d.log_mark();
+    ns.ip(&["route", "del", SINGLE]);
+    d.wait_log_from(mark, "repaired", line_about("route reinstalled", "10.7.1.0"), SHORT);
+    wait_route(ns, SINGLE, "back as BIRD has it now", |r| r == new);
+}
