@@ -362,8 +362,8 @@ impl Config {
             let span = r.max_repairs_per_route.span();
             return Err(at(span, "reconcile.max_repairs_per_route", "must be at least 1".into()));
         }
-        if *r.fight_rounds.get_ref() == 0 {
-            return Err(at(r.fight_rounds.span(), "reconcile.fight_rounds", "must be at least 1".into()));
+        if !(1..=100).contains(r.fight_rounds.get_ref()) {
+            return Err(at(r.fight_rounds.span(), "reconcile.fight_rounds", "must be from 1 to 100".into()));
         }
         let fight_window = r.fight_window.get_ref().0;
         if fight_window.is_zero() || fight_window > Duration::from_secs(60) {

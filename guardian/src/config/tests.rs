@@ -178,8 +178,10 @@ fn value_errors_show_the_line_with_its_key() {
 
 #[test]
 fn fight_settings_out_of_range_are_refused_by_name() {
-    let e = parse("[reconcile]\nfight_rounds = 0\n").unwrap_err();
-    assert!(e.contains("line 2") && e.contains("reconcile.fight_rounds"), "{e}");
+    for bad in [0, 101] {
+        let e = parse(&format!("[reconcile]\nfight_rounds = {bad}\n")).unwrap_err();
+        assert!(e.contains("line 2") && e.contains("reconcile.fight_rounds"), "{e}");
+    }
     for bad in ["0s", "2m"] {
         let e = parse(&format!("[reconcile]\ninterval = \"30s\"\nfight_window = \"{bad}\"\n")).unwrap_err();
         assert!(e.contains("line 3") && e.contains("reconcile.fight_window"), "{e}");

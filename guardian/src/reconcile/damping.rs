@@ -20,7 +20,6 @@
 
 use crate::config::ReconcileConfig;
 use crate::messages::DeleterId;
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 /// The first delay once a route is damped.
@@ -30,22 +29,26 @@ pub const BASE_BACKOFF: Duration = Duration::from_secs(1);
 /// whose answer never comes is taken as unknown after this many more.
 const MAX_AWAITING: usize = 8;
 
+/// One route's record, kept only while it has losses (a mass flush makes
+/// one per route for a while): small, and without an allocation unless a
+/// known deleter keeps taking the route back at once, or answers come out
+/// of order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Damping {
-    /// The rate net: the window's start, the losses in it, and how many
-    /// back-offs in a row (reset by a calm window).
+    /// The rate net: the window's start and the losses in it.
     window_start: Instant,
-    losses: u32,
-    level: u32,
     /// When guardian last put the route back.
     last_repair: Option<Instant>,
+    losses: u32,
+    /// Back-offs in a row of the rate net (reset by a calm window), and of
+    /// the current fight.
+    level: u16,
+    fight_level: u16,
+    /// Quick rounds in a row won by `fighter`.
+    rounds: u16,
+    fighter: Option<Box<DeleterId>>,
     /// Repairs whose deleter is not known yet, oldest first.
-    awaiting: VecDeque<Round>,
-    /// The deleter of the current streak, and how many rounds in a row it won.
-    fighter: Option<DeleterId>,
-    rounds: u32,
-    /// Back-offs in a row of the current fight.
-    fight_level: u32,
+    awaiting: Rounds,
 }
 
 /// One repaired loss, until its deleter is known.
@@ -54,8 +57,42 @@ struct Round {
     lost_at: Instant,
     /// The loss came within `fight_window` of the repair before it.
     quick: bool,
-    /// `Some` once the attribution task answered (answers may come out of order).
-    deleter: Option<Option<DeleterId>>,
+    /// The attribution task answered (answers may come out of order)...
+    answered: bool,
+    /// ...naming this deleter.
+    deleter: Option<Box<DeleterId>>,
+}
+
+/// A queue of rounds that needs no allocation for the usual one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Rounds {
+    first: Option<Round>,
+    rest: Vec<Round>,
+}
+
+impl Rounds {
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    fn push(&mut self, round: Round) {
+        match self.first {
+            None => self.first = Some(round),
+            Some(_) => self.rest.push(round),
+        }
+    }
+
+    fn pop(&mut self) -> Option<Round> {
+        let first = self.first.take();
+        if !self.rest.is_empty() {
+            self.first = Some(self.rest.remove(0));
+        }
+        first
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Round> {
+        self.first.iter_mut().chain(self.rest.iter_mut())
+    }
 }
 
 /// Why a loss waits.
@@ -97,13 +134,13 @@ impl Damping {
     pub fn new(now: Instant) -> Damping {
         Damping {
             window_start: now,
+            last_repair: None,
             losses: 0,
             level: 0,
-            last_repair: None,
-            awaiting: VecDeque::new(),
-            fighter: None,
-            rounds: 0,
             fight_level: 0,
+            rounds: 0,
+            fighter: None,
+            awaiting: Rounds::default(),
         }
     }
 
@@ -116,7 +153,7 @@ impl Damping {
     /// The route is in a fight: its last `fight_rounds` losses were quick
     /// and by one deleter.
     pub fn fighter(&self, cfg: &ReconcileConfig) -> Option<&DeleterId> {
-        self.fighter.as_ref().filter(|_| self.rounds >= cfg.fight_rounds)
+        self.fighter.as_deref().filter(|_| u32::from(self.rounds) >= cfg.fight_rounds)
     }
 
     /// Decides about one more loss of the route, noticed at `now`.
@@ -124,7 +161,7 @@ impl Damping {
         let fight = (self.fighter(cfg).is_some() && self.is_quick(now, cfg)).then(|| {
             let first = self.fight_level == 0;
             let delay = backoff(self.fight_level, cfg);
-            self.fight_level += 1;
+            self.fight_level = self.fight_level.saturating_add(1);
             (delay, first, Reason::Fight)
         });
         let rate = self.count_loss(now, cfg);
@@ -154,7 +191,7 @@ impl Damping {
         }
         let first = self.level == 0;
         let delay = backoff(self.level, cfg);
-        self.level += 1;
+        self.level = self.level.saturating_add(1);
         Some((delay, first, Reason::Rate))
     }
 
@@ -162,12 +199,12 @@ impl Damping {
     /// `lost_at`: a round whose deleter the attribution task will tell.
     pub fn repaired(&mut self, lost_at: Instant, now: Instant, cfg: &ReconcileConfig) {
         let quick = self.is_quick(lost_at, cfg);
-        self.awaiting.push_back(Round { lost_at, quick, deleter: None });
+        self.awaiting.push(Round { lost_at, quick, answered: false, deleter: None });
         self.last_repair = Some(now);
         if self.awaiting.len() > MAX_AWAITING {
             // Its answer is lost (the attribution task stopped): unknown.
-            if let Some(front) = self.awaiting.front_mut() {
-                front.deleter.get_or_insert(None);
+            if let Some(first) = self.awaiting.first.as_mut() {
+                first.answered = true;
             }
         }
     }
@@ -176,21 +213,23 @@ impl Damping {
     /// the fight it completes, if any. An answer for a round not awaited
     /// (forgotten meanwhile) changes nothing.
     pub fn attributed(&mut self, lost_at: Instant, deleter: Option<DeleterId>, cfg: &ReconcileConfig) -> Option<Fight> {
-        if let Some(round) = self.awaiting.iter_mut().find(|r| r.lost_at == lost_at && r.deleter.is_none()) {
-            round.deleter = Some(deleter);
+        if let Some(round) = self.awaiting.iter_mut().find(|r| r.lost_at == lost_at && !r.answered) {
+            round.answered = true;
+            // Boxed only when it can count: a quick round by a known deleter.
+            round.deleter = deleter.filter(|_| round.quick).map(Box::new);
         }
         let mut began = None;
         // Rounds count in the order the losses happened.
-        while self.awaiting.front().is_some_and(|r| r.deleter.is_some()) {
-            let round = self.awaiting.pop_front().expect("checked");
-            began = self.count_round(round.quick, round.deleter.flatten(), cfg).or(began);
+        while self.awaiting.first.as_ref().is_some_and(|r| r.answered) {
+            let round = self.awaiting.pop().expect("checked");
+            began = self.count_round(round.quick, round.deleter, cfg).or(began);
         }
         began
     }
 
-    fn count_round(&mut self, quick: bool, deleter: Option<DeleterId>, cfg: &ReconcileConfig) -> Option<Fight> {
+    fn count_round(&mut self, quick: bool, deleter: Option<Box<DeleterId>>, cfg: &ReconcileConfig) -> Option<Fight> {
         match deleter {
-            Some(id) if quick && self.fighter.as_ref() == Some(&id) => self.rounds += 1,
+            Some(id) if quick && self.fighter.as_ref() == Some(&id) => self.rounds = self.rounds.saturating_add(1),
             Some(id) if quick => {
                 self.fighter = Some(id);
                 self.rounds = 1;
@@ -204,8 +243,8 @@ impl Damping {
                 self.fight_level = 0;
             }
         }
-        (self.rounds == cfg.fight_rounds)
-            .then(|| Fight { deleter: self.fighter.clone().expect("rounds count a fighter"), rounds: self.rounds })
+        let fighter = self.fighter.as_deref().filter(|_| u32::from(self.rounds) == cfg.fight_rounds)?;
+        Some(Fight { deleter: fighter.clone(), rounds: cfg.fight_rounds })
     }
 
     /// The record can be forgotten: nothing happened to the route for long
@@ -217,7 +256,7 @@ impl Damping {
 }
 
 /// The `level`-th back-off in a row: 1 s, 2 s, 4 s... up to `damping_max_backoff`.
-fn backoff(level: u32, cfg: &ReconcileConfig) -> Duration {
+fn backoff(level: u16, cfg: &ReconcileConfig) -> Duration {
     BASE_BACKOFF.saturating_mul(1u32 << level.min(20)).min(cfg.damping_max_backoff)
 }
 

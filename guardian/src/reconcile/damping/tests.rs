@@ -221,3 +221,16 @@ fn a_record_is_calm_once_nothing_happened_for_long_enough() {
     assert!(!d.is_calm(t0 + Duration::from_secs(120), &cfg()));
     assert!(d.is_calm(t0 + Duration::from_secs(150), &cfg()));
 }
+
+#[test]
+fn a_record_stays_small_and_allocates_nothing_for_a_lone_repair() {
+    // A mass flush makes one record per route for a couple of minutes.
+    assert!(std::mem::size_of::<Damping>() <= 120, "{}", std::mem::size_of::<Damping>());
+    let t0 = Instant::now();
+    let mut d = Damping::new(t0);
+    d.on_loss(t0, &cfg());
+    d.repaired(t0, t0 + MS, &cfg());
+    assert!(d.awaiting.rest.capacity() == 0 && d.fighter.is_none());
+    d.attributed(t0, Some(ip()), &cfg());
+    assert!(d.awaiting.len() == 0 && d.fighter.is_none(), "a first loss is no round: nothing kept");
+}
