@@ -5,7 +5,7 @@
 //! ```text
 //!  reconcile ──Repaired──▶ ┌────────────┐ ──▶ log line, guardian_route_reinstalls_total{deleter}
 //!  ebpf reader ──Record──▶ │ Attributor │ ──▶ Recent (guardian deletions)
-//!  control API ──Query───▶ └────────────┘
+//!  control API ──Query───▶ └────────────┘ ──Deleted──▶ reconcile (damping: is it a fight?)
 //! ```
 //!
 //! A deletion is joined with the eBPF record of the request the kernel's
@@ -19,7 +19,7 @@
 use super::{Attribution, Deleter, DeleterLabels, Deletion, PortIdResolver, ProcessInfo, Procfs, Recent, Who};
 use crate::ebpf::{self, Record, Request};
 use crate::kernel::wire;
-use crate::messages::{Cause, Repaired};
+use crate::messages::{Cause, Deleted, DeleterId, Repaired};
 use crate::metrics::{Metrics, ModeLabels, RepairLabels};
 use crate::route::RouteKey;
 use std::collections::{HashMap, VecDeque};
@@ -102,6 +102,8 @@ pub struct Attributor {
     /// /proc facts of deleters seen lately, by tgid: a batch of deletions
     /// from one process would otherwise read its /proc files per route.
     processes: Recently<Option<ProcessInfo>>,
+    /// Where each repair's deleter goes back to (the reconciler's damping).
+    feedback: Option<mpsc::UnboundedSender<Deleted>>,
 }
 
 /// How long a resolved port id, or a process's /proc facts, are trusted.
@@ -159,7 +161,14 @@ impl Attributor {
             cgroups: CgroupPaths::default(),
             owners: Recently::new(),
             processes: Recently::new(),
+            feedback: None,
         }
+    }
+
+    /// Tells `feedback` who caused each repaired loss, once known.
+    pub fn with_feedback(mut self, feedback: mpsc::UnboundedSender<Deleted>) -> Attributor {
+        self.feedback = Some(feedback);
+        self
     }
 
     pub async fn run(
@@ -391,7 +400,23 @@ impl Attributor {
         };
         self.metrics.reinstalls.get_or_create(&labels).inc();
         super::log_reinstalled(r, deleter.as_ref());
+        if let Some(feedback) = &self.feedback {
+            let label = labels.deleter.clone();
+            let _ =
+                feedback.send(Deleted { key: r.key, lost_at: r.lost_at, deleter: deleter_id(deleter.as_ref()), label });
+        }
         self.recent.push(Deletion::new(r, deleter));
+    }
+}
+
+/// A deleter as fights know it: a process by name, user and cgroup; `None`
+/// for the kernel and for a process that could not be named.
+fn deleter_id(deleter: Option<&Deleter>) -> Option<DeleterId> {
+    match &deleter?.who {
+        Who::Process { process, .. } => {
+            Some(DeleterId { comm: process.comm.clone(), uid: process.uid, cgroup: process.cgroup.clone() })
+        }
+        Who::Kernel | Who::Exited => None,
     }
 }
 

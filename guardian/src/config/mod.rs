@@ -109,9 +109,16 @@ pub struct DaemonConfig {
 pub struct ReconcileConfig {
     /// Zero disables the periodic scan.
     pub interval: Duration,
+    /// The rate net: more repairs of one route than this within
+    /// `damping_window` back off, whoever deleted it (docs/reconcile.md).
     pub max_repairs_per_route: u32,
     pub damping_window: Duration,
     pub damping_max_backoff: Duration,
+    /// A fight: the same deleter took the route again within this long of
+    /// guardian putting it back...
+    pub fight_window: Duration,
+    /// ...this many times in a row.
+    pub fight_rounds: u32,
 }
 
 /// The configured routes with the device names they refer to.
@@ -184,15 +191,26 @@ struct ReconcileSection {
     damping_window: Duration,
     #[serde(deserialize_with = "units::duration")]
     damping_max_backoff: Duration,
+    fight_window: Spanned<units::HumanDuration>,
+    fight_rounds: Spanned<u32>,
 }
 
 impl Default for ReconcileSection {
     fn default() -> Self {
         ReconcileSection {
             interval: Duration::from_secs(30),
-            max_repairs_per_route: Spanned::new(0..0, 5),
+            // A net for what fight detection cannot see (no attribution):
+            // loose enough that bad luck (a route of many deleted at random,
+            // a few times a minute) never reaches it.
+            max_repairs_per_route: Spanned::new(0..0, 30),
             damping_window: Duration::from_secs(60),
             damping_max_backoff: Duration::from_secs(300),
+            // A deleter reacting to guardian's repair (a script on `ip
+            // monitor`, a daemon re-applying its state) deletes within
+            // milliseconds; a random deletion of a route repaired seconds
+            // ago is not one.
+            fight_window: Spanned::new(0..0, units::HumanDuration(Duration::from_secs(1))),
+            fight_rounds: Spanned::new(0..0, 3),
         }
     }
 }
@@ -344,11 +362,21 @@ impl Config {
             let span = r.max_repairs_per_route.span();
             return Err(at(span, "reconcile.max_repairs_per_route", "must be at least 1".into()));
         }
+        if !(1..=100).contains(r.fight_rounds.get_ref()) {
+            return Err(at(r.fight_rounds.span(), "reconcile.fight_rounds", "must be from 1 to 100".into()));
+        }
+        let fight_window = r.fight_window.get_ref().0;
+        if fight_window.is_zero() || fight_window > Duration::from_secs(60) {
+            let message = format!("must be more than 0s and at most 1m (got {fight_window:?}), e.g. \"1s\"");
+            return Err(at(r.fight_window.span(), "reconcile.fight_window", message));
+        }
         let reconcile = ReconcileConfig {
             interval: r.interval,
             max_repairs_per_route: *r.max_repairs_per_route.get_ref(),
             damping_window: r.damping_window,
             damping_max_backoff: r.damping_max_backoff.max(Duration::from_secs(1)),
+            fight_window,
+            fight_rounds: *r.fight_rounds.get_ref(),
         };
 
         let a = file.attribution;

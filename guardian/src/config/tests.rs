@@ -13,9 +13,11 @@ fn empty_file_gives_the_documented_defaults() {
     assert_eq!(c.daemon.netlink_rcvbuf, 8 << 20);
     assert!(!c.daemon.withdraw_on_exit);
     assert_eq!(c.reconcile.interval, Duration::from_secs(30));
-    assert_eq!(c.reconcile.max_repairs_per_route, 5);
+    assert_eq!(c.reconcile.max_repairs_per_route, 30);
     assert_eq!(c.reconcile.damping_window, Duration::from_secs(60));
     assert_eq!(c.reconcile.damping_max_backoff, Duration::from_secs(300));
+    assert_eq!(c.reconcile.fight_window, Duration::from_secs(1));
+    assert_eq!(c.reconcile.fight_rounds, 3);
     assert!(c.routes.specs.is_empty());
 }
 
@@ -35,6 +37,8 @@ interval = "0s"
 max_repairs_per_route = 3
 damping_window = "10s"
 damping_max_backoff = "1m"
+fight_window = "250ms"
+fight_rounds = 5
 
 [[route]]
 dst = "10.9.0.0/24"
@@ -55,6 +59,8 @@ dev = "veth0"
     assert_eq!(c.daemon.route_protocol, 202);
     assert_eq!(c.daemon.netlink_rcvbuf, 1 << 20);
     assert_eq!(c.reconcile.interval, Duration::ZERO);
+    assert_eq!(c.reconcile.fight_window, Duration::from_millis(250));
+    assert_eq!(c.reconcile.fight_rounds, 5);
     assert_eq!(c.routes.specs.len(), 2);
     let r = &c.routes.specs[0];
     assert_eq!(r.key.table, 100);
@@ -168,6 +174,18 @@ fn value_errors_show_the_line_with_its_key() {
     assert!(e.contains("line 2") && e.contains("interval = \"soon\""), "{e}");
     let e = parse("[reconcile]\nmax_repairs_per_route = 0\n").unwrap_err();
     assert!(e.contains("line 2") && e.contains("reconcile.max_repairs_per_route"), "{e}");
+}
+
+#[test]
+fn fight_settings_out_of_range_are_refused_by_name() {
+    for bad in [0, 101] {
+        let e = parse(&format!("[reconcile]\nfight_rounds = {bad}\n")).unwrap_err();
+        assert!(e.contains("line 2") && e.contains("reconcile.fight_rounds"), "{e}");
+    }
+    for bad in ["0s", "2m"] {
+        let e = parse(&format!("[reconcile]\ninterval = \"30s\"\nfight_window = \"{bad}\"\n")).unwrap_err();
+        assert!(e.contains("line 3") && e.contains("reconcile.fight_window"), "{e}");
+    }
 }
 
 #[test]

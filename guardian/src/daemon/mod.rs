@@ -133,7 +133,9 @@ async fn serve(
     let labels = DeleterLabels::new(config.attribution.deleter_labels.iter().cloned())
         .expect("deleter labels are validated with the configuration");
     let attribution_label = source.label();
-    let attributor = Attributor::new(source, programs, labels.clone(), metrics.clone());
+    // Who caused each repaired loss goes back to the reconciler: fights.
+    let (deleted_tx, deleted_rx) = mpsc::unbounded_channel();
+    let attributor = Attributor::new(source, programs, labels.clone(), metrics.clone()).with_feedback(deleted_tx);
     tokio::spawn(attributor.run(repair_rx, records, query_rx));
     if config.routes.excluded > 0 {
         tracing::info!(routes = config.routes.excluded, "routes left out by liveness.exclude");
@@ -153,7 +155,7 @@ async fn serve(
     let reconciler = Reconciler::new(settings, writer, metrics.clone(), status_tx, repair_tx, started)
         .with_watchdog(Watchdog::from_env(notifier.as_ref()))
         .with_guards(notice_tx);
-    let reconciler = tokio::spawn(reconciler.run(event_rx, command_rx, gate_rx, source_rx));
+    let reconciler = tokio::spawn(reconciler.run(event_rx, command_rx, gate_rx, source_rx, deleted_rx));
     if let Some(notifier) = notifier.clone() {
         let watchdog = systemd::watchdog_interval();
         tokio::spawn(notify::run(notifier, status_rx.clone(), metrics.clone(), attribution_label, watchdog));

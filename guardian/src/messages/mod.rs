@@ -1,7 +1,8 @@
 //! The types that pass between guardian's tasks, and nothing else: desired
 //! routes (sources -> reconciler), route events (kernel monitor ->
 //! reconciler), repairs and their causes
-//! (reconciler -> attribution), liveness verdicts (liveness -> reconciler),
+//! (reconciler -> attribution) and who caused them (attribution ->
+//! reconciler, for damping), liveness verdicts (liveness -> reconciler),
 //! the snapshots the control API serves (`api`) and reload requests
 //! (signal or control API -> the daemon's reload task).
 //!
@@ -24,4 +25,4 @@ pub use desired::{
 pub use events::{Event, EventBatch, KernelRoute, Link, Requester};
 pub use gate::Gate;
 pub use reload::{ReloadError, ReloadRequest};
-pub use repair::{Cause, GuardTag, Noticed, Repaired};
+pub use repair::{Cause, Deleted, DeleterId, GuardTag, Noticed, Repaired};

@@ -1,4 +1,6 @@
-//! Repairs and their causes: what the reconciler hands the attribution task.
+//! Repairs and their causes: what the reconciler hands the attribution task,
+//! and who the attribution task found behind each (what damping needs to
+//! tell a fight from bad luck).
 
 use super::events::Requester;
 use crate::route::{Family, RouteKey};
@@ -67,6 +69,33 @@ pub struct Repaired {
     pub lost_at: std::time::Instant,
     /// For a guarded route: the guard, and the owner whose route it is.
     pub guard: Option<GuardTag>,
+}
+
+/// Who deleted a route, as far as fights go: a pid changes with every run
+/// of a script's `ip`, so it is no identity; a name alone would merge
+/// unrelated tools. Name, user and cgroup (a systemd unit) together name
+/// one deleter.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DeleterId {
+    /// The task name (at most 15 bytes; any process can choose its own).
+    pub comm: String,
+    pub uid: u32,
+    /// The cgroup v2 path, when known.
+    pub cgroup: Option<String>,
+}
+
+/// Attribution -> reconciler, after a repair was attributed: who caused the
+/// loss noticed at `lost_at` (the [`Repaired::lost_at`] it answers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deleted {
+    pub key: RouteKey,
+    pub lost_at: std::time::Instant,
+    /// `None` when no process is known: the kernel did it, the deleter was
+    /// gone before it could be named, or attribution is off. Such losses
+    /// never make a fight.
+    pub deleter: Option<DeleterId>,
+    /// The deleter's bounded metric label (`ip`, `other`, ...).
+    pub label: String,
 }
 
 /// Which guard a repaired route belongs to, for the reinstall line.

@@ -28,6 +28,12 @@ pub struct RepairLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FightLabels {
+    /// Bounded, as [`RepairLabels::deleter`].
+    pub deleter: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct FailureLabels {
     pub family: &'static str,
     pub noticed: &'static str,
@@ -50,6 +56,7 @@ pub struct Metrics {
     pub reconcile_checked: Gauge,
     pub netlink_overruns: Counter,
     pub routes_damped: Gauge,
+    pub route_fights: MetricFamily<FightLabels, Counter>,
     pub attribution_mode: MetricFamily<ModeLabels, Gauge>,
     /// Counts up with the eBPF program's own drop counter (read every 5 s).
     pub attribution_drops: Counter,
@@ -104,6 +111,12 @@ impl Metrics {
         );
         let routes_damped = Gauge::default();
         registry.register("routes_damped", "Routes whose repairs are backing off", routes_damped.clone());
+        let route_fights = MetricFamily::<FightLabels, Counter>::default();
+        registry.register(
+            "route_fights",
+            "Fights begun: one deleter taking a route again each time guardian put it back",
+            route_fights.clone(),
+        );
         registry.register(
             "build",
             "guardian's version and the git revision it was built from",
@@ -137,6 +150,7 @@ impl Metrics {
             reconcile_checked,
             netlink_overruns,
             routes_damped,
+            route_fights,
             attribution_mode,
             attribution_drops,
             attribution_records,
@@ -154,6 +168,7 @@ impl Metrics {
         let _ = self.reinstalls.get_or_create(&RepairLabels { family: "ipv4", noticed: "event", deleter: "ip".into() });
         let _ = self.reinstall_failures.get_or_create(&FailureLabels { family: "ipv4", noticed: "event" });
         let _ = self.attribution_mode.get_or_create(&ModeLabels { mode: "ebpf" });
+        let _ = self.route_fights.get_or_create(&FightLabels { deleter: "ip".into() });
         self.liveness.touch_every_family();
         self.guard.touch_every_family();
     }

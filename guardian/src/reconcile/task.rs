@@ -5,7 +5,8 @@
 //!  sources ───────SourceUpdate───▶ ┌──────┐
 //!  kernel::monitor ──EventBatch──▶ │      │ ──InstallBatch / WithdrawBatch──▶ RouteWriter ──▶ kernel
 //!  liveness ─────────Gate────────▶ │ Core │ ◀──results, dumped routes─────────┘
-//!  control API ─────Command──────▶ └──────┘ ──Repaired──▶ attribution task
+//!  control API ─────Command──────▶ │      │ ──Repaired──▶ attribution task
+//!  attribution task ──Deleted────▶ └──────┘   (who caused each repaired loss: fights)
 //!  timers (Core::next_wakeup) ──────▲        ──watch<Status>──▶ control API
 //!                                           ──WATCHDOG=1──▶ service manager
 //! ```
@@ -22,7 +23,7 @@ use super::{Command, Settings};
 use crate::kernel::routes::{Op, OpError, RouteWriter};
 use crate::kernel::{wire, KernelError};
 use crate::messages::api::{CycleReport, Status};
-use crate::messages::{EventBatch, Gate, GuardNotice, Repaired, SourceKind, SourceReport, SourceUpdate};
+use crate::messages::{Deleted, EventBatch, Gate, GuardNotice, Repaired, SourceKind, SourceReport, SourceUpdate};
 use crate::metrics::Metrics;
 use crate::systemd::Watchdog;
 use std::sync::Arc;
@@ -88,6 +89,7 @@ impl Reconciler {
         mut commands: mpsc::Receiver<Command>,
         mut gates: mpsc::UnboundedReceiver<Gate>,
         mut sources: mpsc::Receiver<SourceUpdate>,
+        mut deleted: mpsc::UnboundedReceiver<Deleted>,
     ) {
         // What sources sent before the start, the start-up scan adopts or installs.
         while let Ok(update) = sources.try_recv() {
@@ -119,6 +121,7 @@ impl Reconciler {
                 },
                 Some(gate) = gates.recv() => self.on_gate(gate).await,
                 Some(update) = sources.recv() => self.on_source(update).await,
+                Some(deleted) = deleted.recv() => self.core.attributed(deleted),
                 _ = crate::time::sleep_until(next), if next.is_some() => {}
             }
             // Timers are checked after every wake-up, not only when their

@@ -35,3 +35,39 @@ fn cgroup_ids_are_directory_inodes() {
     assert_eq!(find_inode(&dir, ino, 1), None, "the walk stops at its budget");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_fight_knows_a_deleter_by_name_user_and_cgroup_and_nobody_else() {
+    let ip = super::super::deleter::example_ip_route_del(Attribution::Ebpf, true);
+    let id = deleter_id(Some(&ip)).expect("a process is a deleter");
+    assert_eq!(id, DeleterId { comm: "ip".into(), uid: 0, cgroup: Some("/system.slice/foo.service".into()) });
+    // Another run of the same script: another pid, the same deleter.
+    let mut again = ip.clone();
+    if let Who::Process { process, .. } = &mut again.who {
+        process.pid += 1;
+        process.tgid += 1;
+    }
+    assert_eq!(deleter_id(Some(&again)), Some(id));
+    for nobody in [Who::Kernel, Who::Exited] {
+        assert_eq!(deleter_id(Some(&Deleter { attribution: Attribution::NetlinkPortid, who: nobody })), None);
+    }
+    assert_eq!(deleter_id(None), None);
+}
+
+#[tokio::test]
+async fn each_attributed_repair_is_told_back_to_the_reconciler() {
+    let metrics = Arc::new(Metrics::new());
+    let (feedback_tx, mut feedback) = mpsc::unbounded_channel();
+    let attributor =
+        Attributor::new(Attribution::None, None, DeleterLabels::default(), metrics).with_feedback(feedback_tx);
+    let (repairs_tx, repairs) = mpsc::unbounded_channel();
+    let (_queries_tx, queries) = mpsc::channel(1);
+    let task = tokio::spawn(attributor.run(repairs, None, queries));
+    let lost_at = Instant::now();
+    let repaired = Repaired::example("10.9.0.0/24", Cause::Deleted, Duration::from_millis(1), lost_at);
+    repairs_tx.send(repaired.clone()).unwrap();
+    let deleted = feedback.recv().await.expect("an answer");
+    assert_eq!(deleted, Deleted { key: repaired.key, lost_at, deleter: None, label: "unknown".into() });
+    drop(repairs_tx);
+    task.await.unwrap();
+}

@@ -2,7 +2,7 @@
 //! other losses of the same wake-up, unless damping holds it back.
 
 use super::super::table::State;
-use super::{damping, Core, Loss, Purpose, Trigger, Work, ECHO_WINDOW};
+use super::{damping, Core, Damping, Loss, Purpose, Trigger, Work, ECHO_WINDOW};
 use crate::messages::GuardNotice;
 use crate::messages::{Cause, Event, EventBatch, KernelRoute, Noticed, Requester};
 use crate::route::raw::RawRoute;
@@ -228,33 +228,47 @@ impl Core {
         self.repair_or_damp(i, loss, now)
     }
 
-    /// A loss to repair: now, or after a back-off when damping says so.
+    /// A loss to repair: now, or after a back-off when damping says so
+    /// (the route is in a fight, or past the rate net: `damping.rs`).
     pub(super) fn repair_or_damp(&mut self, i: usize, loss: Loss, now: Instant) -> Option<(usize, Purpose)> {
         let key = self.table.slot(i).spec.key;
-        let since = loss.since;
+        let since = loss.since.into_std();
         self.missing.entry(key).or_insert(loss);
-        let (d, verdict) = damping::on_loss(self.damping.get(&key).copied(), since.into_std(), &self.cfg);
-        self.damping.insert(key, d);
-        match verdict {
+        let cfg = &self.cfg;
+        let d = self.damping.entry(key).or_insert_with(|| Damping::new(since));
+        let (delay, first, reason) = match d.on_loss(since, cfg) {
             damping::Verdict::RepairNow => {
                 self.table.set_state(i, State::Missing);
-                Some((i, Purpose::Repair))
+                return Some((i, Purpose::Repair));
             }
-            damping::Verdict::Wait { delay, first } => {
-                self.table.set_state(i, State::Damped);
-                if first {
-                    tracing::warn!(
-                        route = %self.display(i),
-                        backoff = ?delay,
-                        repairs = self.cfg.max_repairs_per_route,
-                        window = ?self.cfg.damping_window,
-                        "route repairs damped"
-                    );
-                }
-                self.schedule_retry(key, now + delay, true);
-                None
+            damping::Verdict::Wait { delay, first, reason } => (delay, first, reason),
+        };
+        if first {
+            let fighter = d.fighter(cfg).cloned();
+            let route = self.display(i);
+            match (reason, fighter) {
+                (damping::Reason::Fight, Some(who)) => tracing::warn!(
+                    route = %route,
+                    backoff = ?delay,
+                    reason = reason.label(),
+                    deleted_by.comm = who.comm.as_str(),
+                    deleted_by.uid = who.uid,
+                    deleted_by.cgroup = who.cgroup.as_deref(),
+                    "route repairs damped"
+                ),
+                _ => tracing::warn!(
+                    route = %route,
+                    backoff = ?delay,
+                    reason = reason.label(),
+                    repairs = cfg.max_repairs_per_route,
+                    window = ?cfg.damping_window,
+                    "route repairs damped"
+                ),
             }
         }
+        self.table.set_state(i, State::Damped);
+        self.schedule_retry(key, now + delay, true);
+        None
     }
 
     pub(super) fn mark_present(&mut self, i: usize) {

@@ -3,7 +3,7 @@
 //! is retried later.
 
 use super::super::table::State;
-use super::{Core, Purpose, Trigger, Work, RETRY_DELAY};
+use super::{Core, Damping, Purpose, Trigger, Work, RETRY_DELAY};
 use crate::kernel::routes::{Op, OpError};
 use crate::kernel::wire::RouteRequest;
 use crate::kernel::KernelError;
@@ -156,6 +156,11 @@ impl Core {
         }
         // A retry of a route that was never installed is not a reinstall.
         let loss = loss?;
+        // A round of a possible fight, whose deleter the attribution task
+        // tells later (`fights.rs`).
+        let lost_at = loss.since.into_std();
+        let cfg = &self.cfg;
+        self.damping.entry(key).or_insert_with(|| Damping::new(lost_at)).repaired(lost_at, now.into_std(), cfg);
         let slot = self.table.slot_mut(i);
         slot.reinstalls = slot.reinstalls.saturating_add(1);
         self.reinstalls += 1;

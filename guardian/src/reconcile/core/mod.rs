@@ -8,6 +8,7 @@
 //! as the liveness engine does.
 //!
 //! - `events.rs`: notifications -> losses, and the echo of guardian's own installs;
+//! - `fights.rs`: who caused each repaired loss, as attribution tells: fights;
 //! - `install.rs`: install batches, their outcome, retries;
 //! - `scan.rs`: comparing a dump with the tracked set;
 //! - `gate.rs`: liveness verdicts;
@@ -21,6 +22,7 @@
 //! deleted, here, so a repair can never resurrect a withdrawn route.
 
 mod events;
+mod fights;
 mod gate;
 mod guarded;
 mod install;
@@ -400,7 +402,7 @@ impl Core {
     fn forget_calm_damping(&mut self, now: Instant) {
         let now = now.into_std();
         let cfg = &self.cfg;
-        self.damping.retain(|_, d| !damping::is_calm(d, now, cfg));
+        self.damping.retain(|_, d| !d.is_calm(now, cfg));
     }
 
     /// Formats a kernel route like a configured one, naming its device.
