@@ -7,7 +7,7 @@
 
 use super::units::HumanDuration;
 use super::{parse_prefix, EntryError, RouteEntry};
-use crate::route::{Addr, DevId, DevNames, Family, RouteKey, RouteSpec};
+use crate::route::{Addr, DevId, DevNames, Family, Nexthop, RouteKey, RouteSpec};
 use auth::AuthKey;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
@@ -456,6 +456,7 @@ impl SharedDevs {
 pub(super) fn route_liveness(
     entry: &RouteEntry,
     spec: &RouteSpec,
+    legs: Option<&[Nexthop]>,
     devs: &DevNames,
     shared: &mut SharedDevs,
 ) -> Result<Option<LivenessRoute>, EntryError> {
@@ -478,6 +479,9 @@ pub(super) fn route_liveness(
     };
     let key = &spec.key;
     let peer = match target {
+        LivenessTarget::Nexthop if legs.is_some() => {
+            return Err((span, "route.liveness", "\"nexthop\" on a multipath route is not supported yet".into()));
+        }
         LivenessTarget::Nexthop => {
             let Some(gw) = spec.via else {
                 return Err((

@@ -4,7 +4,7 @@
 //! and the reconciler treats every source alike (docs/architecture.md).
 
 use crate::route::raw::RawRoute;
-use crate::route::{DevNames, RouteKey, RouteSpec};
+use crate::route::{DevNames, Nexthop, RouteKey, RouteSpec};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -90,6 +90,11 @@ pub struct DesiredRoutes {
     /// multipath route, say), by identity: these are compared and put back
     /// as copied.
     pub raw: HashMap<RouteKey, Arc<RawRoute>>,
+    /// The next hops of guardian's own multipath routes, by identity (their
+    /// device ids refer to `devs`). The reconciler builds each route's exact
+    /// copy from them with the devices' current interface indexes, and
+    /// compares and installs it like a guarded route's copy.
+    pub multipath: HashMap<RouteKey, Arc<[Nexthop]>>,
 }
 
 #[derive(Debug, Clone)]

@@ -57,6 +57,7 @@ fn config_routes(config: Config) -> crate::messages::Change {
         routes: desired.collect(),
         devs: routes.devs,
         raw: Default::default(),
+        multipath: routes.multipath,
     })
 }
 
@@ -428,7 +429,7 @@ fn wanted(routes: &[(&str, &str)]) -> crate::messages::DesiredRoutes {
             crate::messages::DesiredRoute { spec, gated: false }
         })
         .collect();
-    crate::messages::DesiredRoutes { routes, devs, raw: Default::default() }
+    crate::messages::DesiredRoutes { routes, devs, ..Default::default() }
 }
 
 fn add(routes: &[(&str, &str)]) -> crate::messages::Change {
