@@ -5,8 +5,10 @@
 
 use guardian_tests::logs::route_msg;
 use guardian_tests::netns::Netns;
+use guardian_tests::nft::Rule;
+use guardian_tests::sessions;
 use guardian_tests::wait::{self, SHORT};
-use guardian_tests::{require_netns, Config, Daemon, RouteSpec};
+use guardian_tests::{require_netns, require_tool, Config, Daemon, RouteSpec};
 
 const DST4: &str = "10.9.0.0/24";
 const DST6: &str = "2001:db8:9::/48";
@@ -104,4 +106,79 @@ fn a_multipath_route_is_installed_with_every_leg_and_put_back_identical() {
     assert_eq!(cycle["missing"], 0, "{cycle}");
     assert_eq!(show(&ns, DST4, "100"), before4);
     assert_eq!(show(&ns, DST6, "main"), before6);
+}
+
+/// Two hosts joined by two links: `a` (guardian under test) reaches `b` over
+/// a0 (192.0.2.1 -> 192.0.2.2) and b0 (198.51.100.1 -> 198.51.100.2).
+/// `b` runs a guardian of its own with a route back over each link, so each
+/// link has a `bfd` session of its own, as two routers' would.
+fn two_hosts() -> (Netns, Netns) {
+    let a = Netns::new();
+    let b = Netns::new();
+    a.veth_to("a0", &b, "a1");
+    a.veth_to("b0", &b, "b1");
+    for (ns, dev, addr) in [
+        (&a, "a0", "192.0.2.1/24"),
+        (&a, "b0", "198.51.100.1/24"),
+        (&b, "a1", "192.0.2.2/24"),
+        (&b, "b1", "198.51.100.2/24"),
+    ] {
+        ns.addr_add(dev, addr);
+    }
+    (a, b)
+}
+
+/// What both guardians share: no attribution (nothing to load), 100 ms
+/// intervals with multiplier 3.
+fn live_config() -> Config {
+    Config::new()
+        .attribution("mode", "\"off\"")
+        .liveness("desired_tx", "\"100ms\"")
+        .liveness("required_rx", "\"100ms\"")
+        .liveness("detect_multiplier", "3")
+}
+
+#[test]
+fn with_nexthop_liveness_each_leg_is_in_the_route_only_while_its_session_is_up() {
+    require_netns!();
+    require_tool!("nft");
+    let (a, b) = two_hosts();
+    let _db = Daemon::start(
+        &b,
+        &live_config()
+            .route(RouteSpec::new("10.30.0.0/24").via("192.0.2.1").dev("a1").liveness("nexthop"))
+            .route(RouteSpec::new("10.30.1.0/24").via("198.51.100.1").dev("b1").liveness("nexthop")),
+    );
+    let route = RouteSpec::new(DST4)
+        .nexthop("192.0.2.2", "a0", Some(1))
+        .nexthop("198.51.100.2", "b0", Some(2))
+        .liveness("nexthop");
+    let da = Daemon::start(&a, &live_config().route(route));
+    let both = |t: &str| {
+        t.contains("nexthop via 192.0.2.2 dev a0 weight 1") && t.contains("nexthop via 198.51.100.2 dev b0 weight 2")
+    };
+    let before = wait_show(&a, DST4, "main", "both legs once both sessions are Up", both);
+    sessions::wait_state(&da, "192.0.2.2", "up", SHORT);
+    sessions::wait_state(&da, "198.51.100.2", "up", SHORT);
+
+    // b0's peer stops answering: that leg leaves, the other carries the route.
+    let cut = Rule::drop_input(&a, "iifname \"b0\" udp dport 3784");
+    sessions::wait_state(&da, "198.51.100.2", "down", SHORT);
+    let one = wait_show(&a, DST4, "main", "only the leg over a0", |t| {
+        t.starts_with("unicast 10.9.0.0/24 via 192.0.2.2 dev a0")
+    });
+    assert!(!one.contains("198.51.100.2") && is_guardians(&one), "{one}");
+    sessions::wait_state(&da, "192.0.2.2", "up", SHORT);
+
+    // It answers again: the leg rejoins, weights as configured.
+    cut.remove(&a);
+    assert_eq!(wait_show(&a, DST4, "main", "both legs again", both), before);
+
+    // Neither answers: no leg is Up, the route is withdrawn.
+    let all = Rule::drop_input(&a, "udp dport 3784");
+    wait_show(&a, DST4, "main", "the route withdrawn", str::is_empty);
+    sessions::wait_state(&da, "192.0.2.2", "down", SHORT);
+    // And back.
+    all.remove(&a);
+    assert_eq!(wait_show(&a, DST4, "main", "both legs once more", both), before);
 }

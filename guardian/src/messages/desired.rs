@@ -5,7 +5,7 @@
 
 use crate::route::raw::RawRoute;
 use crate::route::{DevNames, Nexthop, RouteKey, RouteSpec};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -95,6 +95,10 @@ pub struct DesiredRoutes {
     /// copy from them with the devices' current interface indexes, and
     /// compares and installs it like a guarded route's copy.
     pub multipath: HashMap<RouteKey, Arc<[Nexthop]>>,
+    /// The multipath routes whose legs each follow a liveness session of
+    /// their own (`liveness = "nexthop"`): a leg is in the route only while
+    /// its session is Up ([`super::GateKey::leg`]).
+    pub legs_gated: HashSet<RouteKey>,
 }
 
 #[derive(Debug, Clone)]

@@ -22,6 +22,6 @@ pub use desired::{
     SourceUpdate,
 };
 pub use events::{Event, EventBatch, KernelRoute, Link, Requester};
-pub use gate::Gate;
+pub use gate::{Gate, GateKey};
 pub use reload::{ReloadError, ReloadRequest};
 pub use repair::{Cause, GuardTag, Noticed, Repaired};

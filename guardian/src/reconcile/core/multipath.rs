@@ -43,6 +43,25 @@ impl Legs {
     }
 }
 
+/// The legs a source wants for a route, and whether each follows its own session.
+#[derive(Debug, Clone)]
+pub(super) struct Wanted {
+    pub hops: Arc<[Nexthop]>,
+    pub per_leg: bool,
+}
+
+/// What a leg's verdict does to its route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum LegChange {
+    /// No leg was Up: the route goes in (or, adopted at start-up with every
+    /// leg, is narrowed to this one).
+    FirstUp,
+    /// No leg is Up any more: the route goes.
+    LastDown,
+    /// Some leg joined or left: the route is replaced.
+    Reshaped,
+}
+
 /// What a multipath route is in the kernel now.
 #[derive(Debug)]
 pub(super) enum Shape {
@@ -54,21 +73,47 @@ pub(super) enum Shape {
 
 impl Core {
     /// Keeps the legs of `key` (or forgets them, `None`); returns whether
-    /// they changed. Which legs are Up survives a re-read of the same legs.
-    pub(super) fn set_legs(&mut self, key: RouteKey, hops: Option<Arc<[Nexthop]>>, per_leg: bool) -> bool {
-        let Some(hops) = hops else {
+    /// they changed. A leg kept from before (same gateway and device)
+    /// keeps its session's verdict: a reload does not take Down legs back
+    /// in, nor Up legs out, while the sessions restate.
+    pub(super) fn set_legs(&mut self, key: RouteKey, wanted: Option<Wanted>) -> bool {
+        let Some(Wanted { hops, per_leg }) = wanted else {
             return self.multipath.remove(&key).is_some();
         };
-        match self.multipath.get_mut(&key) {
-            Some(legs) if legs.hops == hops => {
-                let changed = legs.per_leg != per_leg;
-                legs.per_leg = per_leg;
-                changed
+        let old = self.multipath.get(&key);
+        if old.is_some_and(|l| l.hops == hops && l.per_leg == per_leg) {
+            return false;
+        }
+        let mut up = 0;
+        if let Some(old) = old.filter(|l| l.per_leg && per_leg) {
+            for (n, hop) in hops.iter().enumerate() {
+                let before = old.hops.iter().position(|h| (h.via, h.dev) == (hop.via, hop.dev));
+                if before.is_some_and(|b| old.up & (1 << b) != 0) {
+                    up |= 1 << n;
+                }
             }
-            _ => {
-                self.multipath.insert(key, Legs { hops, per_leg, up: 0 });
-                true
-            }
+        }
+        self.multipath.insert(key, Legs { hops, per_leg, up });
+        true
+    }
+
+    /// A verdict for leg `leg` of the multipath route `key` (`open`: its
+    /// session is Up). Returns what changes: the route's first leg Up
+    /// installs it, its last leg Down withdraws it, any other change
+    /// replaces it with the legs Up now. `None`: nothing to do (not a
+    /// route whose legs are gated, or the same verdict again).
+    pub(super) fn gate_leg(&mut self, key: &RouteKey, leg: u8, open: bool) -> Option<LegChange> {
+        let legs = self.multipath.get_mut(key).filter(|l| l.per_leg && (leg as usize) < l.hops.len())?;
+        let before = legs.up;
+        match open {
+            true => legs.up |= 1 << leg,
+            false => legs.up &= !(1 << leg),
+        }
+        match (before != 0, legs.up != 0) {
+            _ if legs.up == before => None,
+            (false, true) => Some(LegChange::FirstUp),
+            (true, false) => Some(LegChange::LastDown),
+            _ => Some(LegChange::Reshaped),
         }
     }
 

@@ -7,11 +7,11 @@
 //! holder lets go, so nothing a source still wants is withdrawn.
 
 use super::super::table::{SourceId, State};
-use super::multipath::translate_legs;
+use super::multipath::{translate_legs, Wanted};
 use super::{Core, Purpose, WithdrawBatch, Work};
 use crate::messages::{Change, DesiredRoute, DesiredRoutes, Source, SourceReport};
 use crate::route::raw::RawRoute;
-use crate::route::{DevNames, Nexthop, RouteKey, RouteSpec};
+use crate::route::{DevNames, RouteKey, RouteSpec};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -64,13 +64,16 @@ impl Core {
         for key in &remove {
             self.let_go(id, key, &mut steps);
         }
-        let DesiredRoutes { routes, devs, mut raw, mut multipath } = add;
+        let DesiredRoutes { routes, devs, mut raw, mut multipath, legs_gated } = add;
         // Room for a first fill at once; a re-read of a known set needs none.
         self.table.reserve(routes.len().saturating_sub(self.table.len()));
         for route in routes {
             let spec = translate(&route.spec, &devs, &mut self.table.devs);
             let copy = raw.remove(&spec.key);
-            let legs = multipath.remove(&spec.key).map(|hops| translate_legs(&hops, &devs, &mut self.table.devs));
+            let legs = multipath.remove(&spec.key).map(|hops| Wanted {
+                hops: translate_legs(&hops, &devs, &mut self.table.devs),
+                per_leg: legs_gated.contains(&spec.key),
+            });
             self.want(id, DesiredRoute { spec, ..route }, copy, legs, &mut steps);
         }
         self.refresh_dev_index();
@@ -126,13 +129,13 @@ impl Core {
         id: SourceId,
         route: DesiredRoute,
         copy: Option<Arc<RawRoute>>,
-        legs: Option<Arc<[Nexthop]>>,
+        legs: Option<Wanted>,
         steps: &mut Steps,
     ) {
         let key = route.spec.key;
         let guarded = self.source(id).guard.is_some();
         let Some(i) = self.table.find(&key) else {
-            self.set_legs(key, legs, false);
+            self.set_legs(key, legs);
             let i = self.table.insert(route.spec, id, route.gated);
             if guarded {
                 // Taken from the kernel as it stands: in place already.
@@ -150,7 +153,7 @@ impl Core {
             if guarded {
                 self.set_copy(key, copy);
             }
-            let legs_changed = self.set_legs(key, legs, false);
+            let legs_changed = self.set_legs(key, legs);
             match self.hold(i, id, route, legs_changed, steps) || copy_changed {
                 true => steps.report.changed += 1,
                 false => steps.report.unchanged += 1,
@@ -168,7 +171,7 @@ impl Core {
                 from = %self.source(holder).name,
                 "route taken over by a source of higher precedence"
             );
-            let legs_changed = self.set_legs(key, legs, false);
+            let legs_changed = self.set_legs(key, legs);
             self.hold(i, id, route, legs_changed, steps);
             steps.report.added += 1;
         } else {
@@ -233,7 +236,7 @@ impl Core {
                 from = %self.source(id).name,
                 "route handed over to the next source that wants it"
             );
-            let legs_changed = self.set_legs(*key, None, false);
+            let legs_changed = self.set_legs(*key, None);
             self.hold(i, next.source, next.route, legs_changed, steps);
             return;
         }

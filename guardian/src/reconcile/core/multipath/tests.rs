@@ -169,3 +169,117 @@ fn a_reload_with_other_weights_reinstalls_and_the_same_legs_do_not() {
     assert_eq!(heavier.install.len(), 1);
     assert_eq!(heavier.report.changed, 1);
 }
+
+// ---- legs gated one by one (`liveness = "nexthop"`) -------------------------
+
+fn gated() -> String {
+    MULTIPATH.replace("weight = 3 }]", "weight = 3 }]\nliveness = \"nexthop\"")
+}
+
+fn leg(n: u8, open: bool) -> crate::messages::Gate {
+    crate::messages::Gate { keys: vec![crate::messages::GateKey { route: key("10.9.0.0"), leg: Some(n) }], open }
+}
+
+/// What the ops of `plan` do to 10.9.0.0/24, in order: "delete", "via <gw>"
+/// (a plain route) or "legs <fingerprint>" (a replay).
+fn ops(core: &mut Core, plan: GatePlan, now: Instant) -> Vec<String> {
+    let mut done: Vec<String> = plan.withdraw.ops.iter().map(|_| "delete".to_owned()).collect();
+    let batch_ = core.prepare_install(plan.install.clone(), now, 1);
+    for op in &batch_.ops {
+        done.push(match op {
+            Op::Replace(r) => format!("via {}", r.via.unwrap().ip()),
+            Op::Replay(copy) if copy.fingerprint() == both_legs().extra => "both legs".to_owned(),
+            other => format!("{other:?}"),
+        });
+    }
+    core.withdrawn(plan.withdraw, Ok(Vec::new()));
+    let n = batch_.ops.len();
+    core.installed(batch_, Ok(vec![Ok(()); n]), now);
+    done
+}
+
+fn gated_core(present: &[KernelRoute], t0: Instant) -> Core {
+    let mut core = core_of(&gated(), t0);
+    let mut scan = core.begin_scan(Trigger::Startup, t0);
+    core.begin_dump(&mut scan);
+    for route in present {
+        core.observe(&mut scan, route);
+    }
+    let plan = core.finish_scan(scan);
+    install_ok(&mut core, plan.install, t0);
+    core.startup_done(MS, t0);
+    core
+}
+
+#[test]
+fn each_leg_joins_and_leaves_the_route_with_its_own_session() {
+    let t0 = Instant::now();
+    let mut core = gated_core(&[], t0);
+    assert_eq!(state(&core, "10.9.0.0"), State::Withdrawn, "no leg Up yet: not installed");
+    let gate = |core: &mut Core, n: u8, open: bool| {
+        let plan = core.on_gate(&leg(n, open));
+        ops(core, plan, t0)
+    };
+    assert_eq!(gate(&mut core, 1, true), ["via 198.51.100.2"], "first leg Up: a plain route via it");
+    assert_eq!(state(&core, "10.9.0.0"), State::Installed);
+    assert_eq!(gate(&mut core, 0, true), ["both legs"], "second leg Up: both, with their weights");
+    assert_eq!(gate(&mut core, 0, true), Vec::<String>::new(), "the same verdict again changes nothing");
+    assert_eq!(gate(&mut core, 1, false), ["via 192.0.2.2"], "a leg Down leaves the route");
+    assert_eq!(state(&core, "10.9.0.0"), State::Installed);
+    assert_eq!(gate(&mut core, 0, false), ["delete"], "no leg Up: withdrawn");
+    assert_eq!(state(&core, "10.9.0.0"), State::Withdrawn);
+    assert_eq!(gate(&mut core, 0, true), ["via 192.0.2.2"], "a leg back: installed again");
+    assert_eq!(gate(&mut core, 1, true), ["both legs"], "and the other rejoins");
+}
+
+#[test]
+fn a_route_with_legs_down_compares_with_the_legs_up_only() {
+    let t0 = Instant::now();
+    let mut core = gated_core(&[], t0);
+    for n in [0, 1] {
+        let plan = core.on_gate(&leg(n, true));
+        ops(&mut core, plan, t0);
+    }
+    let plan = core.on_gate(&leg(1, false));
+    ops(&mut core, plan, t0);
+    // Someone puts the Down leg back in: a loss, put back with one leg.
+    let added = Event::RouteAdded {
+        route: both_legs(),
+        replace: true,
+        requester: Requester { port_id: 4242, seq: 1 },
+        raw: None,
+    };
+    let t1 = t0 + SEC;
+    let work = core.on_events(batch(vec![added], t1), t1);
+    let batch_ = core.prepare_install(work, t1, 10);
+    assert!(matches!(&batch_.ops[..], [Op::Replace(r)] if r.via == Some(gw("192.0.2.2")) && r.oif == Some(A0)));
+}
+
+#[test]
+fn a_route_adopted_at_start_up_keeps_every_leg_until_its_sessions_speak() {
+    let t0 = Instant::now();
+    let mut core = gated_core(&[both_legs()], t0);
+    assert_eq!(state(&core, "10.9.0.0"), State::Installed, "adopted as it stands");
+    let plan = core.on_gate(&leg(0, true));
+    assert_eq!(ops(&mut core, plan, t0), ["via 192.0.2.2"], "narrowed to the legs Up");
+    let plan = core.on_gate(&leg(1, true));
+    assert_eq!(ops(&mut core, plan, t0), ["both legs"]);
+}
+
+#[test]
+fn a_reload_keeps_each_legs_verdict() {
+    let t0 = Instant::now();
+    let mut core = gated_core(&[], t0);
+    for n in [0, 1] {
+        let plan = core.on_gate(&leg(n, true));
+        ops(&mut core, plan, t0);
+    }
+    let plan = core.on_gate(&leg(1, false));
+    ops(&mut core, plan, t0);
+    let same = core.apply_source(Source::config(), change_of(&gated()));
+    assert!(same.install.is_empty() && same.withdraw.is_empty(), "{same:?}");
+    // Another weight for the Up leg: replaced, still without the Down leg.
+    let plan = core.apply_source(Source::config(), change_of(&gated().replace("a0\" }", "a0\", weight = 2 }")));
+    let batch_ = core.prepare_install(plan.install, t0, 1);
+    assert!(matches!(&batch_.ops[..], [Op::Replace(r)] if r.via == Some(gw("192.0.2.2"))), "{:?}", batch_.ops);
+}
