@@ -156,6 +156,18 @@ pub struct RouteSpec {
     pub src: Option<Addr>,
 }
 
+/// One next hop (leg) of a multipath route: a gateway of the route's
+/// family, the device it is reached through, and its weight (1-256, the
+/// kernel's `rtnh_hops` plus one). Multipath routes are rare, so their legs
+/// live in a side table keyed by the route's identity, not in [`RouteSpec`]:
+/// the spec of a multipath route has neither `via` nor `dev`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Nexthop {
+    pub via: Gateway,
+    pub dev: DevId,
+    pub weight: u16,
+}
+
 /// Device names interned once, so a million routes over one device carry a
 /// four-byte id each instead of a string.
 #[derive(Debug, Default, Clone)]

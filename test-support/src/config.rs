@@ -15,6 +15,8 @@ pub struct RouteSpec {
     pub liveness: Option<String>,
     /// `no_uninstall = true|false`; unset: not written.
     pub no_uninstall: Option<bool>,
+    /// `nexthops = [{ via, dev, weight }, ...]` (a multipath route); empty: not written.
+    pub nexthops: Vec<(String, String, Option<u16>)>,
 }
 
 impl RouteSpec {
@@ -28,6 +30,7 @@ impl RouteSpec {
             metric: None,
             liveness: None,
             no_uninstall: None,
+            nexthops: Vec::new(),
         }
     }
     pub fn via(mut self, via: &str) -> Self {
@@ -53,6 +56,11 @@ impl RouteSpec {
     /// The route's liveness target: `"off"`, `"nexthop"` or `"destination"`.
     pub fn liveness(mut self, target: &str) -> Self {
         self.liveness = Some(target.to_owned());
+        self
+    }
+    /// One more next hop of a multipath route (`weight` unset: not written).
+    pub fn nexthop(mut self, via: &str, dev: &str, weight: Option<u16>) -> Self {
+        self.nexthops.push((via.to_owned(), dev.to_owned(), weight));
         self
     }
     pub fn no_uninstall(mut self, keep: bool) -> Self {
@@ -184,6 +192,17 @@ impl Config {
             }
             if let Some(v) = r.no_uninstall {
                 let _ = writeln!(s, "no_uninstall = {v}");
+            }
+            if !r.nexthops.is_empty() {
+                let hops: Vec<String> = r
+                    .nexthops
+                    .iter()
+                    .map(|(via, dev, weight)| match weight {
+                        Some(w) => format!("{{ via = \"{via}\", dev = \"{dev}\", weight = {w} }}"),
+                        None => format!("{{ via = \"{via}\", dev = \"{dev}\" }}"),
+                    })
+                    .collect();
+                let _ = writeln!(s, "nexthops = [{}]", hops.join(", "));
             }
         }
         s

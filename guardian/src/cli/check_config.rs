@@ -20,7 +20,8 @@ pub fn execute(args: Args) -> Result<(), Failure> {
         "{}: valid, {} routes ({} with liveness, profile {}{auth}; {} excluded by liveness.exclude), {} guards",
         args.path.display(),
         routes.specs.len(),
-        routes.liveness.len(),
+        // A multipath route gated leg by leg has an entry per leg.
+        routes.liveness.iter().filter(|l| l.key.leg.is_none_or(|n| n == 0)).count(),
         config.liveness.profile.label(),
         routes.excluded,
         config.guards.len()

@@ -7,7 +7,8 @@
 
 use super::units::HumanDuration;
 use super::{parse_prefix, EntryError, RouteEntry};
-use crate::route::{Addr, DevId, DevNames, Family, RouteKey, RouteSpec};
+use crate::messages::GateKey;
+use crate::route::{Addr, DevId, DevNames, Family, Nexthop, RouteKey, RouteSpec};
 use auth::AuthKey;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
@@ -188,7 +189,9 @@ impl LivenessTarget {
 /// the [`RouteSpec`] with the same `key` in the same [`super::RouteSet`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LivenessRoute {
-    pub key: RouteKey,
+    /// The route, or for a multipath route with `liveness = "nexthop"` one
+    /// of its legs: each leg follows its own next hop's session.
+    pub key: GateKey,
     pub target: LivenessTarget,
     /// The address the session talks to: the gateway for `Nexthop`, the
     /// destination for `Destination`.
@@ -452,13 +455,16 @@ impl SharedDevs {
     }
 }
 
-/// The route's liveness entry, `None` for `liveness = "off"` (the default).
+/// The route's liveness entries: none for `liveness = "off"` (the
+/// default), one per leg for a multipath route with `liveness = "nexthop"`
+/// (each leg follows its own next hop), else one.
 pub(super) fn route_liveness(
     entry: &RouteEntry,
     spec: &RouteSpec,
+    legs: Option<&[Nexthop]>,
     devs: &DevNames,
     shared: &mut SharedDevs,
-) -> Result<Option<LivenessRoute>, EntryError> {
+) -> Result<Vec<LivenessRoute>, EntryError> {
     let no_uninstall = entry.no_uninstall.as_ref().map(|n| (*n.get_ref(), n.span()));
     let written = entry.liveness.as_ref().map(|t| (*t.get_ref(), t.span()));
     let (target, span) = match written {
@@ -471,33 +477,50 @@ pub(super) fn route_liveness(
                         .into(),
                 ));
             }
-            return Ok(None);
+            return Ok(Vec::new());
         }
         Some((TargetName::Nexthop, span)) => (LivenessTarget::Nexthop, span),
         Some((TargetName::Destination, span)) => (LivenessTarget::Destination, span),
     };
     let key = &spec.key;
-    let peer = match target {
-        LivenessTarget::Nexthop => {
-            let Some(gw) = spec.via else {
-                return Err((
-                    span,
-                    "route.liveness",
-                    "\"nexthop\" probes the route's gateway, and this route has no `via`; add one, or use \
-                     \"destination\" on a /32 or /128 route"
-                        .into(),
-                ));
-            };
-            let ip = gw.ip();
-            if spec.dev.is_none() && matches!(ip, IpAddr::V6(v6) if v6.is_unicast_link_local()) {
-                return Err((
-                    span,
-                    "route.liveness",
-                    format!("the link-local next hop {ip} is probed on one link: the route needs `dev`"),
-                ));
+    let no_uninstall = no_uninstall.is_some_and(|(n, _)| n);
+    let mut entry = |key: GateKey, peer: IpAddr, dev: Option<DevId>| LivenessRoute {
+        key,
+        target,
+        peer,
+        dev: dev.map(|id| shared.get(id, devs)),
+        src: spec.src.map(|a| a.to_ip(spec.key.family)).filter(|s| s.is_ipv4() == peer.is_ipv4()),
+        no_uninstall,
+    };
+    match target {
+        LivenessTarget::Nexthop => match legs {
+            // Legs always name their device, so a link-local gateway is fine.
+            Some(legs) => Ok(legs
+                .iter()
+                .enumerate()
+                .map(|(n, leg)| entry(GateKey { route: *key, leg: Some(n as u8) }, leg.via.ip(), Some(leg.dev)))
+                .collect()),
+            None => {
+                let Some(gw) = spec.via else {
+                    return Err((
+                        span,
+                        "route.liveness",
+                        "\"nexthop\" probes the route's gateway, and this route has no `via`; add one, or use \
+                         \"destination\" on a /32 or /128 route"
+                            .into(),
+                    ));
+                };
+                let ip = gw.ip();
+                if spec.dev.is_none() && matches!(ip, IpAddr::V6(v6) if v6.is_unicast_link_local()) {
+                    return Err((
+                        span,
+                        "route.liveness",
+                        format!("the link-local next hop {ip} is probed on one link: the route needs `dev`"),
+                    ));
+                }
+                Ok(vec![entry((*key).into(), ip, spec.dev)])
             }
-            ip
-        }
+        },
         LivenessTarget::Destination => {
             if key.dst_len != key.family.max_prefix() {
                 return Err((
@@ -512,18 +535,11 @@ pub(super) fn route_liveness(
                     ),
                 ));
             }
-            key.dst_ip()
+            // A multipath route probed at its destination is gated whole,
+            // its probes sent over whichever leg the kernel picks.
+            Ok(vec![entry((*key).into(), key.dst_ip(), spec.dev)])
         }
-    };
-    let src = spec.src.map(|a| a.to_ip(key.family)).filter(|s| s.is_ipv4() == peer.is_ipv4());
-    Ok(Some(LivenessRoute {
-        key: *key,
-        target,
-        peer,
-        dev: spec.dev.map(|id| shared.get(id, devs)),
-        src,
-        no_uninstall: no_uninstall.is_some_and(|(n, _)| n),
-    }))
+    }
 }
 
 pub mod auth;

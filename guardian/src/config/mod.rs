@@ -17,17 +17,20 @@ pub use liveness::{
 };
 pub use protocols::Protocols;
 
-use crate::route::{Addr, DevNames, Family, Gateway, RouteKey, RouteSpec, IPV6_DEFAULT_METRIC, MAIN_TABLE};
+use crate::route::{Addr, DevNames, Family, Gateway, Nexthop, RouteKey, RouteSpec, IPV6_DEFAULT_METRIC, MAIN_TABLE};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 use toml::Spanned;
 
 pub const DEFAULT_CONTROL_SOCKET: &str = "/run/guardian/guardian.sock";
 pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9469";
 pub const DEFAULT_ROUTE_PROTOCOL: u8 = 201;
+/// The most next hops one `[[route]]` may list (`nexthops`).
+pub const MAX_NEXTHOPS: usize = 64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -129,6 +132,9 @@ pub struct RouteSet {
     /// The routes that have liveness (a side table, so `RouteSpec` stays
     /// small), in file order; each has a `RouteSpec` with the same key.
     pub liveness: Vec<LivenessRoute>,
+    /// The next hops of the multipath routes (`nexthops`), by identity; each
+    /// has a `RouteSpec` with the same key and neither `via` nor `dev`.
+    pub multipath: HashMap<RouteKey, Arc<[Nexthop]>>,
     /// Routes left out because `liveness.exclude` covers their destination:
     /// they are in neither `specs` nor `liveness`. Config code logs nothing;
     /// the daemon is to say so in one line at start-up.
@@ -248,6 +254,16 @@ struct RouteEntry {
     metric: Option<u32>,
     liveness: Option<Spanned<liveness::TargetName>>,
     no_uninstall: Option<Spanned<bool>>,
+    nexthops: Option<Spanned<Vec<NexthopEntry>>>,
+}
+
+/// One entry of `nexthops = [{ via = "...", dev = "...", weight = 1 }, ...]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NexthopEntry {
+    via: Option<Spanned<String>>,
+    dev: Option<Spanned<String>>,
+    weight: Option<Spanned<i64>>,
 }
 
 // ---- parsing and validation ------------------------------------------------
@@ -418,8 +434,9 @@ impl Config {
         let mut add = |entry: RouteEntry, base: usize| -> Result<(), ConfigError> {
             let shift = |span: std::ops::Range<usize>| span.start + base..span.end + base;
             let offset = base + entry.dst.span().start;
-            let spec = route_spec(&entry, &mut routes.devs).map_err(|(span, key, msg)| at(shift(span), key, msg))?;
-            let live = liveness::route_liveness(&entry, &spec, &routes.devs, &mut shared_devs)
+            let (spec, legs) =
+                route_spec(&entry, &mut routes.devs).map_err(|(span, key, msg)| at(shift(span), key, msg))?;
+            let live = liveness::route_liveness(&entry, &spec, legs.as_deref(), &routes.devs, &mut shared_devs)
                 .map_err(|(span, key, msg)| at(shift(span), key, msg))?;
             if let Some(first) = seen.insert(spec.key, offset) {
                 return Err(invalid(format!(
@@ -437,6 +454,9 @@ impl Config {
             }
             routes.specs.push(spec);
             routes.liveness.extend(live);
+            if let Some(legs) = legs {
+                routes.multipath.insert(spec.key, legs);
+            }
             Ok(())
         };
         for entry in file.routes {
@@ -461,7 +481,10 @@ impl Config {
 
 type EntryError = (std::ops::Range<usize>, &'static str, String);
 
-fn route_spec(entry: &RouteEntry, devs: &mut DevNames) -> Result<RouteSpec, EntryError> {
+/// A route's spec and, for a multipath route, its next hops.
+type SpecAndLegs = (RouteSpec, Option<Arc<[Nexthop]>>);
+
+fn route_spec(entry: &RouteEntry, devs: &mut DevNames) -> Result<SpecAndLegs, EntryError> {
     let (dst, dst_len) = parse_prefix(entry.dst.get_ref()).map_err(|m| (entry.dst.span(), "route.dst", m))?;
     let family = Family::of(&dst);
     let via = match &entry.via {
@@ -493,17 +516,32 @@ fn route_spec(entry: &RouteEntry, devs: &mut DevNames) -> Result<RouteSpec, Entr
     };
     let dev = match &entry.dev {
         None => None,
-        Some(d) => {
-            let name = d.get_ref();
-            // IFNAMSIZ is 16 including the terminating NUL.
-            if name.is_empty() || name.len() > 15 || name.contains(['/', ' ']) {
-                return Err((d.span(), "route.dev", format!("{name:?} is not a valid interface name")));
+        Some(d) => Some(device(d, "route.dev", devs)?),
+    };
+    let legs = match &entry.nexthops {
+        None => None,
+        Some(hops) => {
+            let both = match (&entry.via, &entry.dev) {
+                (Some(v), _) => Some((v.span(), "route.via")),
+                (None, Some(d)) => Some((d.span(), "route.dev")),
+                (None, None) => None,
+            };
+            if let Some((span, key)) = both {
+                let what = &key["route.".len()..];
+                return Err((
+                    span,
+                    key,
+                    format!(
+                        "`{what}` and `nexthops` exclude each other: a multipath route names the gateway and \
+                         device of each next hop inside `nexthops`"
+                    ),
+                ));
             }
-            Some(devs.intern(name))
+            Some(nexthops(hops, family, devs)?)
         }
     };
-    if via.is_none() && dev.is_none() {
-        return Err((entry.dst.span(), "route", "a route needs `via`, `dev` or both".into()));
+    if via.is_none() && dev.is_none() && legs.is_none() {
+        return Err((entry.dst.span(), "route", "a route needs `via`, `dev` or both, or `nexthops`".into()));
     }
     let table = match &entry.table {
         None => MAIN_TABLE,
@@ -526,7 +564,86 @@ fn route_spec(entry: &RouteEntry, devs: &mut DevNames) -> Result<RouteSpec, Entr
         Family::V6 => IPV6_DEFAULT_METRIC,
     });
     let metric = if family == Family::V6 && metric == 0 { IPV6_DEFAULT_METRIC } else { metric };
-    Ok(RouteSpec { key: RouteKey { family, table, dst: Addr::from_ip(&dst), dst_len, tos: 0, metric }, via, dev, src })
+    let key = RouteKey { family, table, dst: Addr::from_ip(&dst), dst_len, tos: 0, metric };
+    Ok((RouteSpec { key, via, dev, src }, legs))
+}
+
+/// An interface name, interned.
+fn device(d: &Spanned<String>, key: &'static str, devs: &mut DevNames) -> Result<crate::route::DevId, EntryError> {
+    let name = d.get_ref();
+    // IFNAMSIZ is 16 including the terminating NUL.
+    if name.is_empty() || name.len() > 15 || name.contains(['/', ' ']) {
+        return Err((d.span(), key, format!("{name:?} is not a valid interface name")));
+    }
+    Ok(devs.intern(name))
+}
+
+/// The legs of a multipath route: at least two, each with a gateway of the
+/// route's family and a device (guardian compares the kernel's route leg by
+/// leg, device included, so it cannot leave the device to the kernel), a
+/// weight of 1-256, no two alike.
+fn nexthops(
+    hops: &Spanned<Vec<NexthopEntry>>,
+    family: Family,
+    devs: &mut DevNames,
+) -> Result<Arc<[Nexthop]>, EntryError> {
+    const KEY: &str = "route.nexthops";
+    let list = hops.get_ref();
+    if list.len() < 2 {
+        return Err((
+            hops.span(),
+            KEY,
+            format!(
+                "a multipath route needs at least two next hops (got {}); for one, write `via` and `dev` on the \
+                 route itself",
+                list.len()
+            ),
+        ));
+    }
+    if list.len() > MAX_NEXTHOPS {
+        return Err((hops.span(), KEY, format!("at most {MAX_NEXTHOPS} next hops (got {})", list.len())));
+    }
+    let mut legs: Vec<Nexthop> = Vec::with_capacity(list.len());
+    for (n, hop) in list.iter().enumerate() {
+        let Some(via) = &hop.via else {
+            return Err((hops.span(), "route.nexthops.via", format!("next hop {} has no `via` (its gateway)", n + 1)));
+        };
+        let ip = parse_address(via, "route.nexthops.via", "gateway")?;
+        if Family::of(&ip) != family {
+            return Err((
+                via.span(),
+                "route.nexthops.via",
+                format!("gateway {ip} is not of the route's address family"),
+            ));
+        }
+        let Some(dev) = &hop.dev else {
+            return Err((
+                via.span(),
+                "route.nexthops.dev",
+                format!(
+                    "next hop {ip} has no `dev`: guardian compares each next hop of the kernel's route, device \
+                     included, so name the device, e.g. {{ via = \"{ip}\", dev = \"eth0\" }}"
+                ),
+            ));
+        };
+        let dev_id = device(dev, "route.nexthops.dev", devs)?;
+        let weight = match &hop.weight {
+            None => 1,
+            Some(w) => match u16::try_from(*w.get_ref()) {
+                Ok(w @ 1..=256) => w,
+                _ => {
+                    let message = format!("must be 1-256 (got {})", w.get_ref());
+                    return Err((w.span(), "route.nexthops.weight", message));
+                }
+            },
+        };
+        let leg = Nexthop { via: Gateway::from_ip(&ip), dev: dev_id, weight };
+        if legs.iter().any(|l| (l.via, l.dev) == (leg.via, leg.dev)) {
+            return Err((via.span(), "route.nexthops", format!("next hop {ip} dev {} is listed twice", dev.get_ref())));
+        }
+        legs.push(leg);
+    }
+    Ok(legs.into())
 }
 
 fn parse_address(field: &Spanned<String>, key: &'static str, what: &str) -> Result<IpAddr, EntryError> {

@@ -317,3 +317,88 @@ fn control_socket_group_is_a_group_name() {
     let e = parse("[daemon]\n\ncontrol_socket_group = \"a:b\"\n").unwrap_err();
     assert!(e.contains("line 3") && e.contains("daemon.control_socket_group"), "{e}");
 }
+
+// ---- multipath routes (`nexthops`) -----------------------------------------
+
+fn multipath(route: &str) -> Result<Config, String> {
+    parse(&format!("[[route]]\ndst = \"10.9.0.0/24\"\n{route}\n"))
+}
+
+#[test]
+fn nexthops_give_a_route_without_gateway_or_device_and_its_legs_in_order() {
+    let c = multipath(
+        r#"nexthops = [{ via = "192.0.2.2", dev = "a0", weight = 3 }, { via = "198.51.100.2", dev = "b0" }]
+metric = 5"#,
+    )
+    .unwrap();
+    let spec = c.routes.specs[0];
+    assert_eq!((spec.via, spec.dev, spec.key.metric), (None, None, 5));
+    let legs = &c.routes.multipath[&spec.key];
+    let shown: Vec<(String, &str, u16)> =
+        legs.iter().map(|l| (l.via.ip().to_string(), c.routes.devs.name(l.dev), l.weight)).collect();
+    assert_eq!(shown, [("192.0.2.2".into(), "a0", 3), ("198.51.100.2".into(), "b0", 1)], "weight defaults to 1");
+}
+
+#[test]
+fn ipv6_nexthops_are_accepted_and_must_match_the_routes_family() {
+    let c = parse(
+        r#"[[route]]
+dst = "2001:db8:9::/48"
+nexthops = [{ via = "2001:db8:a::2", dev = "a0" }, { via = "fe80::2", dev = "b0", weight = 256 }]"#,
+    )
+    .unwrap();
+    assert_eq!(c.routes.multipath.values().next().unwrap().len(), 2);
+    let e = multipath(r#"nexthops = [{ via = "192.0.2.2", dev = "a0" }, { via = "2001:db8::2", dev = "b0" }]"#)
+        .unwrap_err();
+    assert!(
+        e.contains("line 3: `route.nexthops.via`: gateway 2001:db8::2 is not of the route's address family"),
+        "{e}"
+    );
+}
+
+#[test]
+fn nexthops_exclude_via_and_dev_naming_both() {
+    let e = multipath(
+        r#"via = "192.0.2.2"
+nexthops = [{ via = "192.0.2.2", dev = "a0" }, { via = "198.51.100.2", dev = "b0" }]"#,
+    )
+    .unwrap_err();
+    assert!(e.contains("line 3: `route.via`: `via` and `nexthops` exclude each other"), "{e}");
+    let e = multipath(
+        r#"dev = "a0"
+nexthops = [{ via = "192.0.2.2", dev = "a0" }, { via = "198.51.100.2", dev = "b0" }]"#,
+    )
+    .unwrap_err();
+    assert!(e.contains("`route.dev`: `dev` and `nexthops` exclude each other"), "{e}");
+}
+
+#[test]
+fn a_multipath_route_needs_two_distinct_next_hops_each_with_gateway_and_device() {
+    let e = multipath(r#"nexthops = [{ via = "192.0.2.2", dev = "a0" }]"#).unwrap_err();
+    assert!(e.contains("`route.nexthops`: a multipath route needs at least two next hops (got 1)"), "{e}");
+    let e =
+        multipath(r#"nexthops = [{ via = "192.0.2.2", dev = "a0" }, { via = "192.0.2.2", dev = "a0" }]"#).unwrap_err();
+    assert!(e.contains("`route.nexthops`: next hop 192.0.2.2 dev a0 is listed twice"), "{e}");
+    let same_gateway_other_device =
+        multipath(r#"nexthops = [{ via = "192.0.2.2", dev = "a0" }, { via = "192.0.2.2", dev = "b0" }]"#);
+    assert!(same_gateway_other_device.is_ok());
+    let e = multipath(r#"nexthops = [{ via = "192.0.2.2" }, { via = "198.51.100.2", dev = "b0" }]"#).unwrap_err();
+    assert!(e.contains("`route.nexthops.dev`: next hop 192.0.2.2 has no `dev`"), "{e}");
+    let e = multipath(r#"nexthops = [{ dev = "a0" }, { via = "198.51.100.2", dev = "b0" }]"#).unwrap_err();
+    assert!(e.contains("`route.nexthops.via`: next hop 1 has no `via`"), "{e}");
+    let e =
+        multipath(r#"nexthops = [{ via = "192.0.2.2", dev = "a0", mtu = 1 }, { via = "198.51.100.2", dev = "b0" }]"#)
+            .unwrap_err();
+    assert!(e.contains("line 3") && e.contains("unknown field `mtu`"), "{e}");
+}
+
+#[test]
+fn a_weight_is_1_to_256() {
+    for bad in [0, 257, -1] {
+        let e = multipath(&format!(
+            r#"nexthops = [{{ via = "192.0.2.2", dev = "a0", weight = {bad} }}, {{ via = "198.51.100.2", dev = "b0" }}]"#
+        ))
+        .unwrap_err();
+        assert!(e.contains(&format!("`route.nexthops.weight`: must be 1-256 (got {bad})")), "{e}");
+    }
+}

@@ -10,7 +10,7 @@
 use super::links::parse_link;
 use super::socket::{groups, NetlinkSocket};
 use super::wire;
-use crate::messages::{Event, EventBatch, Requester};
+use crate::messages::{Event, EventBatch, KernelRoute, Requester};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -89,6 +89,15 @@ impl Monitor {
     }
 }
 
+/// guardian's own multipath routes are compared by fingerprint: worked out
+/// for the routes of its protocol that the route model cannot express
+/// (rare), never for the plain ones.
+fn own_extra(route: &mut KernelRoute, protocol: u8, payload: &[u8]) {
+    if route.protocol == protocol && route.unusual {
+        route.extra = wire::raw::extra(payload);
+    }
+}
+
 fn classify(buf: &[u8], own_port: u32, protocol: u8, watched: &WatchedProtocols, out: &mut Vec<Event>) {
     for msg in wire::messages(buf) {
         let Ok(msg) = msg else { return };
@@ -107,7 +116,10 @@ fn classify(buf: &[u8], own_port: u32, protocol: u8, watched: &WatchedProtocols,
                         route.extra = wire::raw::extra(msg.payload);
                         wire::raw::copy(msg.payload).map(Arc::new)
                     }
-                    false => None,
+                    false => {
+                        own_extra(&mut route, protocol, msg.payload);
+                        None
+                    }
                 };
                 let requester = Requester { port_id: msg.pid, seq: msg.seq };
                 out.push(Event::RouteAdded { route, replace: msg.flags & wire::NLM_F_REPLACE != 0, requester, raw });
@@ -123,6 +135,7 @@ fn classify(buf: &[u8], own_port: u32, protocol: u8, watched: &WatchedProtocols,
                 if route.protocol != protocol {
                     route.extra = wire::raw::extra(msg.payload);
                 }
+                own_extra(&mut route, protocol, msg.payload);
                 out.push(Event::RouteDeleted { route, requester: Requester { port_id: msg.pid, seq: msg.seq } });
             }
             wire::RTM_NEWLINK => out.extend(parse_link(msg.payload).map(Event::LinkChanged)),

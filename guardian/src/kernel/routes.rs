@@ -165,14 +165,20 @@ impl RouteWriter {
     }
 
     /// Dumps the routes of `family` in `table` (0: all tables) with our
-    /// protocol, calling `visit` for each.
+    /// protocol, calling `visit` for each. A route the route model cannot
+    /// express (guardian's own multipath routes) comes with its fingerprint
+    /// in `extra`; working it out for the others would slow every scan.
     pub async fn dump_routes(
         &mut self,
         family: Family,
         table: u32,
         mut visit: impl FnMut(&KernelRoute),
     ) -> Result<Dumped, KernelError> {
-        self.dump_protocol(family, table, self.protocol, |_, route| visit(route)).await
+        self.dump_protocol(family, table, self.protocol, |payload, route| match route.unusual {
+            false => visit(route),
+            true => visit(&KernelRoute { extra: wire::raw::extra(payload), ..*route }),
+        })
+        .await
     }
 
     /// Dumps the routes of `family` in `table` (0: all tables) with

@@ -17,10 +17,9 @@ use super::registry::{Registry, RouteRef, SessionKey};
 use super::scheduler::{QueueFull, TimerQueue, Which};
 use super::session::{Input, Output, RouteAction, Session, SessionConfig, Timer};
 use crate::config::{LivenessConfig, LivenessMode};
-use crate::messages::Gate;
+use crate::messages::{Gate, GateKey};
 use crate::metrics::liveness::{PeerLabels, StateLabels, TransitionLabels};
 use crate::metrics::Metrics;
-use crate::route::RouteKey;
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -155,8 +154,8 @@ impl Engine {
     /// they stay as they are until the start-up grace ends, then follow
     /// the rules of a session that is not Up.
     pub fn apply_bindings(&mut self, bindings: &[Binding], unresolved: &[RouteRef], now: Instant) -> Vec<QueueFull> {
-        let wanted: HashSet<RouteKey> = bindings.iter().map(|b| b.route.key).collect();
-        let stale: Vec<RouteKey> = self.registry.routes().filter(|k| !wanted.contains(*k)).copied().collect();
+        let wanted: HashSet<GateKey> = bindings.iter().map(|b| b.route.key).collect();
+        let stale: Vec<GateKey> = self.registry.routes().filter(|k| !wanted.contains(*k)).copied().collect();
         for key in stale {
             if let Some(id) = self.registry.detach(&key) {
                 self.end_session(id, now);
@@ -210,7 +209,7 @@ impl Engine {
         if self.passive() {
             return;
         }
-        let keys: Vec<RouteKey> = unresolved.iter().filter(|r| !r.no_uninstall).map(|r| r.key).collect();
+        let keys: Vec<GateKey> = unresolved.iter().filter(|r| !r.no_uninstall).map(|r| r.key).collect();
         if !keys.is_empty() {
             self.gates.push(Gate { keys, open: false });
         }
@@ -523,13 +522,13 @@ impl Engine {
         let Some(entry) = self.registry.get(id) else { return };
         match action {
             RouteAction::Install => {
-                let keys: Vec<RouteKey> = entry.routes.iter().map(|r| r.key).collect();
+                let keys: Vec<GateKey> = entry.routes.iter().map(|r| r.key).collect();
                 self.gates.push(Gate { keys, open: true });
             }
             // A restarted daemon keeps adopted routes until the grace ends.
             RouteAction::Withdraw if entry.in_grace => {}
             RouteAction::Withdraw => {
-                let keys: Vec<RouteKey> = entry.routes.iter().filter(|r| !r.no_uninstall).map(|r| r.key).collect();
+                let keys: Vec<GateKey> = entry.routes.iter().filter(|r| !r.no_uninstall).map(|r| r.key).collect();
                 if !keys.is_empty() {
                     self.gates.push(Gate { keys, open: false });
                 }
@@ -543,10 +542,10 @@ impl Engine {
         let up = entry.session.state() == State::Up;
         let keeps = self.passive() || (self.cfg.honour_peer_passive && entry.session.peer_passive());
         if up || self.passive() {
-            let keys: Vec<RouteKey> = entry.routes.iter().map(|r| r.key).collect();
+            let keys: Vec<GateKey> = entry.routes.iter().map(|r| r.key).collect();
             self.gates.push(Gate { keys, open: true });
         } else if !entry.in_grace && !keeps {
-            let keys: Vec<RouteKey> = entry.routes.iter().filter(|r| !r.no_uninstall).map(|r| r.key).collect();
+            let keys: Vec<GateKey> = entry.routes.iter().filter(|r| !r.no_uninstall).map(|r| r.key).collect();
             if !keys.is_empty() {
                 self.gates.push(Gate { keys, open: false });
             }

@@ -8,7 +8,7 @@
 
 use super::packet::Profile;
 use super::session::Session;
-use crate::route::RouteKey;
+use crate::messages::GateKey;
 // hashbrown (foldhash): a lookup per received packet, where SipHash shows.
 use hashbrown::HashMap;
 use std::net::IpAddr;
@@ -25,7 +25,7 @@ pub struct SessionKey {
 /// A route that follows a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RouteRef {
-    pub key: RouteKey,
+    pub key: GateKey,
     /// Installed on Up, never withdrawn by liveness.
     pub no_uninstall: bool,
 }
@@ -53,7 +53,7 @@ pub struct Registry {
     generation: u32,
     by_key: HashMap<SessionKey, u32>,
     by_discriminator: HashMap<u32, u32>,
-    route_session: HashMap<RouteKey, u32>,
+    route_session: HashMap<GateKey, u32>,
 }
 
 impl Registry {
@@ -126,7 +126,7 @@ impl Registry {
     }
 
     /// The session a route follows.
-    pub fn session_of(&self, route: &RouteKey) -> Option<u32> {
+    pub fn session_of(&self, route: &GateKey) -> Option<u32> {
         self.route_session.get(route).copied()
     }
 
@@ -162,7 +162,7 @@ impl Registry {
 
     /// Takes `route` off its session; returns the session if it has no
     /// routes left (the caller ends it).
-    pub fn detach(&mut self, route: &RouteKey) -> Option<u32> {
+    pub fn detach(&mut self, route: &GateKey) -> Option<u32> {
         let id = self.route_session.remove(route)?;
         let entry = self.get_mut(id)?;
         entry.routes.retain(|r| r.key != *route);
@@ -178,7 +178,7 @@ impl Registry {
     }
 
     /// The routes that follow some session.
-    pub fn routes(&self) -> impl Iterator<Item = &RouteKey> + '_ {
+    pub fn routes(&self) -> impl Iterator<Item = &GateKey> + '_ {
         self.route_session.keys()
     }
 }

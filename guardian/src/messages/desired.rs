@@ -4,8 +4,8 @@
 //! and the reconciler treats every source alike (docs/architecture.md).
 
 use crate::route::raw::RawRoute;
-use crate::route::{DevNames, RouteKey, RouteSpec};
-use std::collections::HashMap;
+use crate::route::{DevNames, Nexthop, RouteKey, RouteSpec};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -90,6 +90,15 @@ pub struct DesiredRoutes {
     /// multipath route, say), by identity: these are compared and put back
     /// as copied.
     pub raw: HashMap<RouteKey, Arc<RawRoute>>,
+    /// The next hops of guardian's own multipath routes, by identity (their
+    /// device ids refer to `devs`). The reconciler builds each route's exact
+    /// copy from them with the devices' current interface indexes, and
+    /// compares and installs it like a guarded route's copy.
+    pub multipath: HashMap<RouteKey, Arc<[Nexthop]>>,
+    /// The multipath routes whose legs each follow a liveness session of
+    /// their own (`liveness = "nexthop"`): a leg is in the route only while
+    /// its session is Up ([`super::GateKey::leg`]).
+    pub legs_gated: HashSet<RouteKey>,
 }
 
 #[derive(Debug, Clone)]

@@ -23,6 +23,6 @@ pub use desired::{
     SourceUpdate,
 };
 pub use events::{Event, EventBatch, KernelRoute, Link, Requester};
-pub use gate::Gate;
+pub use gate::{Gate, GateKey};
 pub use reload::{ReloadError, ReloadRequest};
 pub use repair::{Cause, Deleted, DeleterId, GuardTag, Noticed, Repaired};

@@ -188,19 +188,13 @@ impl Reconciler {
     }
 
     async fn on_gate(&mut self, gate: Gate) {
-        match self.core.on_gate(&gate) {
-            GatePlan::Open(work) => {
-                let requested = work.len();
-                let outcome = self.install(work).await;
-                self.core.gate_done(&gate, requested, outcome.failed);
-            }
-            GatePlan::Close(batch) => {
-                let requested = batch.ops.len();
-                let result = self.apply(&batch.ops).await;
-                let failed = self.core.withdrawn(batch, result);
-                self.core.gate_done(&gate, requested, failed);
-            }
-        }
+        let GatePlan { withdraw, install } = self.core.on_gate(&gate);
+        let withdraws = withdraw.ops.len();
+        let result = self.apply(&withdraw.ops).await;
+        let withdraw_failed = self.core.withdrawn(withdraw, result);
+        let installs = install.len();
+        let outcome = self.install(install).await;
+        self.core.gate_done(&gate, (installs, outcome.failed), (withdraws, withdraw_failed));
     }
 
     async fn shutdown(&mut self) {

@@ -17,10 +17,13 @@
 use super::{
     align4, attributes, RTA_DST, RTA_GATEWAY, RTA_MULTIPATH, RTA_OIF, RTA_PREFSRC, RTA_PRIORITY, RTA_TABLE, RTA_VIA,
 };
-use super::{finish, push_header, NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST, RTM_NEWROUTE};
+use super::{
+    finish, push_attr, push_header, push_rtmsg, NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST, RTM_NEWROUTE,
+};
 use super::{RTMSG_LEN, RTN_UNICAST, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE};
 use crate::route::raw::fingerprint_of_normalized;
 pub use crate::route::raw::RawRoute;
+use crate::route::{Addr, Family, Gateway, RouteKey};
 
 const RTA_CACHEINFO: u16 = 12;
 const RTA_EXPIRES: u16 = 23;
@@ -141,6 +144,65 @@ fn pad(out: &mut Vec<u8>) {
     while !out.len().is_multiple_of(4) {
         out.push(0);
     }
+}
+
+/// One leg of guardian's own multipath route, its device resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Leg {
+    /// Of the route's family.
+    pub via: Gateway,
+    pub ifindex: u32,
+    /// 1-256.
+    pub weight: u16,
+}
+
+/// The exact copy of guardian's own multipath route (two legs or more),
+/// laid out as the kernel reports the route once installed, so that its
+/// notifications and dumps fingerprint equal to it (checked against a real
+/// kernel in `netns_tests.rs`): the attributes in the order the kernel
+/// writes them (IPv4 `fib_dump_info`, IPv6 `rt6_fill_node`, which also
+/// puts the metric always and the router preference last), each leg an
+/// `rtnexthop` with its weight less one and its gateway inside. Replayed,
+/// it is a valid request that installs the route.
+pub fn multipath(key: &RouteKey, protocol: u8, src: Option<Addr>, legs: &[Leg]) -> RawRoute {
+    let mut out = Vec::with_capacity(64 + legs.len() * 32);
+    push_rtmsg(&mut out, key.family, key.dst_len, key.tos, key.table, protocol, RT_SCOPE_UNIVERSE, RTN_UNICAST);
+    push_attr(&mut out, RTA_TABLE, &key.table.to_ne_bytes());
+    if key.dst_len > 0 {
+        push_attr(&mut out, RTA_DST, key.dst.bytes(key.family));
+    }
+    let prefsrc = |out: &mut Vec<u8>| {
+        if let Some(src) = src {
+            push_attr(out, RTA_PREFSRC, src.bytes(key.family));
+        }
+    };
+    match key.family {
+        Family::V4 => {
+            if key.metric != 0 {
+                push_attr(&mut out, RTA_PRIORITY, &key.metric.to_ne_bytes());
+            }
+            prefsrc(&mut out);
+        }
+        Family::V6 => {
+            prefsrc(&mut out);
+            push_attr(&mut out, RTA_PRIORITY, &key.metric.to_ne_bytes());
+        }
+    }
+    let mut nexthops = Vec::with_capacity(legs.len() * 32);
+    for leg in legs {
+        let start = nexthops.len();
+        let hops = leg.weight.clamp(1, 256) - 1;
+        nexthops.extend_from_slice(&[0, 0, 0, hops as u8]);
+        nexthops.extend_from_slice(&leg.ifindex.to_ne_bytes());
+        push_attr(&mut nexthops, RTA_GATEWAY, leg.via.addr.bytes(leg.via.family));
+        let len = (nexthops.len() - start) as u16;
+        nexthops[start..start + 2].copy_from_slice(&len.to_ne_bytes());
+    }
+    push_attr(&mut out, RTA_MULTIPATH, &nexthops);
+    if key.family == Family::V6 {
+        push_attr(&mut out, RTA_PREF, &[ICMPV6_ROUTER_PREF_MEDIUM]);
+    }
+    copy(&out).expect("a whole rtmsg")
 }
 
 /// Appends an RTM_NEWROUTE that puts `route` back, replacing whatever has

@@ -26,7 +26,7 @@ fn ip(s: &str) -> IpAddr {
 fn route(n: u8) -> RouteRef {
     let dst = Addr::from_ip(&ip(&format!("10.0.{n}.0")));
     RouteRef {
-        key: RouteKey { family: Family::V4, table: 254, dst, dst_len: 24, tos: 0, metric: 0 },
+        key: RouteKey { family: Family::V4, table: 254, dst, dst_len: 24, tos: 0, metric: 0 }.into(),
         no_uninstall: false,
     }
 }
@@ -161,11 +161,11 @@ impl Pair {
     }
 }
 
-fn opened(gates: &[Gate]) -> Vec<RouteKey> {
+fn opened(gates: &[Gate]) -> Vec<crate::messages::GateKey> {
     gates.iter().filter(|g| g.open).flat_map(|g| g.keys.clone()).collect()
 }
 
-fn closed(gates: &[Gate]) -> Vec<RouteKey> {
+fn closed(gates: &[Gate]) -> Vec<crate::messages::GateKey> {
     gates.iter().filter(|g| !g.open).flat_map(|g| g.keys.clone()).collect()
 }
 

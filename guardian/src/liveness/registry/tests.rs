@@ -1,6 +1,6 @@
 use super::*;
 use crate::liveness::session::SessionConfig;
-use crate::route::{Addr, Family};
+use crate::route::{Addr, Family, RouteKey};
 
 fn key(peer: &str) -> SessionKey {
     SessionKey { profile: Profile::Bfd, peer: peer.parse().unwrap(), local: "192.0.2.1".parse().unwrap(), ifindex: 2 }
@@ -9,7 +9,7 @@ fn key(peer: &str) -> SessionKey {
 fn route(n: u8) -> RouteRef {
     let dst = Addr::from_ip(&format!("10.0.0.{n}").parse().unwrap());
     RouteRef {
-        key: RouteKey { family: Family::V4, table: 254, dst, dst_len: 32, tos: 0, metric: 0 },
+        key: RouteKey { family: Family::V4, table: 254, dst, dst_len: 32, tos: 0, metric: 0 }.into(),
         no_uninstall: false,
     }
 }
@@ -28,7 +28,7 @@ fn a_thousand_routes_via_one_peer_share_one_session() {
     for n in 0..250u8 {
         for table in 0..4 {
             let mut route = route(n);
-            route.key.table = 100 + table;
+            route.key.route.table = 100 + table;
             assert_eq!(r.attach(id, route), None);
         }
     }

@@ -2,6 +2,7 @@
 //! other losses of the same wake-up, unless damping holds it back.
 
 use super::super::table::State;
+use super::multipath::Shape;
 use super::{damping, Core, Damping, Loss, Purpose, Trigger, Work, ECHO_WINDOW};
 use crate::messages::GuardNotice;
 use crate::messages::{Cause, Event, EventBatch, KernelRoute, Noticed, Requester};
@@ -129,12 +130,21 @@ impl Core {
     }
 
     /// Whether `route` is the route slot `i` means: guardian's own with its
-    /// attributes, or a guarded one as the owner has it.
+    /// attributes (a multipath one as its legs make it now), or a guarded
+    /// one as the owner has it.
     #[inline]
     pub(super) fn is_ours(&self, i: usize, route: &KernelRoute) -> bool {
         let spec = &self.table.slot(i).spec;
         match self.guard_of(i) {
-            None => super::super::decide::matches(spec, route, &self.dev_index, self.protocol),
+            None => match self.shape(spec) {
+                None => super::super::decide::matches(spec, route, &self.dev_index, self.protocol),
+                Some(Ok(Shape::Plain(one_leg))) => {
+                    super::super::decide::matches(&one_leg, route, &self.dev_index, self.protocol)
+                }
+                Some(Ok(Shape::Copy(copy))) => route.protocol == self.protocol && route.extra == copy.fingerprint(),
+                // A leg's device is gone: whatever the kernel has is not the route.
+                Some(Err(_)) => false,
+            },
             Some(terms) => {
                 route.protocol == terms.protocol
                     && match self.raw.get(&spec.key) {

@@ -3,6 +3,7 @@
 //! is retried later.
 
 use super::super::table::State;
+use super::multipath::Shape;
 use super::{Core, Damping, Purpose, Trigger, Work, RETRY_DELAY};
 use crate::kernel::routes::{Op, OpError};
 use crate::kernel::wire::RouteRequest;
@@ -11,6 +12,7 @@ use crate::messages::{GuardTag, Repaired};
 use crate::metrics::FailureLabels;
 use crate::route::RouteSpec;
 use std::cmp::Reverse;
+use std::sync::Arc;
 use tokio::time::Instant;
 
 /// Routes to replace in the kernel in one batch: [`InstallBatch::ops`] for
@@ -110,12 +112,18 @@ impl Core {
         (outcome, repairs)
     }
 
-    /// The install of slot `i`: guardian's route with its protocol, or a
-    /// guarded one with its owner's, from its exact copy when it has one.
+    /// The install of slot `i`: guardian's route with its protocol (a
+    /// multipath one from the copy its legs make), or a guarded one with its
+    /// owner's, from its exact copy when it has one.
     fn op_for(&self, i: usize) -> Result<Op, OpError> {
         let spec = self.table.slot(i).spec;
         let Some(terms) = self.guard_of(i) else {
-            return self.request_for(&spec).map(Op::Replace);
+            return match self.shape(&spec) {
+                None => self.request_for(&spec).map(Op::Replace),
+                Some(Ok(Shape::Plain(one_leg))) => self.request_for(&one_leg).map(Op::Replace),
+                Some(Ok(Shape::Copy(copy))) => Ok(Op::Replay(Arc::new(copy))),
+                Some(Err(e)) => Err(e),
+            };
         };
         if let Some(copy) = self.raw.get(&spec.key) {
             return Ok(Op::Replay(copy.clone()));

@@ -15,6 +15,7 @@
 //! - `sources.rs`: desired routes from sources (the configuration file,
 //!   and next guard selectors and BGP): the tracked set's members;
 //! - `settings.rs`: re-read settings, shutdown;
+//! - `multipath.rs`: guardian's own multipath routes, their legs and kernel form;
 //! - `guarded.rs`: routes of a guard (another daemon's): losses handed to the guard;
 //! - `withdraw.rs`: delete batches and their outcome.
 //!
@@ -26,6 +27,7 @@ mod fights;
 mod gate;
 mod guarded;
 mod install;
+mod multipath;
 mod scan;
 mod settings;
 mod sources;
@@ -159,6 +161,8 @@ pub struct Core {
     claims: HashMap<RouteKey, Vec<sources::Claim>>,
     /// Exact copies of the guarded routes the route model cannot express.
     raw: HashMap<RouteKey, Arc<RawRoute>>,
+    /// The legs of guardian's own multipath routes.
+    multipath: HashMap<RouteKey, multipath::Legs>,
     /// What the guards must hear (their routes lost or replaced, routes of
     /// their protocols added), until the task hands it on.
     guard_notices: Vec<GuardNotice>,
@@ -214,6 +218,7 @@ impl Core {
             sources: Vec::new(),
             claims: HashMap::new(),
             raw: HashMap::new(),
+            multipath: HashMap::new(),
             guard_notices: Vec::new(),
             unconfirmed: HashMap::new(),
             verify_at: None,
@@ -330,7 +335,12 @@ impl Core {
     }
 
     fn display(&self, i: usize) -> String {
-        RouteDisplay { spec: &self.table.slot(i).spec, devs: &self.table.devs }.to_string()
+        let spec = &self.table.slot(i).spec;
+        let mut text = RouteDisplay { spec, devs: &self.table.devs }.to_string();
+        if spec.via.is_none() && spec.dev.is_none() {
+            text.push_str(&self.describe_legs(&spec.key));
+        }
+        text
     }
 
     /// Every tracked route, as `guardian routes` lists it.

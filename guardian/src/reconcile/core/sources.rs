@@ -7,6 +7,7 @@
 //! holder lets go, so nothing a source still wants is withdrawn.
 
 use super::super::table::{SourceId, State};
+use super::multipath::{translate_legs, Wanted};
 use super::{Core, Purpose, WithdrawBatch, Work};
 use crate::messages::{Change, DesiredRoute, DesiredRoutes, Source, SourceReport};
 use crate::route::raw::RawRoute;
@@ -63,13 +64,17 @@ impl Core {
         for key in &remove {
             self.let_go(id, key, &mut steps);
         }
-        let DesiredRoutes { routes, devs, mut raw } = add;
+        let DesiredRoutes { routes, devs, mut raw, mut multipath, legs_gated } = add;
         // Room for a first fill at once; a re-read of a known set needs none.
         self.table.reserve(routes.len().saturating_sub(self.table.len()));
         for route in routes {
             let spec = translate(&route.spec, &devs, &mut self.table.devs);
             let copy = raw.remove(&spec.key);
-            self.want(id, DesiredRoute { spec, ..route }, copy, &mut steps);
+            let legs = multipath.remove(&spec.key).map(|hops| Wanted {
+                hops: translate_legs(&hops, &devs, &mut self.table.devs),
+                per_leg: legs_gated.contains(&spec.key),
+            });
+            self.want(id, DesiredRoute { spec, ..route }, copy, legs, &mut steps);
         }
         self.refresh_dev_index();
         let withdraw =
@@ -116,11 +121,21 @@ impl Core {
     }
 
     /// `id` wants `route`: added, changed, taken over from a source of lower
-    /// precedence, or kept aside as a claim.
-    fn want(&mut self, id: SourceId, route: DesiredRoute, copy: Option<Arc<RawRoute>>, steps: &mut Steps) {
+    /// precedence, or kept aside as a claim. `legs`: the next hops of one
+    /// of guardian's own multipath routes (a claim kept aside does not keep
+    /// them: only the configuration file has multipath routes so far).
+    fn want(
+        &mut self,
+        id: SourceId,
+        route: DesiredRoute,
+        copy: Option<Arc<RawRoute>>,
+        legs: Option<Wanted>,
+        steps: &mut Steps,
+    ) {
         let key = route.spec.key;
         let guarded = self.source(id).guard.is_some();
         let Some(i) = self.table.find(&key) else {
+            self.set_legs(key, legs);
             let i = self.table.insert(route.spec, id, route.gated);
             if guarded {
                 // Taken from the kernel as it stands: in place already.
@@ -138,7 +153,8 @@ impl Core {
             if guarded {
                 self.set_copy(key, copy);
             }
-            match self.hold(i, id, route, steps) || copy_changed {
+            let legs_changed = self.set_legs(key, legs);
+            match self.hold(i, id, route, legs_changed, steps) || copy_changed {
                 true => steps.report.changed += 1,
                 false => steps.report.unchanged += 1,
             }
@@ -155,7 +171,8 @@ impl Core {
                 from = %self.source(holder).name,
                 "route taken over by a source of higher precedence"
             );
-            self.hold(i, id, route, steps);
+            let legs_changed = self.set_legs(key, legs);
+            self.hold(i, id, route, legs_changed, steps);
             steps.report.added += 1;
         } else {
             self.drop_claim(id, &key);
@@ -171,13 +188,13 @@ impl Core {
     }
 
     /// Makes slot `i` the route `id` wants. Returns whether its attributes
-    /// changed. Liveness decides about gated routes: a new one waits for its
+    /// (or `legs_changed`, its next hops) changed. Liveness decides about gated routes: a new one waits for its
     /// session, a withdrawn one stays withdrawn, an installed one stays until
     /// its session has had its chance (the liveness task re-sends every
     /// verdict after a reload). One no longer gated is guarded again.
-    fn hold(&mut self, i: usize, id: SourceId, route: DesiredRoute, steps: &mut Steps) -> bool {
+    fn hold(&mut self, i: usize, id: SourceId, route: DesiredRoute, legs_changed: bool, steps: &mut Steps) -> bool {
         let withdrawn = self.table.slot(i).state == State::Withdrawn;
-        let changed = self.table.slot(i).spec != route.spec;
+        let changed = self.table.slot(i).spec != route.spec || legs_changed;
         let slot = self.table.slot_mut(i);
         slot.source = id;
         slot.gated = route.gated;
@@ -219,11 +236,13 @@ impl Core {
                 from = %self.source(id).name,
                 "route handed over to the next source that wants it"
             );
-            self.hold(i, next.source, next.route, steps);
+            let legs_changed = self.set_legs(*key, None);
+            self.hold(i, next.source, next.route, legs_changed, steps);
             return;
         }
         self.untrack(key);
         self.raw.remove(key);
+        self.multipath.remove(key);
         let guarded = self.source(id).guard.is_some();
         if let Some(slot) = self.table.remove(key) {
             // A guard lets go of a route its owner withdrew, or that is no

@@ -51,12 +51,14 @@ pub(super) fn core_with(config: &str, t0: Instant) -> Core {
 /// they have liveness).
 fn config_routes(config: Config) -> crate::messages::Change {
     let routes = config.routes;
-    let gated = |key: &RouteKey| routes.liveness.iter().any(|l| l.key == *key);
+    let gated = |key: &RouteKey| routes.liveness.iter().any(|l| l.key.route == *key);
     let desired = routes.specs.iter().map(|&spec| crate::messages::DesiredRoute { spec, gated: gated(&spec.key) });
     crate::messages::Change::Replace(crate::messages::DesiredRoutes {
         routes: desired.collect(),
         devs: routes.devs,
         raw: Default::default(),
+        multipath: routes.multipath,
+        legs_gated: Default::default(),
     })
 }
 
@@ -211,8 +213,9 @@ fn a_gated_route_is_never_repaired_and_a_scan_takes_it_out_again() {
     let t0 = Instant::now();
     let mut core = started(&["10.9.1.0", "10.9.2.0"], t0);
     // Its session goes down: withdrawn before the delete is sent.
-    let gate = Gate { keys: vec![ours("10.9.2.0").key], open: false };
-    let GatePlan::Close(withdraw) = core.on_gate(&gate) else { panic!("a closed gate withdraws") };
+    let gate = Gate { keys: vec![ours("10.9.2.0").key.into()], open: false };
+    let GatePlan { withdraw, install } = core.on_gate(&gate);
+    assert!(install.is_empty());
     assert_eq!(withdraw.ops.len(), 1);
     assert!(matches!(withdraw.ops[0], Op::Delete(_)));
     assert_eq!(state_of(&core, "10.9.2.0"), table::State::Withdrawn);
@@ -227,7 +230,8 @@ fn a_gated_route_is_never_repaired_and_a_scan_takes_it_out_again() {
     assert_eq!(plan.unwanted.ops.len(), 1);
     assert!(plan.install.is_empty());
     // The session comes back: installed again, as an ungated route.
-    let GatePlan::Open(work) = core.on_gate(&Gate { open: true, ..gate }) else { panic!("an open gate installs") };
+    let GatePlan { withdraw, install: work } = core.on_gate(&Gate { open: true, ..gate });
+    assert!(withdraw.is_empty());
     assert_eq!(work, vec![(core.table.find(&ours("10.9.2.0").key).unwrap(), Purpose::Ungated)]);
 }
 
@@ -235,9 +239,7 @@ fn a_gated_route_is_never_repaired_and_a_scan_takes_it_out_again() {
 fn a_route_that_is_not_gated_ignores_liveness_verdicts() {
     let t0 = Instant::now();
     let mut core = started(&["10.9.1.0"], t0);
-    let GatePlan::Close(withdraw) = core.on_gate(&Gate { keys: vec![ours("10.9.1.0").key], open: false }) else {
-        panic!()
-    };
+    let GatePlan { withdraw, .. } = core.on_gate(&Gate { keys: vec![ours("10.9.1.0").key.into()], open: false });
     assert!(withdraw.ops.is_empty());
     assert_eq!(state_of(&core, "10.9.1.0"), table::State::Installed);
 }
@@ -428,7 +430,7 @@ fn wanted(routes: &[(&str, &str)]) -> crate::messages::DesiredRoutes {
             crate::messages::DesiredRoute { spec, gated: false }
         })
         .collect();
-    crate::messages::DesiredRoutes { routes, devs, raw: Default::default() }
+    crate::messages::DesiredRoutes { routes, devs, ..Default::default() }
 }
 
 fn add(routes: &[(&str, &str)]) -> crate::messages::Change {

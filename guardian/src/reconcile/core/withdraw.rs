@@ -1,6 +1,7 @@
 //! Deleting routes guardian no longer tracks: one batch, then one error
 //! line per route the kernel would not delete.
 
+use super::multipath::Shape;
 use super::Core;
 use crate::kernel::routes::{Op, OpError};
 use crate::kernel::wire::RouteRequest;
@@ -42,6 +43,12 @@ impl Core {
         let ops = specs
             .iter()
             .map(|spec| {
+                // A multipath route down to one leg is deleted as that plain
+                // route; one of more legs by its identity alone.
+                let spec = match self.shape(spec) {
+                    Some(Ok(Shape::Plain(one_leg))) => one_leg,
+                    _ => *spec,
+                };
                 let oif = spec.dev.and_then(|d| self.dev_index.get(d));
                 Op::Delete(RouteRequest { key: spec.key, via: spec.via, oif, src: None, protocol: self.protocol })
             })

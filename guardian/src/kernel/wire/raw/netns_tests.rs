@@ -32,9 +32,9 @@ fn delete_and_replay(ns: &Netns, family: Family, flag: &str) {
     });
 }
 
-#[test]
-fn multipath_and_metrics_come_back_identical() {
-    require_netns!();
+/// A namespace with two veth links up: a0 (192.0.2.1/24, 2001:db8:a::1/64)
+/// and b0 (198.51.100.1/24, 2001:db8:b::1/64), next hops .2 / ::2 on each.
+fn two_links() -> Netns {
     let ns = Netns::new();
     ns.ip(&["link", "add", "a0", "type", "veth", "peer", "name", "a1"]);
     ns.ip(&["link", "add", "b0", "type", "veth", "peer", "name", "b1"]);
@@ -45,6 +45,13 @@ fn multipath_and_metrics_come_back_identical() {
     for dev in ["a0", "a1", "b0", "b1"] {
         ns.link_set(dev, "up");
     }
+    ns
+}
+
+#[test]
+fn multipath_and_metrics_come_back_identical() {
+    require_netns!();
+    let ns = two_links();
     let v4: &[&[&str]] = &[
         &[
             "route",
@@ -136,4 +143,57 @@ fn multipath_and_metrics_come_back_identical() {
         delete_and_replay(&ns, family, flag);
         assert_eq!(show(&ns, flag), before, "{flag}: ip -d route show before the delete and after the replay");
     }
+}
+
+/// guardian's own multipath route, built from its legs: the kernel's dump of
+/// the installed route must fingerprint equal to what was built, or every
+/// scan would take the route for a loss.
+#[test]
+fn a_built_multipath_route_fingerprints_equal_to_the_kernels_report_of_it() {
+    use super::{multipath, Leg};
+    use crate::route::{Addr, Gateway, RouteKey};
+    require_netns!();
+    let ns = two_links();
+    let key = |dst: &str, len: u8, table: u32, metric: u32| {
+        let ip: std::net::IpAddr = dst.parse().unwrap();
+        RouteKey { family: Family::of(&ip), table, dst: Addr::from_ip(&ip), dst_len: len, tos: 0, metric }
+    };
+    let gw = |ip: &str| Gateway::from_ip(&ip.parse().unwrap());
+    ns.run_in(|| {
+        let index = |dev: &str| nix::net::if_::if_nametoindex(dev).unwrap();
+        let (a, b) = (index("a0"), index("b0"));
+        let routes = [
+            (key("10.9.0.0", 24, 254, 0), Family::V4, [gw("192.0.2.2"), gw("198.51.100.2")], None),
+            (key("10.9.1.0", 24, 100, 20), Family::V4, [gw("192.0.2.2"), gw("198.51.100.2")], Some("192.0.2.1")),
+            (key("0.0.0.0", 0, 300, 5), Family::V4, [gw("192.0.2.2"), gw("198.51.100.2")], None),
+            (key("2001:db8:9::", 48, 254, 1024), Family::V6, [gw("2001:db8:a::2"), gw("2001:db8:b::2")], None),
+            (key("2001:db8:8::", 48, 100, 7), Family::V6, [gw("2001:db8:a::2"), gw("2001:db8:b::2")], None),
+        ];
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let mut writer = RouteWriter::new(201).unwrap();
+            for (key, family, [ga, gb], src) in routes {
+                let src = src.map(|s: &str| Addr::from_ip(&s.parse().unwrap()));
+                let legs = [Leg { via: ga, ifindex: a, weight: 1 }, Leg { via: gb, ifindex: b, weight: 256 }];
+                let built = multipath(&key, 201, src, &legs);
+                let results = writer.apply(&[Op::Replay(Arc::new(built.clone()))]).await.unwrap();
+                assert!(results.iter().all(|r| r.is_ok()), "{key:?} installed: {results:?}");
+                let mut seen = Vec::new();
+                let table = key.table;
+                writer
+                    .dump_protocol(family, table, 201, |payload, route| {
+                        if route.key == key {
+                            seen.push(super::fingerprint(payload));
+                        }
+                    })
+                    .await
+                    .unwrap();
+                assert_eq!(seen, [built.fingerprint()], "{key:?}: the dump fingerprints as built");
+            }
+        })
+    });
+    let v4 = ns.ip(&["-d", "route", "show", "table", "all", "proto", "201"]).stdout;
+    assert!(v4.contains("nexthop via 198.51.100.2 dev b0 weight 256"), "{v4}");
+    let v6 = ns.ip(&["-6", "-d", "route", "show", "table", "all", "proto", "201"]).stdout;
+    assert!(v6.contains("nexthop via 2001:db8:b::2 dev b0 weight 256"), "{v6}");
 }
