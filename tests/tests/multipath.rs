@@ -169,6 +169,16 @@ fn with_nexthop_liveness_each_leg_is_in_the_route_only_while_its_session_is_up()
     });
     assert!(!one.contains("198.51.100.2") && is_guardians(&one), "{one}");
     sessions::wait_state(&da, "192.0.2.2", "up", SHORT);
+    // `guardian routes` lists both legs and which one is in.
+    let routes = da.routes();
+    let route = routes.as_array().and_then(|a| a.iter().find(|r| r["dst"] == DST4)).expect("listed").clone();
+    let legs: Vec<(String, bool)> = route["nexthops"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no nexthops: {route}"))
+        .iter()
+        .map(|h| (h["via"].as_str().unwrap_or_default().to_owned(), h["up"] == true))
+        .collect();
+    assert_eq!(legs, [("192.0.2.2".to_owned(), true), ("198.51.100.2".to_owned(), false)], "{route}");
 
     // It answers again: the leg rejoins, weights as configured.
     cut.remove(&a);

@@ -43,9 +43,10 @@ fn table(routes: &[RouteInfo]) -> String {
         let line = format!(
             "{:<24} {:<18} {:<10} {:>6} {:>6}  {:<9} {:>10}  {:<7} {:<16} {owner}{}",
             r.dst,
-            match (r.exact_copy, r.via.as_deref()) {
-                (true, _) => "(as copied)",
-                (false, via) => via.unwrap_or("-"),
+            match (r.exact_copy, r.nexthops.len(), r.via.as_deref()) {
+                (true, _, _) => "(as copied)".to_owned(),
+                (false, 0, via) => via.unwrap_or("-").to_owned(),
+                (false, n, _) => format!("{} of {n} legs", r.nexthops.iter().filter(|h| h.up).count()),
             },
             r.dev.as_deref().unwrap_or("-"),
             r.table,

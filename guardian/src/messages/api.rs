@@ -75,6 +75,18 @@ pub struct RouteInfo {
     /// metrics...): `via` and `dev` say nothing then, `ip -d route` all.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub exact_copy: bool,
+    /// An own multipath route's legs (`via`, `dev` empty then); with
+    /// per-leg liveness, `up` says whether the leg is in the route now.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nexthops: Vec<NexthopInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NexthopInfo {
+    pub via: String,
+    pub dev: String,
+    pub weight: u16,
+    pub up: bool,
 }
 
 /// One liveness session, as `guardian sessions` shows it.

@@ -17,6 +17,7 @@ fn route(source: &str, owner: Option<&str>) -> RouteInfo {
         kind: if owner.is_some() { "guarded" } else { "own" }.into(),
         guard: owner.map(|_| "bird".into()),
         exact_copy: false,
+        nexthops: Vec::new(),
     }
 }
 
@@ -42,4 +43,14 @@ fn a_route_kept_as_a_copy_says_so_instead_of_a_gateway() {
     (multipath.via, multipath.dev, multipath.exact_copy) = (None, None, true);
     let text = table(&[multipath]);
     assert!(text.lines().nth(1).unwrap().contains("(as copied)"), "{text}");
+}
+
+#[test]
+fn a_multipath_route_says_how_many_of_its_legs_are_in() {
+    use crate::messages::api::NexthopInfo;
+    let leg = |via: &str, up| NexthopInfo { via: via.into(), dev: "veth0".into(), weight: 1, up };
+    let mut r = route("config", None);
+    (r.via, r.dev, r.nexthops) = (None, None, vec![leg("192.0.2.2", true), leg("192.0.2.3", false)]);
+    let text = table(&[r]);
+    assert!(text.lines().nth(1).unwrap().contains("1 of 2 legs"), "{text}");
 }

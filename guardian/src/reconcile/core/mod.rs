@@ -368,6 +368,7 @@ impl Core {
                     kind: if source.guard.is_some() { "guarded" } else { "own" }.to_owned(),
                     guard: source.guard.map(|_| source.guard_name().to_owned()),
                     exact_copy: self.raw.contains_key(&s.key),
+                    nexthops: self.nexthop_infos(&s.key),
                 }
             })
             .collect()

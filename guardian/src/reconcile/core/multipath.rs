@@ -155,6 +155,23 @@ impl Core {
     }
 }
 
+impl Core {
+    /// The legs of `key`, as `guardian routes` lists them.
+    pub(super) fn nexthop_infos(&self, key: &RouteKey) -> Vec<crate::messages::api::NexthopInfo> {
+        let Some(legs) = self.multipath.get(key) else { return Vec::new() };
+        let in_route: Vec<&Nexthop> = legs.in_route().collect();
+        legs.hops
+            .iter()
+            .map(|hop| crate::messages::api::NexthopInfo {
+                via: hop.via.ip().to_string(),
+                dev: self.table.devs.name(hop.dev).to_owned(),
+                weight: hop.weight,
+                up: in_route.iter().any(|h| std::ptr::eq(*h, hop)),
+            })
+            .collect()
+    }
+}
+
 /// Re-expresses legs whose device ids refer to `from` with ids of `to`.
 pub(super) fn translate_legs(hops: &[Nexthop], from: &DevNames, to: &mut DevNames) -> Arc<[Nexthop]> {
     hops.iter().map(|h| Nexthop { dev: to.intern(from.name(h.dev)), ..*h }).collect()
