@@ -95,11 +95,12 @@ fn one_size(ctx: &Ctx, n: u32) -> Result<Vec<Row>> {
     {
         let (lo, hi) = min_max(samples);
         println!(
-            "    {label}: {what} median {} ms (min {} max {}), {} ns/route, {:.2}x the raw dump",
+            "    {label}: {what} median {} ms (min {} max {}), {} ns/route ({} over the raw dump), {:.2}x the raw dump",
             num(median * 1e3),
             num(lo * 1e3),
             num(hi * 1e3),
             num(per_route(median)),
+            num(per_route(median - f)),
             median / f
         );
     }
