@@ -94,14 +94,17 @@ fn one_size(ctx: &Ctx, n: u32) -> Result<Vec<Row>> {
         [("reconcile", g, &guardian), ("raw dump", f, &floor), ("netlink-packet-route parse", p, &generic)]
     {
         let (lo, hi) = min_max(samples);
+        let over = if what == "raw dump" {
+            String::new()
+        } else {
+            format!(" (+{} over the raw dump), {:.2}x the raw dump", num(per_route(median - f)), median / f)
+        };
         println!(
-            "    {label}: {what} median {} ms (min {} max {}), {} ns/route ({} over the raw dump), {:.2}x the raw dump",
+            "    {label}: {what} median {} ms (min {} max {}), {} ns/route{over}",
             num(median * 1e3),
             num(lo * 1e3),
             num(hi * 1e3),
             num(per_route(median)),
-            num(per_route(median - f)),
-            median / f
         );
     }
     let generic_row = Row {
