@@ -97,7 +97,9 @@ fn one_size(ctx: &Ctx, n: u32) -> Result<Vec<Row>> {
         let over = if what == "raw dump" {
             String::new()
         } else {
-            format!(" (+{} over the raw dump), {:.2}x the raw dump", num(per_route(median - f)), median / f)
+            let added = per_route(median - f);
+            let sign = if added >= 0.0 { "+" } else { "" };
+            format!(" ({sign}{} over the raw dump), {:.2}x the raw dump", num(added), median / f)
         };
         println!(
             "    {label}: {what} median {} ms (min {} max {}), {} ns/route{over}",
