@@ -3,6 +3,10 @@
 //! Everything is read through a [`Procfs`] root so tests can point it at a
 //! fake tree. A process can exit between any two reads; a file that vanishes
 //! (ENOENT, or ESRCH from a task being torn down) means [`ProcessError::Gone`].
+//!
+//! Not the procfs crate: its `cmdline()` fails on an argument that is not
+//! UTF-8, which a deleter can choose, and it would add five crates for
+//! these fifty lines of parsing (docs/architecture.md, "Dependencies").
 
 use serde::{Deserialize, Serialize};
 use std::io;

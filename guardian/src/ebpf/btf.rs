@@ -2,7 +2,9 @@
 //! running kernel's BTF (`/sys/kernel/btf/vmlinux`).
 //!
 //! aya parses BTF for its own relocations but keeps the type graph private,
-//! so this is a small reader of the format (kernel `Documentation/bpf/btf.rst`):
+//! and the pure-Rust crate that exposes one (btf-rs) is LGPL, which
+//! `deny.toml` keeps out (docs/architecture.md, "Dependencies"), so this is
+//! a small reader of the format (kernel `Documentation/bpf/btf.rst`):
 //! a header, a type section (type ids from 1, each a 12-byte `btf_type` and
 //! kind-specific trailing data) and a string section. Only what offsets need
 //! is kept: struct/union members and enough of every other kind to skip it

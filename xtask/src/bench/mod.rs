@@ -6,7 +6,7 @@
 //! | scenario | figure | floor |
 //! |---|---|---|
 //! | repair  | RTM_DELROUTE -> RTM_NEWROUTE, p50/p99 | a reflex in the bench: one notification + one request |
-//! | scan    | `guardian reconcile` at 1k..1M routes | a raw dump of the table that only counts |
+//! | scan    | `guardian reconcile` at 1k..1M routes; the same dump parsed by netlink-packet-route | a raw dump of the table that only counts |
 //! | install | routes/s from start to ready at 1M | `ip -batch` of the same routes |
 //! | memory  | RSS per tracked route at 1M | (none: the target is absolute) |
 //! | liveness | CPU per daemon at 1k BFD sessions (100 ms x3); detection time - bound at 100 and 10k; flaps, CPU, pps and RSS per session at 10k | BIRD 2 `protocol bfd` in the same topology, same run (CPU, detection at 100) |

@@ -47,3 +47,16 @@ fn truncated_input_yields_nothing() {
     assert_eq!(messages(&msg[..msg.len() - 1]).count(), 0);
     assert!(parse_route(RTM_NEWROUTE, &[2, 32]).is_none());
 }
+
+/// The local table (255) is in every namespace and holds at least
+/// loopback's routes; reading it needs no privilege.
+#[test]
+fn the_generic_parse_reads_as_many_routes_as_the_raw_dump_counts() {
+    let sock = open(&[], 0).expect("a NETLINK_ROUTE socket");
+    set_recv_timeout(&sock, Duration::from_secs(5)).unwrap();
+    let mut buf = vec![0u8; 1 << 16];
+    let counted = count_dump(&sock, 255, 1, &mut buf).expect("raw dump");
+    let parsed = parse_dump(&sock, 255, 2, &mut buf).expect("netlink-packet-route parse");
+    assert!(counted > 0, "the local table holds no route");
+    assert_eq!(parsed, counted);
+}

@@ -1,14 +1,18 @@
 //! rtnetlink route messages, encoded and decoded by hand.
 //!
 //! Routes are the hot path: a scan walks a million of them and an install
-//! writes a million. A general-purpose parser that allocates a vector of
-//! attributes per route costs about four times the kernel's own dump, while
-//! walking the attributes in place, inlined with the comparison, keeps a
-//! whole scan within about 1.2x the dump (docs/reconcile.md, "What a scan
-//! costs"), so routes are handled here. The layouts are stable UAPI (`rtnetlink.h`).
-//! Links and addresses are rare and go through netlink-packet-route.
+//! writes a million. netlink-packet-route, which allocates a vector of
+//! attributes per route, doubles the cost of the kernel's own dump at a
+//! million routes (2.0-2.2x), while walking the attributes in place, inlined
+//! with the comparison, keeps a whole scan within about 1.1x the dump
+//! (`cargo xtask bench --only scan` measures all three side by side;
+//! docs/reconcile.md, "What a scan costs"), so routes are handled here. The
+//! layouts are stable UAPI (`rtnetlink.h`). Links are rare and their
+//! messages go through netlink-packet-route.
 
 pub mod raw;
+
+use bytes::BufMut;
 
 use crate::messages::KernelRoute;
 use crate::route::{Addr, Family, Gateway, RouteKey};
@@ -233,38 +237,44 @@ fn addr(value: &[u8]) -> Option<Addr> {
     Some(Addr(bytes))
 }
 
+// Encoding appends to a plain `Vec<u8>` through `bytes::BufMut`: the
+// `put_*_ne` calls read as the layouts above. A batch is encoded into one
+// reused buffer and sent by reference, so `BytesMut` (shared, split,
+// frozen buffers) would add nothing.
+
 fn push_header(buf: &mut Vec<u8>, ty: u16, flags: u16, seq: u32) -> usize {
     let start = buf.len();
-    buf.extend_from_slice(&0u32.to_ne_bytes()); // length, patched by finish()
-    buf.extend_from_slice(&ty.to_ne_bytes());
-    buf.extend_from_slice(&flags.to_ne_bytes());
-    buf.extend_from_slice(&seq.to_ne_bytes());
-    buf.extend_from_slice(&0u32.to_ne_bytes());
+    buf.put_u32_ne(0); // length, patched by finish()
+    buf.put_u16_ne(ty);
+    buf.put_u16_ne(flags);
+    buf.put_u32_ne(seq);
+    buf.put_u32_ne(0); // port id: the kernel's
     start
 }
 
 fn finish(buf: &mut Vec<u8>, start: usize) {
     let len = (buf.len() - start) as u32;
     buf[start..start + 4].copy_from_slice(&len.to_ne_bytes());
-    while !buf.len().is_multiple_of(4) {
-        buf.push(0);
-    }
+    pad(buf);
+}
+
+/// Zeroes up to the next 4-byte boundary (NLMSG_ALIGN, RTA_ALIGN).
+fn pad(buf: &mut Vec<u8>) {
+    buf.put_bytes(0, align4(buf.len()) - buf.len());
 }
 
 fn push_attr(buf: &mut Vec<u8>, ty: u16, value: &[u8]) {
-    buf.extend_from_slice(&((4 + value.len()) as u16).to_ne_bytes());
-    buf.extend_from_slice(&ty.to_ne_bytes());
-    buf.extend_from_slice(value);
-    while !buf.len().is_multiple_of(4) {
-        buf.push(0);
-    }
+    buf.put_u16_ne((4 + value.len()) as u16);
+    buf.put_u16_ne(ty);
+    buf.put_slice(value);
+    pad(buf);
 }
 
 #[allow(clippy::too_many_arguments)]
 fn push_rtmsg(buf: &mut Vec<u8>, family: Family, dst_len: u8, tos: u8, table: u32, protocol: u8, scope: u8, kind: u8) {
     let table8 = if table < 256 { table as u8 } else { RT_TABLE_COMPAT };
-    buf.extend_from_slice(&[family.af(), dst_len, 0, tos, table8, protocol, scope, kind]);
-    buf.extend_from_slice(&0u32.to_ne_bytes());
+    buf.put_slice(&[family.af(), dst_len, 0, tos, table8, protocol, scope, kind]);
+    buf.put_u32_ne(0); // rtm_flags
 }
 
 /// What the kernel needs to install a route, with the device already
@@ -364,7 +374,7 @@ pub fn push_route_get(buf: &mut Vec<u8>, seq: u32, dst: std::net::IpAddr, oif: O
 /// Appends a dump request for all links.
 pub fn push_link_dump(buf: &mut Vec<u8>, seq: u32) {
     let start = push_header(buf, RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, seq);
-    buf.extend_from_slice(&[0u8; 16]); // struct ifinfomsg, AF_UNSPEC
+    buf.put_bytes(0, 16); // struct ifinfomsg, AF_UNSPEC
     finish(buf, start);
 }
 

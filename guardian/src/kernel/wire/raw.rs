@@ -18,12 +18,14 @@ use super::{
     align4, attributes, RTA_DST, RTA_GATEWAY, RTA_MULTIPATH, RTA_OIF, RTA_PREFSRC, RTA_PRIORITY, RTA_TABLE, RTA_VIA,
 };
 use super::{
-    finish, push_attr, push_header, push_rtmsg, NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST, RTM_NEWROUTE,
+    finish, pad, push_attr, push_header, push_rtmsg, NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST,
+    RTM_NEWROUTE,
 };
 use super::{RTMSG_LEN, RTN_UNICAST, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE};
 use crate::route::raw::fingerprint_of_normalized;
 pub use crate::route::raw::RawRoute;
 use crate::route::{Addr, Family, Gateway, RouteKey};
+use bytes::BufMut;
 
 const RTA_CACHEINFO: u16 = 12;
 const RTA_EXPIRES: u16 = 23;
@@ -95,7 +97,7 @@ fn normalize(payload: &[u8], out: &mut Vec<u8>) -> Option<()> {
     if payload.len() < RTMSG_LEN {
         return None;
     }
-    out.extend_from_slice(&payload[..RTMSG_LEN]);
+    out.put_slice(&payload[..RTMSG_LEN]);
     // rtm_flags: RTM_F_* report how the message came about (cloned,
     // notify, offload) and the single-path RTNH_F_* the next hop's state.
     let flags = u32::from_ne_bytes(payload[RTM_FLAGS_AT..RTMSG_LEN].try_into().unwrap());
@@ -105,14 +107,14 @@ fn normalize(payload: &[u8], out: &mut Vec<u8>) -> Option<()> {
             RTA_CACHEINFO | RTA_EXPIRES => {}
             RTA_MULTIPATH => {
                 let start = out.len();
-                out.extend_from_slice(&[0, 0, 0, 0]);
-                out[start + 2..start + 4].copy_from_slice(&RTA_MULTIPATH.to_ne_bytes());
+                out.put_u16_ne(0); // length, patched below
+                out.put_u16_ne(RTA_MULTIPATH);
                 normalize_nexthops(value, out);
                 let len = (out.len() - start) as u16;
                 out[start..start + 2].copy_from_slice(&len.to_ne_bytes());
                 pad(out);
             }
-            _ => push_attr_raw(out, ty, value),
+            _ => push_attr(out, ty, value),
         }
     }
     Some(())
@@ -126,23 +128,10 @@ fn normalize_nexthops(mut value: &[u8], out: &mut Vec<u8>) {
             return;
         }
         let start = out.len();
-        out.extend_from_slice(&value[..len]);
+        out.put_slice(&value[..len]);
         out[start + 2] &= REQUESTED_NH_FLAGS;
         pad(out);
         value = &value[align4(len).min(value.len())..];
-    }
-}
-
-fn push_attr_raw(out: &mut Vec<u8>, ty: u16, value: &[u8]) {
-    out.extend_from_slice(&((4 + value.len()) as u16).to_ne_bytes());
-    out.extend_from_slice(&ty.to_ne_bytes());
-    out.extend_from_slice(value);
-    pad(out);
-}
-
-fn pad(out: &mut Vec<u8>) {
-    while !out.len().is_multiple_of(4) {
-        out.push(0);
     }
 }
 
@@ -210,7 +199,7 @@ pub fn multipath(key: &RouteKey, protocol: u8, src: Option<Addr>, legs: &[Leg]) 
 pub fn push_replay(buf: &mut Vec<u8>, seq: u32, ack: bool, route: &RawRoute) {
     let flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE | if ack { NLM_F_ACK } else { 0 };
     let start = push_header(buf, RTM_NEWROUTE, flags, seq);
-    buf.extend_from_slice(route.payload());
+    buf.put_slice(route.payload());
     finish(buf, start);
 }
 

@@ -15,7 +15,7 @@ fn request(dst: &str, via: Option<&str>, oif: Option<u32>) -> Vec<u8> {
 /// An attribute as the kernel lays it out.
 fn attr(ty: u16, value: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    push_attr_raw(&mut out, ty, value);
+    push_attr(&mut out, ty, value);
     out
 }
 
