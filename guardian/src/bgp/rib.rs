@@ -358,6 +358,9 @@ fn announce_in<K: Key>(
 ) -> AnnounceReport {
     let State { attrs, connected, devs, .. } = state;
     let attr = attrs.intern(family, path, || hop(connected, devs, path));
+    // Held while in use: a rejected prefix may release the neighbor's
+    // last use of this very path.
+    attrs.add_ref(attr);
     let neighbor = path.neighbor;
     let mut report = AnnounceReport::default();
     let mut released = Vec::new();
@@ -386,7 +389,7 @@ fn announce_in<K: Key>(
     n.received += (report.accepted + report.filtered) as u64;
     n.filtered += report.filtered as u64;
     state.release(released);
-    state.attrs.release_if_unused(attr);
+    state.attrs.release(attr);
     report
 }
 

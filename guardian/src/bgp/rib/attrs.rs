@@ -48,7 +48,7 @@ fn family_slot(family: Family) -> usize {
 
 impl Attrs {
     /// The fresh entry for `path` in `family`, made with `hop` if new. An
-    /// entry nothing refers to is freed by [`Attrs::release_if_unused`].
+    /// entry is freed when its last reference is released.
     pub fn intern(&mut self, family: Family, path: &Path, hop: impl FnOnce() -> Option<Nexthop>) -> AttrId {
         if let Some(id) = self.fresh.get(path).and_then(|ids| ids[family_slot(family)]) {
             return id;
@@ -82,10 +82,6 @@ impl Attrs {
 
     pub fn release(&mut self, id: AttrId) {
         self.slot(id).refs -= 1;
-        self.release_if_unused(id);
-    }
-
-    pub fn release_if_unused(&mut self, id: AttrId) {
         if self.get(id).refs > 0 {
             return;
         }
