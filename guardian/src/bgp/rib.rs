@@ -285,16 +285,17 @@ impl Rib {
     /// The changes to the desired routes since the last call.
     pub fn take_changes(&mut self) -> Changes {
         let Rib { state, v4, v6 } = self;
-        let mut changed = v4.take(|p| state.want(p));
-        changed.extend(v6.take(|p| state.want(p)));
         let mut out = Changes { devs: state.devs.clone(), ..Default::default() };
-        for (prefix, before, now) in changed {
+        // Counted and sorted by source as they come, so that nothing per
+        // prefix is kept on the way.
+        let mut installed = vec![0i64; state.neighbors.len()];
+        let mut sort = |prefix: Prefix, before: Option<Want>, now: Option<Want>| {
             let key = route_key(&state.config, &prefix);
             for n in before.iter().flat_map(Want::neighbors) {
-                state.neighbor(n).installed -= 1;
+                installed[n.index()] -= 1;
             }
             for n in now.iter().flat_map(Want::neighbors) {
-                state.neighbor(n).installed += 1;
+                installed[n.index()] += 1;
             }
             if let Some(b) = &before {
                 if now.as_ref().is_none_or(|w| w.lead != b.lead) {
@@ -304,6 +305,11 @@ impl Rib {
             if let Some(Want { lead, gated, legs, .. }) = now {
                 part(&mut out, &state.neighbors, lead).add.push(BgpRoute { key, legs, gated });
             }
+        };
+        v4.take(|p| state.want(p), &mut sort);
+        v6.take(|p| state.want(p), &mut sort);
+        for (n, delta) in state.neighbors.iter_mut().zip(installed) {
+            n.installed = (n.installed as i64 + delta) as u32;
         }
         out
     }

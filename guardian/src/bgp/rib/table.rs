@@ -122,20 +122,55 @@ pub(super) enum Upsert {
     Unchanged,
 }
 
-/// One prefix whose desired route changed: before and after.
-pub(super) type Changed = (Prefix, Option<Want>, Option<Want>);
+/// The dirty prefixes in the order they were touched, each with the route
+/// it had before. Most had none (a first announcement): they cost their
+/// key and an index, not a whole absent route.
+#[derive(Debug)]
+struct Pending<K> {
+    keys: Vec<(K, u32)>,
+    befores: Vec<Want>,
+}
+
+impl<K> Default for Pending<K> {
+    fn default() -> Self {
+        Pending { keys: Vec::new(), befores: Vec::new() }
+    }
+}
+
+impl<K> Pending<K> {
+    const NONE: u32 = u32::MAX;
+
+    fn push(&mut self, key: K, before: Option<Want>) {
+        let i = match before {
+            None => Self::NONE,
+            Some(w) => {
+                self.befores.push(w);
+                self.befores.len() as u32 - 1
+            }
+        };
+        self.keys.push((key, i));
+    }
+
+    /// Empties it, each prefix with the route it had.
+    fn drain(&mut self) -> impl Iterator<Item = (K, Option<Want>)> {
+        let mut befores = std::mem::take(&mut self.befores).into_iter().map(Some);
+        std::mem::take(&mut self.keys)
+            .into_iter()
+            .map(move |(k, i)| (k, if i == Self::NONE { None } else { befores.next().flatten() }))
+    }
+}
 
 #[derive(Debug)]
 pub(super) struct Table<K> {
     map: HashMap<K, Entry>,
     lists: Vec<Vec<AttrId>>,
     free_lists: Vec<usize>,
-    pending: Vec<(K, Option<Want>)>,
+    pending: Pending<K>,
 }
 
 impl<K> Default for Table<K> {
     fn default() -> Self {
-        Table { map: HashMap::default(), lists: Vec::new(), free_lists: Vec::new(), pending: Vec::new() }
+        Table { map: HashMap::default(), lists: Vec::new(), free_lists: Vec::new(), pending: Pending::default() }
     }
 }
 
@@ -150,11 +185,11 @@ fn touch<K>(
     key: K,
     e: &mut Entry,
     lists: &[Vec<AttrId>],
-    pending: &mut Vec<(K, Option<Want>)>,
+    pending: &mut Pending<K>,
     want: impl Fn(Paths) -> Option<Want>,
 ) {
     if !e.dirty() {
-        pending.push((key, want(paths(e, lists))));
+        pending.push(key, want(paths(e, lists)));
         e.more |= DIRTY;
     }
 }
@@ -269,22 +304,26 @@ impl<K: Key> Table<K> {
         }
     }
 
-    /// The prefixes whose desired route is not what it was before their
-    /// first change since the last call; forgets emptied prefixes.
-    pub fn take(&mut self, want: impl Fn(Paths) -> Option<Want>) -> Vec<Changed> {
-        let mut out = Vec::new();
-        for (key, before) in std::mem::take(&mut self.pending) {
-            let e = self.map.get_mut(&key).expect("a dirty prefix stays until taken");
+    /// Calls `changed` with each prefix whose desired route is not what it
+    /// was before its first change since the last call (before, now);
+    /// forgets emptied prefixes.
+    pub fn take(
+        &mut self,
+        want: impl Fn(Paths) -> Option<Want>,
+        mut changed: impl FnMut(Prefix, Option<Want>, Option<Want>),
+    ) {
+        let Table { map, lists, pending, .. } = self;
+        for (key, before) in pending.drain() {
+            let e = map.get_mut(&key).expect("a dirty prefix stays until taken");
             e.more &= !DIRTY;
-            let now = want(paths(e, &self.lists));
+            let now = want(paths(e, lists));
             if e.first == NO_PATH {
-                self.map.remove(&key);
+                map.remove(&key);
             }
             if before != now {
-                out.push((key.prefix(), before, now));
+                changed(key.prefix(), before, now);
             }
         }
-        out
     }
 }
 

@@ -64,10 +64,10 @@ fn a_prefix_emptied_and_refilled_in_one_batch_is_pending_once() {
     t.upsert(&p, AttrId(10), nb, none);
     t.remove(&p, |_| true, none);
     t.upsert(&p, AttrId(11), nb, none);
-    assert_eq!(t.pending.len(), 1);
-    t.take(none);
+    assert_eq!(t.pending.keys.len(), 1);
+    t.take(none, |_, _, _| {});
     assert_eq!(t.len(), 1);
     t.remove(&p, |_| true, none);
-    t.take(none);
+    t.take(none, |_, _, _| {});
     assert_eq!(t.len(), 0, "an emptied prefix is forgotten once taken");
 }
