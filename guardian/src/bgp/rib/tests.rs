@@ -453,3 +453,58 @@ fn a_hundred_thousand_prefixes_from_one_neighbor_go_through_in_one_batch() {
     assert_eq!(down.sources.values().next().unwrap().1.remove.len(), n as usize);
     assert_eq!(rib.counters(a).accepted, 0);
 }
+
+#[test]
+fn a_next_hop_whose_network_moves_to_another_interface_moves_its_routes_with_it() {
+    let mut rib = rib(false);
+    let a = rib.add_neighbor(neighbor("192.0.2.2"));
+    rib.announce(&path(a, "192.0.2.2"), &[pfx("10.1.0.0/16")]);
+    rib.take_changes();
+    rib.set_connected("veth0", vec![]);
+    rib.set_connected("veth3", vec![("192.0.2.1".parse().unwrap(), 24)]);
+    assert_eq!(lines(rib.take_changes()), ["bgp:192.0.2.2 +10.1.0.0/16 via 192.0.2.2 veth3"]);
+}
+
+#[test]
+fn a_neighbor_down_takes_its_leg_out_of_a_multipath_route_it_does_not_lead() {
+    let mut rib = rib(true);
+    let a = rib.add_neighbor(neighbor("192.0.2.3"));
+    let b = rib.add_neighbor(neighbor("198.51.100.2"));
+    rib.announce(&path(a, "192.0.2.3"), &[pfx("10.1.0.0/16")]);
+    rib.announce(&path(b, "198.51.100.2"), &[pfx("10.1.0.0/16")]);
+    rib.take_changes();
+    rib.neighbor_down(a);
+    assert_eq!(lines(rib.take_changes()), ["bgp:198.51.100.2 +10.1.0.0/16 via 198.51.100.2 veth1"]);
+    assert_eq!((rib.counters(a).installed, rib.counters(b).installed), (0, 1));
+}
+
+#[test]
+fn turning_liveness_on_for_a_neighbor_gates_the_routes_it_already_has() {
+    let mut rib = rib(false);
+    let mut config = neighbor("192.0.2.2");
+    let a = rib.add_neighbor(config.clone());
+    rib.announce(&path(a, "192.0.2.2"), &[pfx("10.1.0.0/16")]);
+    rib.take_changes();
+    config.liveness_nexthop = true;
+    assert!(!rib.reconfigure_neighbor(a, config));
+    assert_eq!(lines(rib.take_changes()), ["bgp:192.0.2.2 +10.1.0.0/16 via 192.0.2.2 veth0 gated"]);
+}
+
+#[test]
+fn stale_and_unresolvable_paths_are_counted_per_neighbor() {
+    let mut rib = rib(false);
+    let a = rib.add_neighbor(neighbor("192.0.2.2"));
+    let b = rib.add_neighbor(neighbor("192.0.2.3"));
+    let mut far = path(a, "192.0.2.2");
+    far.next_hop = "203.0.113.9".parse().unwrap();
+    rib.announce(&far, &[pfx("10.1.0.0/16"), pfx("10.2.0.0/16")]);
+    rib.announce(&path(a, "192.0.2.2"), &[pfx("10.3.0.0/16")]);
+    rib.announce(&path(b, "192.0.2.3"), &[pfx("10.1.0.0/16")]);
+    rib.mark_stale(a, Family::V4);
+    assert_eq!(rib.counters(a).installed, 0, "installed counts what was handed over");
+    rib.take_changes();
+    let c = rib.counters(a);
+    assert_eq!((c.accepted, c.stale, c.unresolvable, c.installed), (3, 3, 2, 1));
+    let c = rib.counters(b);
+    assert_eq!((c.accepted, c.stale, c.unresolvable, c.installed), (1, 0, 0, 1));
+}

@@ -152,7 +152,8 @@ pub struct NeighborCounters {
     /// Prefixes now in its Adj-RIB-In (after the filter).
     pub accepted: u32,
     /// Prefixes whose desired route uses its path: as the best path, or
-    /// as a leg of a multipath route.
+    /// as a leg of a multipath route; as of the last
+    /// [`super::Rib::take_changes`], i.e. what the reconciler was told.
     pub installed: u32,
     /// Accepted prefixes kept from before a graceful restart, not yet
     /// announced again.
