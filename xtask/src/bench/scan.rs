@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use guardian_test_support::Netns;
+use guardian_test_support::{Daemon, Netns};
 use netlink_sys::Socket;
 use serde_json::json;
 
@@ -41,31 +41,15 @@ fn one_size(ctx: &Ctx, n: u32) -> Result<Row> {
     let ready = daemon.started().elapsed();
     println!("    {label}: guardian ready after {:.2} s", ready.as_secs_f64());
 
-    let dumper = ns.run_in(|| -> Result<Socket> {
-        let s = netlink::open(&[], 0)?;
-        netlink::set_recv_timeout(&s, Duration::from_secs(60))?;
-        Ok(s)
-    })?;
+    let dumper = dump_socket(&ns)?;
     let mut buf = vec![0u8; 1 << 20];
     let mut floor = Vec::new();
     let mut guardian = Vec::new();
     let mut last = serde_json::Value::Null;
     for round in 0..ROUNDS {
-        let seq = round as u32 + 1;
-        let t = std::time::Instant::now();
-        let counted = netlink::count_dump(&dumper, TABLE, seq, &mut buf)?;
-        floor.push(t.elapsed().as_secs_f64());
-        if counted != n as usize {
-            bail!("the kernel's table {TABLE} holds {counted} routes, expected {n}: guardian did not install them all");
-        }
-        let result = daemon.cli_json(&["reconcile", "--json"]);
-        let secs = result["duration_seconds"]
-            .as_f64()
-            .with_context(|| format!("`guardian reconcile --json` has no duration_seconds: {result}"))?;
-        if result["checked"].as_u64() != Some(u64::from(n)) || result["missing"].as_u64() != Some(0) {
-            eprintln!("    {label}: reconcile reports {result} (expected checked={n}, missing=0)");
-        }
-        guardian.push(secs);
+        let (dump, scan, result) = timed_round(&dumper, &mut buf, round as u32 + 1, &daemon, n, &label)?;
+        floor.push(dump);
+        guardian.push(scan);
         last = result;
     }
     let _ = daemon.stop(Duration::from_secs(30));
@@ -103,4 +87,40 @@ fn one_size(ctx: &Ctx, n: u32) -> Result<Row> {
             "last_reconcile": last,
         }),
     })
+}
+
+/// A socket in `ns` for the raw dumps (the floor).
+pub(super) fn dump_socket(ns: &Netns) -> Result<Socket> {
+    ns.run_in(|| -> Result<Socket> {
+        let s = netlink::open(&[], 0)?;
+        netlink::set_recv_timeout(&s, Duration::from_secs(60))?;
+        Ok(s)
+    })
+}
+
+/// One round: a raw dump of table 100 that only counts (it must hold `n`
+/// routes), then `guardian reconcile --json`. Returns both durations in
+/// seconds and guardian's answer. `label` names the round in warnings.
+pub(super) fn timed_round(
+    dumper: &Socket,
+    buf: &mut [u8],
+    seq: u32,
+    daemon: &Daemon,
+    n: u32,
+    label: &str,
+) -> Result<(f64, f64, serde_json::Value)> {
+    let t = std::time::Instant::now();
+    let counted = netlink::count_dump(dumper, TABLE, seq, buf)?;
+    let dump = t.elapsed().as_secs_f64();
+    if counted != n as usize {
+        bail!("the kernel's table {TABLE} holds {counted} routes, expected {n}");
+    }
+    let result = daemon.cli_json(&["reconcile", "--json"]);
+    let secs = result["duration_seconds"]
+        .as_f64()
+        .with_context(|| format!("`guardian reconcile --json` has no duration_seconds: {result}"))?;
+    if result["checked"].as_u64() != Some(u64::from(n)) || result["missing"].as_u64() != Some(0) {
+        eprintln!("    {label}: reconcile reports {result} (expected checked={n}, missing=0)");
+    }
+    Ok((dump, secs, result))
 }
