@@ -255,12 +255,12 @@ pub(super) fn realtime_priority() {
 }
 
 /// The floor: re-adds a tracked route as soon as its delete notification arrives.
-struct Reflex {
+pub(super) struct Reflex {
     thread: JoinHandle<Result<u64>>,
 }
 
 impl Reflex {
-    fn start(ns: &Netns, oif: u32, stop: Arc<AtomicBool>) -> Result<Reflex> {
+    pub(super) fn start(ns: &Netns, oif: u32, stop: Arc<AtomicBool>) -> Result<Reflex> {
         let sock = ns.run_in(|| -> Result<Socket> {
             let s = netlink::open(&[netlink::RTNLGRP_IPV4_ROUTE], 4 << 20)?;
             netlink::set_recv_timeout(&s, Duration::from_millis(50))?;
@@ -297,7 +297,7 @@ impl Reflex {
         Ok(Reflex { thread })
     }
 
-    fn join(self) -> Result<u64> {
+    pub(super) fn join(self) -> Result<u64> {
         self.thread.join().unwrap_or_else(|_| bail!("the reflex thread panicked"))
     }
 }

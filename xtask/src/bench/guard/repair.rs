@@ -5,12 +5,14 @@
 //! | guardian (each attribution mode) | guardian guarding BIRD's routes; BIRD's own scan slowed to 600 s |
 //! | zebra | FRR zebra, its own (staticd's) route: the fast owner, the floor |
 //! | BIRD alone | BIRD at its next kernel scan (`scan time 10`) |
+//! | guardian, own routes | guardian, routes of its configuration (the `repair` scenario's figure) |
+//! | reflex | the `repair` scenario's floor: one notification, one request |
 //!
 //! Each side is a namespace of its own with `ROUTES` /32 routes in table
 //! 100, and the same monitor as the `repair` scenario (`super::super::repair::Side`):
 //! RTM_DELROUTE -> RTM_NEWROUTE of the same route on a socket in the
-//! namespace. The bench deletes (a stranger to every owner). guardian and
-//! zebra alternate route by route, each repair awaited; BIRD alone is
+//! namespace. The bench deletes (a stranger to every owner). guardian, zebra
+//! and the reflex take turns route by route, each repair awaited; BIRD alone is
 //! given staggered deletions over a few of its scan periods, since each
 //! of its repairs takes seconds.
 
@@ -21,17 +23,17 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use guardian_test_support::bird::Bird;
 use guardian_test_support::netns::GW4;
-use guardian_test_support::{Daemon, Netns};
+use guardian_test_support::{logs, msg, Daemon, Netns};
 use serde_json::{json, Value};
 
-use super::super::repair::Side;
+use super::super::repair::{Reflex, Side};
 use super::super::{median, min_max, num, percentile, status_of, Ctx, Row};
 use super::frr::Frr;
 use super::{guard_config, wait_table};
-use crate::config::{nth_destination, TABLE};
+use crate::config::{self, nth_destination, TABLE};
 use crate::netlink::{Route, RTM_DELROUTE, RTM_NEWROUTE};
 
 const ROUTES: u32 = 200;
@@ -70,18 +72,31 @@ fn route(i: u32) -> Route {
     Route { dst: nth_destination(i), dst_len: 32, table: TABLE, gateway: None, oif: None, protocol: 0 }
 }
 
-/// A guardian side: BIRD (slow scan) installs, guardian guards.
-struct Guarded {
-    _ns: Netns,
-    _bird: Bird,
-    daemon: Daemon,
+/// One namespace whose deleted routes someone puts back, and what keeps it
+/// running (dropped at the end, after the figures are taken).
+struct Subject {
+    label: String,
     side: Side,
-    mode: &'static str,
+    role: Role,
+    daemon: Option<Daemon>,
+    _keep: Box<dyn std::any::Any>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// guardian guarding BIRD's routes: the figure with the target.
+    Guarded,
+    /// guardian repairing its own routes (the `repair` scenario's figure, here for comparison).
+    Own,
+    /// The reflex of the `repair` scenario: what the monitor itself costs.
+    Reflex,
+    /// zebra putting back its own route: the floor of the guarded rows.
+    Zebra,
 }
 
 pub(super) fn run(ctx: &Ctx) -> Result<Vec<Row>> {
     let stop = Arc::new(AtomicBool::new(false));
-    let mut guarded = Vec::new();
+    let mut subjects = Vec::new();
     for mode in MODES {
         let ns = Netns::tagged_with_link(&format!("grd-{mode}"));
         let bird = Bird::builder(&ns, &bird_config(600)).quiet().start();
@@ -90,53 +105,73 @@ pub(super) fn run(ctx: &Ctx) -> Result<Vec<Row>> {
         std::fs::write(&config, guard_config(mode))?;
         let daemon = ctx.start_daemon(&ns, &config);
         daemon.wait_ready(Ctx::ready_timeout(ROUTES));
-        let line = daemon.wait_log(
-            "routes under guard",
-            guardian_test_support::msg("routes under guard"),
-            REPAIR_TIMEOUT * 10,
-        );
-        if guardian_test_support::logs::value(&line, "routes").and_then(Value::as_u64) != Some(u64::from(ROUTES)) {
+        let line = daemon.wait_log("routes under guard", msg("routes under guard"), REPAIR_TIMEOUT * 10);
+        if logs::value(&line, "routes").and_then(Value::as_u64) != Some(u64::from(ROUTES)) {
             eprintln!("    guardian ({mode}): {line}");
         }
+        let attribution = status_of(&daemon)
+            .and_then(|s| s.get("attribution").and_then(Value::as_str).map(str::to_owned))
+            .unwrap_or_else(|| mode.to_owned());
+        let attribution = attribution.split(' ').next().unwrap_or(mode).to_owned();
         let side = Side::open(&ns, TABLE, Arc::clone(&stop))?;
-        println!("    guardian ({mode}) guarding BIRD's {ROUTES} routes in {}", ns.name());
-        guarded.push(Guarded { _ns: ns, _bird: bird, daemon, side, mode });
+        println!("    guardian ({attribution}) guarding BIRD's {ROUTES} routes in {}", ns.name());
+        let label = format!("guardian guarding BIRD ({attribution})");
+        subjects.push(Subject { label, side, role: Role::Guarded, daemon: Some(daemon), _keep: Box::new((bird, ns)) });
     }
 
+    // guardian's own routes and the reflex, as in the `repair` scenario.
+    let ns = Netns::tagged_with_link("grd-own");
+    let config = ctx.dir.join("guard-repair-own.toml");
+    config::write_generated(&config, 0, ROUTES)?;
+    let daemon = ctx.start_daemon(&ns, &config);
+    daemon.wait_ready(Ctx::ready_timeout(ROUTES));
+    let side = Side::open(&ns, TABLE, Arc::clone(&stop))?;
+    let label = "guardian, its own routes".to_owned();
+    subjects.push(Subject { label, side, role: Role::Own, daemon: Some(daemon), _keep: Box::new(ns) });
+    let ns = Netns::tagged_with_link("grd-reflex");
+    let batch = ctx.dir.join("guard-repair.batch");
+    config::write_ip_batch(&batch, 0, ROUTES)?;
+    ns.ip(&["-batch", batch.to_str().context("non-UTF-8 path")?]);
+    let reflex = Reflex::start(&ns, ns.ifindex(config::DEVICE), Arc::clone(&stop))?;
+    let side = Side::open(&ns, TABLE, Arc::clone(&stop))?;
+    subjects.push(Subject { label: "reflex".into(), side, role: Role::Reflex, daemon: None, _keep: Box::new(ns) });
+
     // zebra: its own routes (staticd's), put back by itself.
-    let z_ns = Netns::tagged_with_link("grd-zebra");
+    let ns = Netns::tagged_with_link("grd-zebra");
     let statics: String =
         (0..ROUTES).map(|i| format!("ip route {}/32 {GW4} table {TABLE}\n", nth_destination(i))).collect();
-    let mut zebra = match Frr::start(&z_ns, &statics).and_then(|mut f| {
-        wait_table(&z_ns, ROUTES as usize, Duration::from_secs(30))?;
+    match Frr::start(&ns, &statics).and_then(|mut f| {
+        wait_table(&ns, ROUTES as usize, Duration::from_secs(30))?;
         f.check_alive()?;
         Ok(f)
     }) {
-        Ok(f) => {
-            println!("    zebra (pid {}) holding staticd's {ROUTES} routes in {}", f.zebra_pid(), z_ns.name());
-            Some((f, Side::open(&z_ns, TABLE, Arc::clone(&stop))?))
+        Ok(frr) => {
+            println!("    zebra (pid {}) holding staticd's {ROUTES} routes in {}", frr.zebra_pid(), ns.name());
+            let side = Side::open(&ns, TABLE, Arc::clone(&stop))?;
+            let label = "zebra, its own route".to_owned();
+            subjects.push(Subject { label, side, role: Role::Zebra, daemon: None, _keep: Box::new((frr, ns)) });
         }
-        Err(e) => {
-            eprintln!("    zebra cannot run here, its row is left out: {e:#}");
-            None
-        }
-    };
+        Err(e) => eprintln!("    zebra cannot run here, its rows are left out: {e:#}"),
+    }
 
+    // Route by route, each side in turn, each repair awaited.
     let started = Instant::now();
     for i in 0..ROUTES {
-        for g in &mut guarded {
-            g.side.delete_and_time(&route(i), i, REPAIR_TIMEOUT)?;
+        for s in &mut subjects {
+            s.side.delete_and_time(&route(i), i, REPAIR_TIMEOUT)?;
             std::thread::sleep(SPACING);
         }
-        if let Some((_, side)) = &mut zebra {
-            side.delete_and_time(&route(i), i, REPAIR_TIMEOUT)?;
-            std::thread::sleep(SPACING);
-        }
-        for g in &guarded {
-            g.daemon.check_alive()?;
+        for s in &subjects {
+            if let Some(d) = &s.daemon {
+                d.check_alive()?;
+            }
         }
     }
-    println!("    guardian and zebra: {ROUTES} deletions each in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "    {} sides, {ROUTES} deletions each, in turn, in {:.1} s",
+        subjects.len(),
+        started.elapsed().as_secs_f64()
+    );
 
     // BIRD alone, after (its repairs take seconds; the others are idle by now).
     let b_ns = Netns::tagged_with_link("grd-bird");
@@ -151,22 +186,30 @@ pub(super) fn run(ctx: &Ctx) -> Result<Vec<Row>> {
     staggered(&mut b_side, BIRD_DELETIONS, every, Duration::from_secs(u64::from(BIRD_SCAN_SECS) * 3))?;
     bird.check_alive()?;
 
+    let floor_of = |role: Role| {
+        subjects
+            .iter()
+            .find(|s| s.role == role)
+            .map(|s| (median(&s.side.samples_ms), percentile_or_nan(&s.side.samples_ms, 99.0)))
+    };
+    let (zebra, reflex_floor) = (floor_of(Role::Zebra), floor_of(Role::Reflex));
     let mut rows = Vec::new();
-    let floor = zebra.as_ref().map(|(_, s)| (median(&s.samples_ms), percentile_or_nan(&s.samples_ms, 99.0)));
-    for g in &guarded {
-        let status = status_of(&g.daemon);
-        let attribution = status.as_ref().and_then(|s| s.get("attribution").cloned()).unwrap_or(Value::Null);
-        rows.extend(side_rows(&format!("guardian guarding BIRD ({})", g.mode), &g.side, floor, Some(attribution))?);
+    for s in &subjects {
+        let floor = match s.role {
+            Role::Guarded => zebra.map(|f| (f, "zebra")),
+            Role::Own => reflex_floor.map(|f| (f, "reflex")),
+            Role::Reflex | Role::Zebra => None,
+        };
+        let status = s.daemon.as_ref().and_then(status_of);
+        rows.extend(side_rows(&s.label, &s.side, floor, s.role == Role::Guarded, status)?);
     }
-    if let Some((_, side)) = &zebra {
-        rows.extend(side_rows("zebra, its own route", side, None, None)?);
-    }
-    rows.extend(side_rows(&format!("BIRD alone, scan time {BIRD_SCAN_SECS} s"), &b_side, floor, None)?);
+    let bird_label = format!("BIRD alone, scan time {BIRD_SCAN_SECS} s");
+    rows.extend(side_rows(&bird_label, &b_side, zebra.map(|f| (f, "zebra")), false, None)?);
     stop.store(true, Ordering::Relaxed);
-    for g in &guarded {
-        let _ = g.daemon.stop(Duration::from_secs(10));
+    for d in subjects.iter().filter_map(|s| s.daemon.as_ref()) {
+        let _ = d.stop(Duration::from_secs(10));
     }
-    drop(zebra);
+    let _ = reflex.join();
     Ok(rows)
 }
 
@@ -178,8 +221,15 @@ fn percentile_or_nan(samples: &[f64], p: f64) -> f64 {
     }
 }
 
-/// p50 and p99 rows of one side; `floor`: zebra's (p50, p99).
-fn side_rows(who: &str, side: &Side, floor: Option<(f64, f64)>, attribution: Option<Value>) -> Result<Vec<Row>> {
+/// p50 and p99 rows of one side against `floor` ((p50, p99), what);
+/// `targeted`: the p99 row carries the target.
+fn side_rows(
+    who: &str,
+    side: &Side,
+    floor: Option<((f64, f64), &'static str)>,
+    targeted: bool,
+    status: Option<Value>,
+) -> Result<Vec<Row>> {
     let s = &side.samples_ms;
     if s.is_empty() {
         bail!("{who}: none of the deleted routes came back (missed {})", side.missed);
@@ -204,16 +254,16 @@ fn side_rows(who: &str, side: &Side, floor: Option<(f64, f64)>, attribution: Opt
         "max_ms": hi,
         "p90_ms": percentile(s, 90.0),
         "from_delete_request_p50_ms": median(&side.from_request_ms),
-        "attribution": attribution,
+        "status_after": status,
         "measured": "RTM_DELROUTE -> RTM_NEWROUTE of the same route on a monitor socket in the namespace",
     });
     let mut p50_row = Row::new("guard", format!("repair p50, {who}"), p50, "ms", detail.clone());
     let mut p99_row = Row::new("guard", format!("repair p99, {who}"), p99, "ms", detail);
-    if let Some((f50, f99)) = floor {
-        p50_row = p50_row.floor(f50, "zebra");
-        p99_row = p99_row.floor(f99, "zebra");
+    if let Some(((f50, f99), what)) = floor {
+        p50_row = p50_row.floor(f50, what);
+        p99_row = p99_row.floor(f99, what);
     }
-    if who.starts_with("guardian") {
+    if targeted {
         p99_row = p99_row.target(format!("< {TARGET_P99_MS} ms"), p99 < TARGET_P99_MS && side.missed == 0);
     }
     Ok(vec![p50_row, p99_row])
