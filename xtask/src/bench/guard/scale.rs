@@ -13,7 +13,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use guardian_test_support::{logs, msg, Netns};
+use guardian_test_support::{cmd, logs, msg, Netns};
 use serde_json::{json, Value};
 
 use super::super::{count_label, median, min_max, num, scan, Ctx, Row};
@@ -27,6 +27,7 @@ const TARGET_RATIO: f64 = 1.5;
 const TARGET_BYTES: f64 = 200.0;
 /// After the routes are under guard, allocations of the adoption are let go of.
 const SETTLE: Duration = Duration::from_secs(2);
+const IP_BATCH_TIMEOUT: Duration = Duration::from_secs(300);
 
 struct Round {
     rss_without: u64,
@@ -46,7 +47,11 @@ pub(super) fn run(ctx: &Ctx) -> Result<Vec<Row>> {
     let batch = ctx.dir.join(format!("guard-{n}.batch"));
     config::write_ip_batch_as(&batch, 0, n, BIRD_PROTOCOL)?;
     let t = Instant::now();
-    ns.ip(&["-batch", batch.to_str().context("non-UTF-8 path")?]);
+    // Longer than `Netns::ip` allows: 1M routes took 20-30 s on a busy machine.
+    let out = cmd::run(&mut ns.ip_cmd(&["-batch", batch.to_str().context("non-UTF-8 path")?]), IP_BATCH_TIMEOUT);
+    if !out.success() {
+        bail!("ip -batch of {label} routes failed: {out:?}");
+    }
     let ip_secs = t.elapsed().as_secs_f64();
     println!("    {label} routes `proto bird` in table {TABLE} by ip -batch in {ip_secs:.2} s");
 
