@@ -40,12 +40,25 @@ struct Round {
     last_reconcile: Value,
 }
 
+/// The routes measured: plain ones (the route model holds them: a slot
+/// each) and ones with an attribute the model does not hold (`mtu`: an
+/// exact copy of the kernel's message each, beside the slot).
+const KINDS: [(&str, &str); 2] = [("plain", ""), ("with mtu", "mtu 1400")];
+
 pub(super) fn run(ctx: &Ctx) -> Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    for (kind, extra) in KINDS {
+        rows.extend(one_kind(ctx, kind, extra).with_context(|| format!("{kind} routes"))?);
+    }
+    Ok(rows)
+}
+
+fn one_kind(ctx: &Ctx, kind: &str, extra: &str) -> Result<Vec<Row>> {
     let n = ROUTES.min(ctx.max_routes);
-    let label = count_label(n);
-    let ns = Netns::tagged_with_link(&format!("grd{label}"));
-    let batch = ctx.dir.join(format!("guard-{n}.batch"));
-    config::write_ip_batch_as(&batch, 0, n, BIRD_PROTOCOL)?;
+    let label = format!("{} {kind}", count_label(n));
+    let ns = Netns::tagged_with_link(&format!("grd{}", count_label(n)));
+    let batch = ctx.dir.join(format!("guard-{n}-{}.batch", kind.replace(' ', "-")));
+    config::write_ip_batch_as(&batch, 0, n, BIRD_PROTOCOL, extra)?;
     let t = Instant::now();
     // Longer than `Netns::ip` allows: 1M routes took 20-30 s on a busy machine.
     let out = cmd::run(&mut ns.ip_cmd(&["-batch", batch.to_str().context("non-UTF-8 path")?]), IP_BATCH_TIMEOUT);
@@ -53,7 +66,7 @@ pub(super) fn run(ctx: &Ctx) -> Result<Vec<Row>> {
         bail!("ip -batch of {label} routes failed: {out:?}");
     }
     let ip_secs = t.elapsed().as_secs_f64();
-    println!("    {label} routes `proto bird` in table {TABLE} by ip -batch in {ip_secs:.2} s");
+    println!("    {n} routes `proto bird {extra}` in table {TABLE} by ip -batch in {ip_secs:.2} s");
 
     let with = ctx.dir.join("guard-scale.toml");
     std::fs::write(&with, guard_config("auto"))?;
@@ -90,7 +103,7 @@ pub(super) fn run(ctx: &Ctx) -> Result<Vec<Row>> {
         let ready_secs = daemon.started().elapsed().as_secs_f64();
         let held = logs::value(&line, "routes").and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()));
         if held != Some(u64::from(n)) {
-            eprintln!("    round {round}: {line} (expected routes={n})");
+            eprintln!("    {label}, round {round}: {line} (expected routes={n})");
         }
         std::thread::sleep(SETTLE);
         daemon.check_alive()?;
@@ -102,7 +115,7 @@ pub(super) fn run(ctx: &Ctx) -> Result<Vec<Row>> {
         for _ in 0..SCANS {
             seq += 1;
             let (dump, scan, result) =
-                scan::timed_round(&dumper, &mut buf, seq, &daemon, n, &format!("round {round}"))?;
+                scan::timed_round(&dumper, &mut buf, seq, &daemon, n, &format!("{label}, round {round}"))?;
             dumps.push(dump);
             scans.push(scan);
             last_reconcile = result;
@@ -111,7 +124,7 @@ pub(super) fn run(ctx: &Ctx) -> Result<Vec<Row>> {
         drop(daemon);
         let r = Round { rss_without, rss_with, peak_with, under_guard_secs, ready_secs, scans, dumps, last_reconcile };
         println!(
-            "    round {round}: under guard after {:.2} s (ready {:.2} s); RSS {:.1} MiB with the guard, {:.1} MiB without \
+            "    {label}, round {round}: under guard after {:.2} s (ready {:.2} s); RSS {:.1} MiB with the guard, {:.1} MiB without \
              (peak {:.1} MiB): {} bytes/route; scan median {} ms, raw dump median {} ms, {:.2}x",
             r.under_guard_secs,
             r.ready_secs,
@@ -136,6 +149,7 @@ pub(super) fn run(ctx: &Ctx) -> Result<Vec<Row>> {
     let is_full = n == ROUTES;
     let detail = json!({
         "routes": n,
+        "kind": kind,
         "ip_batch_seconds": ip_secs,
         "scan_seconds": all_scans,
         "raw_dump_seconds": all_dumps,
