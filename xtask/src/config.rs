@@ -54,10 +54,21 @@ pub fn write_generated(path: &Path, first: u32, count: u32) -> Result<()> {
 /// Writes the same routes as an `ip -batch` file (with guardian's protocol,
 /// so the kernel holds exactly what guardian would install).
 pub fn write_ip_batch(path: &Path, first: u32, count: u32) -> Result<()> {
+    write_ip_batch_as(path, first, count, PROTOCOL, "")
+}
+
+/// The same routes with another daemon's `protocol` (the guard benchmark's
+/// stand-in for routes BIRD installed), and `extra` words after each (e.g.
+/// `mtu 1400`, an attribute guardian's route model does not hold).
+pub fn write_ip_batch_as(path: &Path, first: u32, count: u32, protocol: u8, extra: &str) -> Result<()> {
     let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
     for i in first..first + count {
-        writeln!(out, "route add {}/32 via {GATEWAY} dev {DEVICE} table {TABLE} proto {PROTOCOL}", nth_destination(i))?;
+        writeln!(
+            out,
+            "route add {}/32 via {GATEWAY} dev {DEVICE} table {TABLE} proto {protocol} {extra}",
+            nth_destination(i)
+        )?;
     }
     out.flush().with_context(|| format!("writing {}", path.display()))?;
     Ok(())

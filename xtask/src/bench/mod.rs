@@ -10,10 +10,12 @@
 //! | install | routes/s from start to ready at 1M | `ip -batch` of the same routes |
 //! | memory  | RSS per tracked route at 1M | (none: the target is absolute) |
 //! | liveness | CPU per daemon at 1k BFD sessions (100 ms x3); detection time - bound at 100 and 10k; flaps, CPU, pps and RSS per session at 10k | BIRD 2 `protocol bfd` in the same topology, same run (CPU, detection at 100) |
+//! | guard   | repair of BIRD's routes guarded, p50/p99; at 1M guarded routes: one scan, RSS per route, time to take them under guard | FRR zebra repairing its own route and BIRD alone (scan 10 s); a raw dump; the daemon without the guard; `ip -batch` |
 //! | ebpf    | ns per invocation of the attribution hooks under a UDP flood; pps with them attached; attributed reinstalls after 1M deletions | an empty tp_btf program on the same hook; pps with `--attribution netlink` (no programs) |
 
 mod ebpf;
 mod floor;
+mod guard;
 mod install;
 mod liveness;
 mod memory;
@@ -24,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use guardian_test_support::{Daemon, Netns};
 use serde::Serialize;
 
@@ -39,6 +41,7 @@ pub enum Scenario {
     Memory,
     Ebpf,
     Liveness,
+    Guard,
 }
 
 #[derive(clap::Args)]
@@ -75,6 +78,40 @@ pub struct Row {
     pub ratio: Option<f64>,
     /// Spread, sample counts, anything a reader needs to trust the figure.
     pub detail: serde_json::Value,
+}
+
+impl Row {
+    /// A row without target or floor; add them with [`Row::target`] and [`Row::floor`].
+    pub fn new(
+        scenario: &'static str,
+        figure: String,
+        value: f64,
+        unit: &'static str,
+        detail: serde_json::Value,
+    ) -> Row {
+        Row {
+            scenario,
+            figure,
+            value,
+            unit,
+            target: None,
+            met: None,
+            floor: None,
+            floor_what: None,
+            ratio: None,
+            detail,
+        }
+    }
+
+    /// A target (human text) and whether the value meets it.
+    pub fn target(self, target: String, met: bool) -> Row {
+        Row { target: Some(target), met: Some(met), ..self }
+    }
+
+    /// A floor measured beside the value; the ratio is value / floor.
+    pub fn floor(self, floor: f64, what: &'static str) -> Row {
+        Row { floor: Some(floor), floor_what: Some(what), ratio: Some(self.value / floor), ..self }
+    }
 }
 
 /// What every scenario gets: the release binary and a folder for generated files.
@@ -128,13 +165,14 @@ pub fn run(options: &Options) -> Result<ExitCode> {
     let wanted = |s: Scenario| options.only.is_none_or(|o| o == s);
     let mut rows = Vec::new();
     let mut failures = Vec::new();
-    let scenarios: [(Scenario, &str, Bench); 6] = [
+    let scenarios: [(Scenario, &str, Bench); 7] = [
         (Scenario::Repair, "repair", repair::run),
         (Scenario::Scan, "scan", scan::run),
         (Scenario::Install, "install", install::run),
         (Scenario::Memory, "memory", memory::run),
         (Scenario::Ebpf, "ebpf", ebpf::run),
         (Scenario::Liveness, "liveness", liveness::run),
+        (Scenario::Guard, "guard", guard::run),
     ];
     for (scenario, name, bench) in scenarios {
         if !wanted(scenario) {
@@ -222,6 +260,27 @@ fn table(rows: &[Row]) -> String {
 pub fn status_of(daemon: &Daemon) -> Option<serde_json::Value> {
     let out = daemon.cli(&["status", "--json"]);
     out.success().then(|| serde_json::from_str(&out.stdout).ok()).flatten()
+}
+
+/// Runs the parts of a scenario one after the other; one that fails (or
+/// panics) does not stop the others, whose rows are kept: the scenario
+/// then fails naming the parts that did.
+pub fn run_parts(ctx: &Ctx, scenario: &str, parts: &[(&str, Bench)]) -> Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    for (name, part) in parts {
+        match caught(|| part(ctx)) {
+            Ok(mut r) => rows.append(&mut r),
+            Err(e) => {
+                eprintln!("    {scenario} {name} failed: {e:#}");
+                errors.push(format!("{name}: {e:#}"));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        bail!("{} (the other parts' figures are printed above)", errors.join("; "));
+    }
+    Ok(rows)
 }
 
 /// Runs `f`, turning a panic into an error: guardian-test-support panics

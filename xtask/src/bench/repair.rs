@@ -52,15 +52,15 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
     let reflex = Reflex::start(&r_ns, oif, Arc::clone(&stop))?;
     println!("    reflex ready in {} with {ROUTES} routes", r_ns.name());
 
-    let mut g = Side::open(&g_ns, Arc::clone(&stop))?;
-    let mut r = Side::open(&r_ns, Arc::clone(&stop))?;
+    let mut g = Side::open(&g_ns, TABLE, Arc::clone(&stop))?;
+    let mut r = Side::open(&r_ns, TABLE, Arc::clone(&stop))?;
     let started = Instant::now();
     for i in 0..ROUTES {
         let route =
             Route { dst: config::nth_destination(i), dst_len: 32, table: TABLE, gateway: None, oif: None, protocol: 0 };
-        g.delete_and_time(&route, i)?;
+        g.delete_and_time(&route, i, REPAIR_TIMEOUT)?;
         std::thread::sleep(SPACING);
-        r.delete_and_time(&route, i)?;
+        r.delete_and_time(&route, i, REPAIR_TIMEOUT)?;
         std::thread::sleep(SPACING);
         daemon.check_alive()?;
     }
@@ -141,20 +141,21 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
     ])
 }
 
-/// One namespace's deleter socket and monitor, with what they measured.
-struct Side {
-    name: String,
+/// One namespace's deleter socket and monitor (of one table), with what
+/// they measured. The guard scenario uses it too, for other owners' routes.
+pub(super) struct Side {
+    pub(super) name: String,
     deleter: Socket,
-    events: Receiver<(RouteEvent, Instant)>,
-    samples_ms: Vec<f64>,
+    pub(super) events: Receiver<(RouteEvent, Instant)>,
+    pub(super) samples_ms: Vec<f64>,
     /// Cross-check: from sending the delete request to the RTM_NEWROUTE.
-    from_request_ms: Vec<f64>,
-    missed: usize,
+    pub(super) from_request_ms: Vec<f64>,
+    pub(super) missed: usize,
     seq: u32,
 }
 
 impl Side {
-    fn open(ns: &Netns, stop: Arc<AtomicBool>) -> Result<Side> {
+    pub(super) fn open(ns: &Netns, table: u32, stop: Arc<AtomicBool>) -> Result<Side> {
         let deleter = ns.run_in(|| -> Result<Socket> {
             let s = netlink::open(&[], 0)?;
             netlink::set_recv_timeout(&s, Duration::from_secs(5))?;
@@ -179,7 +180,7 @@ impl Side {
                 let at = Instant::now();
                 for (kind, _, payload) in netlink::messages(&buf[..n]) {
                     if let Some(ev) = netlink::parse_route(kind, payload) {
-                        if ev.table == TABLE && tx.send((ev, at)).is_err() {
+                        if ev.table == table && tx.send((ev, at)).is_err() {
                             return;
                         }
                     }
@@ -197,13 +198,21 @@ impl Side {
         })
     }
 
-    fn delete_and_time(&mut self, route: &Route, i: u32) -> Result<()> {
-        while self.events.try_recv().is_ok() {}
+    /// Sends the delete request of `route` (waiting for its acknowledgement)
+    /// and returns when it was sent.
+    pub(super) fn delete(&mut self, route: &Route) -> Result<Instant> {
         self.seq += 1;
         let sent_at = Instant::now();
         netlink::request(&self.deleter, &netlink::delete_request(route, self.seq), self.seq)
-            .with_context(|| format!("deleting {}/32 in {}", route.dst, self.name))?;
-        let deadline = Instant::now() + REPAIR_TIMEOUT;
+            .with_context(|| format!("deleting {}/{} in {}", route.dst, route.dst_len, self.name))?;
+        Ok(sent_at)
+    }
+
+    /// Deletes `route` and waits up to `timeout` for it to come back.
+    pub(super) fn delete_and_time(&mut self, route: &Route, i: u32, timeout: Duration) -> Result<()> {
+        while self.events.try_recv().is_ok() {}
+        let sent_at = self.delete(route)?;
+        let deadline = Instant::now() + timeout;
         let mut deleted_at = None;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -222,7 +231,7 @@ impl Side {
                     self.missed += 1;
                     if self.missed <= 3 {
                         eprintln!(
-                            "    {}: route #{i} {}/32 not repaired within {REPAIR_TIMEOUT:?} (delete {}seen)",
+                            "    {}: route #{i} {}/32 not repaired within {timeout:?} (delete {}seen)",
                             self.name,
                             route.dst,
                             if deleted_at.is_some() { "" } else { "not " }
@@ -239,19 +248,19 @@ impl Side {
 }
 
 /// SCHED_FIFO for the calling thread, if allowed.
-fn realtime_priority() {
+pub(super) fn realtime_priority() {
     let param = libc::sched_param { sched_priority: 10 };
     // SAFETY: plain syscall on the calling thread (tid 0), valid pointer.
     unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
 }
 
 /// The floor: re-adds a tracked route as soon as its delete notification arrives.
-struct Reflex {
+pub(super) struct Reflex {
     thread: JoinHandle<Result<u64>>,
 }
 
 impl Reflex {
-    fn start(ns: &Netns, oif: u32, stop: Arc<AtomicBool>) -> Result<Reflex> {
+    pub(super) fn start(ns: &Netns, oif: u32, stop: Arc<AtomicBool>) -> Result<Reflex> {
         let sock = ns.run_in(|| -> Result<Socket> {
             let s = netlink::open(&[netlink::RTNLGRP_IPV4_ROUTE], 4 << 20)?;
             netlink::set_recv_timeout(&s, Duration::from_millis(50))?;
@@ -288,7 +297,7 @@ impl Reflex {
         Ok(Reflex { thread })
     }
 
-    fn join(self) -> Result<u64> {
+    pub(super) fn join(self) -> Result<u64> {
         self.thread.join().unwrap_or_else(|_| bail!("the reflex thread panicked"))
     }
 }

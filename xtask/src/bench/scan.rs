@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use guardian_test_support::Netns;
+use guardian_test_support::{Daemon, Netns};
 use netlink_sys::Socket;
 use serde_json::json;
 
@@ -44,11 +44,7 @@ fn one_size(ctx: &Ctx, n: u32) -> Result<Vec<Row>> {
     let ready = daemon.started().elapsed();
     println!("    {label}: guardian ready after {:.2} s", ready.as_secs_f64());
 
-    let dumper = ns.run_in(|| -> Result<Socket> {
-        let s = netlink::open(&[], 0)?;
-        netlink::set_recv_timeout(&s, Duration::from_secs(60))?;
-        Ok(s)
-    })?;
+    let dumper = dump_socket(&ns)?;
     let mut buf = vec![0u8; 1 << 20];
     let mut floor = Vec::new();
     let mut generic = Vec::new();
@@ -59,26 +55,12 @@ fn one_size(ctx: &Ctx, n: u32) -> Result<Vec<Row>> {
         // The three take turns going first, so none always runs on the
         // caches (or the quiet moment) another has just left.
         for turn in 0..3 {
+            seq += 1;
             match (round + turn) % 3 {
-                which @ (0 | 1) => {
-                    // 0: the raw dump that only counts; 1: the generic parse.
-                    let dump = if which == 0 { netlink::count_dump } else { netlink::parse_dump };
-                    seq += 1;
-                    let t = std::time::Instant::now();
-                    let routes = dump(&dumper, TABLE, seq, &mut buf)?;
-                    [&mut floor, &mut generic][which].push(t.elapsed().as_secs_f64());
-                    if routes != n as usize {
-                        bail!("a dump of table {TABLE} read {routes} routes, expected {n}: guardian did not install them all");
-                    }
-                }
+                0 => floor.push(timed_dump(&dumper, &mut buf, seq, n, netlink::count_dump)?),
+                1 => generic.push(timed_dump(&dumper, &mut buf, seq, n, netlink::parse_dump)?),
                 _ => {
-                    let result = daemon.cli_json(&["reconcile", "--json"]);
-                    let secs = result["duration_seconds"]
-                        .as_f64()
-                        .with_context(|| format!("`guardian reconcile --json` has no duration_seconds: {result}"))?;
-                    if result["checked"].as_u64() != Some(u64::from(n)) || result["missing"].as_u64() != Some(0) {
-                        eprintln!("    {label}: reconcile reports {result} (expected checked={n}, missing=0)");
-                    }
+                    let (secs, result) = timed_scan(&daemon, n, &label)?;
                     guardian.push(secs);
                     last = result;
                 }
@@ -154,4 +136,59 @@ fn one_size(ctx: &Ctx, n: u32) -> Result<Vec<Row>> {
         },
         generic_row,
     ])
+}
+
+/// A socket in `ns` for the raw dumps (the floor).
+pub(super) fn dump_socket(ns: &Netns) -> Result<Socket> {
+    ns.run_in(|| -> Result<Socket> {
+        let s = netlink::open(&[], 0)?;
+        netlink::set_recv_timeout(&s, Duration::from_secs(60))?;
+        Ok(s)
+    })
+}
+
+/// One round: a raw dump of table 100 that only counts (it must hold `n`
+/// routes), then `guardian reconcile --json`. Returns both durations in
+/// seconds and guardian's answer. `label` names the round in warnings.
+pub(super) fn timed_round(
+    dumper: &Socket,
+    buf: &mut [u8],
+    seq: u32,
+    daemon: &Daemon,
+    n: u32,
+    label: &str,
+) -> Result<(f64, f64, serde_json::Value)> {
+    let dump = timed_dump(dumper, buf, seq, n, netlink::count_dump)?;
+    let (secs, result) = timed_scan(daemon, n, label)?;
+    Ok((dump, secs, result))
+}
+
+/// One dump of the table with `dump` (the raw count, or a parse), timed;
+/// it must see all `n` routes.
+fn timed_dump(
+    dumper: &Socket,
+    buf: &mut [u8],
+    seq: u32,
+    n: u32,
+    dump: fn(&Socket, u32, u32, &mut [u8]) -> Result<usize>,
+) -> Result<f64> {
+    let t = std::time::Instant::now();
+    let counted = dump(dumper, TABLE, seq, buf)?;
+    let secs = t.elapsed().as_secs_f64();
+    if counted != n as usize {
+        bail!("a dump of table {TABLE} read {counted} routes, expected {n}: guardian did not install them all");
+    }
+    Ok(secs)
+}
+
+/// One `guardian reconcile`, by its own measure of the cycle.
+fn timed_scan(daemon: &Daemon, n: u32, label: &str) -> Result<(f64, serde_json::Value)> {
+    let result = daemon.cli_json(&["reconcile", "--json"]);
+    let secs = result["duration_seconds"]
+        .as_f64()
+        .with_context(|| format!("`guardian reconcile --json` has no duration_seconds: {result}"))?;
+    if result["checked"].as_u64() != Some(u64::from(n)) || result["missing"].as_u64() != Some(0) {
+        eprintln!("    {label}: reconcile reports {result} (expected checked={n}, missing=0)");
+    }
+    Ok((secs, result))
 }

@@ -47,13 +47,20 @@ pub fn copy(payload: &[u8]) -> Option<RawRoute> {
     Some(RawRoute::from_normalized(out))
 }
 
-/// The route's [`RawRoute::fingerprint`], without keeping a copy.
+/// The route's [`RawRoute::fingerprint`], without keeping a copy. Called
+/// for every dumped route that is not plain: the normalized bytes go into
+/// one buffer per thread, not an allocation per route.
 pub fn fingerprint(payload: &[u8]) -> u64 {
-    let mut out = Vec::with_capacity(payload.len());
-    match normalize(payload, &mut out) {
-        Some(()) => fingerprint_of_normalized(&out),
-        None => 0,
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
+    SCRATCH.with_borrow_mut(|out| {
+        out.clear();
+        match normalize(payload, out) {
+            Some(()) => fingerprint_of_normalized(out),
+            None => 0,
+        }
+    })
 }
 
 /// What [`crate::messages::KernelRoute::extra`] holds: 0 for a plain route,

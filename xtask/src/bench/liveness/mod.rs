@@ -68,7 +68,7 @@ use guardian_test_support::metrics::{self, Sample};
 use guardian_test_support::{logs, Daemon, Netns};
 use serde_json::{json, Value};
 
-use super::{caught, count_label, median, min_max, num, parse_rfc3339, percentile, status_of, Ctx, Row};
+use super::{count_label, median, min_max, num, parse_rfc3339, percentile, status_of, Ctx, Row};
 
 use auth::*;
 use bird::*;
@@ -132,27 +132,13 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
     require("bird", &["--version"], "bird2")?;
     require("birdc", &["-v", "-s", "/nonexistent"], "bird2")?;
     require("nft", &["--version"], "nftables")?;
-    let mut rows = Vec::new();
-    let mut errors = Vec::new();
     let parts: [(&str, super::Bench); 4] = [
         ("cpu beside BIRD", compare),
         ("cpu with authentication", compare_auth),
         ("detection beside BIRD", detection),
         ("scale", scale),
     ];
-    for (name, part) in parts {
-        match caught(|| part(ctx)) {
-            Ok(mut r) => rows.append(&mut r),
-            Err(e) => {
-                eprintln!("    liveness {name} failed: {e:#}");
-                errors.push(format!("{name}: {e:#}"));
-            }
-        }
-    }
-    if !errors.is_empty() {
-        bail!("{} (the other parts' figures are printed above)", errors.join("; "));
-    }
-    Ok(rows)
+    super::run_parts(ctx, "liveness", &parts)
 }
 
 /// Fails with the Debian package to install when `program` cannot be started.

@@ -19,11 +19,11 @@ fn the_reflex_floor_repairs_each_deleted_route_and_the_dump_counts_them() {
     let stop = Arc::new(AtomicBool::new(false));
     let oif = ns.ifindex(config::DEVICE);
     let reflex = Reflex::start(&ns, oif, Arc::clone(&stop)).unwrap();
-    let mut side = Side::open(&ns, Arc::clone(&stop)).unwrap();
+    let mut side = Side::open(&ns, TABLE, Arc::clone(&stop)).unwrap();
     for i in 0..20 {
         let route =
             Route { dst: config::nth_destination(i), dst_len: 32, table: TABLE, gateway: None, oif: None, protocol: 0 };
-        side.delete_and_time(&route, i).unwrap();
+        side.delete_and_time(&route, i, REPAIR_TIMEOUT).unwrap();
     }
     stop.store(true, Ordering::Relaxed);
     assert_eq!(reflex.join().unwrap(), 20);

@@ -114,3 +114,18 @@ fn short_payloads_are_not_routes() {
     assert_eq!(fingerprint(&[0; 4]), 0);
     assert_eq!(extra(&[0; 4]), 0);
 }
+
+#[test]
+fn fingerprints_do_not_carry_over_from_the_route_before() {
+    // A long route (two next hops) then a shorter one (an mtu): the reused
+    // buffer holds only the second.
+    let mut long = request("10.9.0.0", None, None);
+    long.extend(multipath(&[(0, 3, 0), (0, 4, 1)]));
+    let mut short = request("10.9.1.0", Some("192.0.2.2"), Some(3));
+    short.extend(attr(8 /* RTA_METRICS */, &attr(2 /* RTAX_MTU */, &1400u32.to_ne_bytes())));
+    let alone = fingerprint(&short);
+    assert_ne!(fingerprint(&long), alone);
+    assert_eq!(fingerprint(&short), alone);
+    assert_eq!(copy(&short).unwrap().fingerprint(), alone);
+    assert_eq!(copy(&long).unwrap().fingerprint(), fingerprint(&long));
+}
