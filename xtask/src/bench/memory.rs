@@ -76,17 +76,6 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
             ratio: None,
             detail: detail.clone(),
         },
-        Row {
-            scenario: "memory",
-            figure: format!("RSS at {label} / {label}"),
-            value: total_per_route,
-            unit: "bytes/route",
-            target: None,
-            met: None,
-            floor: None,
-            floor_what: None,
-            ratio: None,
-            detail,
-        },
+        Row::new("memory", format!("RSS at {label} / {label}"), total_per_route, "bytes/route", detail),
     ])
 }

@@ -158,18 +158,13 @@ pub(super) fn hook_cost(ctx: &Ctx, variant: &str, force: &str) -> Result<Vec<Row
                 detail: detail.clone(),
             });
         }
-        rows.push(Row {
-            scenario: "ebpf",
-            figure: format!("{label} runs per second during the flood"),
-            value: median(&rate),
-            unit: "runs/s",
-            target: None,
-            met: None,
-            floor: None,
-            floor_what: None,
-            ratio: None,
+        rows.push(Row::new(
+            "ebpf",
+            format!("{label} runs per second during the flood"),
+            median(&rate),
+            "runs/s",
             detail,
-        });
+        ));
     }
     let (rlo, rhi) = min_max(&ratios);
     println!("    ebpf/netlink received pps: median ratio {:.3} (min {:.3} max {:.3})", median(&ratios), rlo, rhi);
