@@ -13,6 +13,7 @@ pub const GIT_REVISION: &str = env!("GUARDIAN_GIT_REVISION");
 pub const LONG_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (git ", env!("GUARDIAN_GIT_REVISION"), ")");
 
 pub mod attribution;
+pub mod bgp;
 pub mod cli;
 pub mod config;
 pub mod control;
