@@ -21,9 +21,7 @@ use crate::route::Family;
 use netgauze_bgp_pkt::capabilities::{
     BgpCapability, FourOctetAsCapability, GracefulRestartCapability, MultiProtocolExtensionsCapability,
 };
-use netgauze_bgp_pkt::notification::{
-    BgpNotificationMessage, MessageHeaderError, OpenMessageError,
-};
+use netgauze_bgp_pkt::notification::{BgpNotificationMessage, MessageHeaderError, OpenMessageError};
 use netgauze_bgp_pkt::open::{BgpOpenMessage, BgpOpenMessageParameter};
 use netgauze_bgp_pkt::path_attribute::{MpUnreach, PathAttribute, PathAttributeValue};
 use netgauze_bgp_pkt::route_refresh::BgpRouteRefreshMessage;
@@ -145,9 +143,9 @@ pub fn decode_open(msg: &[u8]) -> Result<BgpOpenMessage, Notification> {
             BgpOpenMessageParsingError::InvalidBgpId { .. } => {
                 OpenMessageError::BadBgpIdentifier { value: Box::new([]) }
             }
-            BgpOpenMessageParsingError::ParameterError(BgpParameterParsingError::UndefinedParameterType {
-                ..
-            }) => OpenMessageError::UnsupportedOptionalParameter { value: Box::new([]) },
+            BgpOpenMessageParsingError::ParameterError(BgpParameterParsingError::UndefinedParameterType { .. }) => {
+                OpenMessageError::UnsupportedOptionalParameter { value: Box::new([]) }
+            }
             _ => OpenMessageError::Unspecific { value: Box::new([]) },
         })),
         Err(_) => Err(open_error(OpenMessageError::Unspecific { value: Box::new([]) })),
@@ -296,10 +294,8 @@ pub fn notification(n: &Notification) -> Vec<u8> {
 /// Asks the peer to send its routes of a family again (RFC 2918), e.g.
 /// after the import filter changed.
 pub fn route_refresh(family: Family) -> Vec<u8> {
-    let rr = BgpRouteRefreshMessage::new(
-        address_type(family),
-        netgauze_bgp_pkt::iana::RouteRefreshSubcode::NormalRequest,
-    );
+    let rr =
+        BgpRouteRefreshMessage::new(address_type(family), netgauze_bgp_pkt::iana::RouteRefreshSubcode::NormalRequest);
     encode(&BgpMessage::RouteRefresh(rr))
 }
 

@@ -122,7 +122,8 @@ pub fn decode(msg: &[u8], peer: Peer) -> Result<Update, Notification> {
     }
     // netgauze drops non-unicast IPv4 NLRI (multicast, class E) into its
     // ignored list when asked not to fail; they are not routes to install.
-    let mut v4 = Reach { family: Family::V4, next_hop: IpAddr::from([0, 0, 0, 0]), next_hop_local: None, prefixes: Vec::new() };
+    let mut v4 =
+        Reach { family: Family::V4, next_hop: IpAddr::from([0, 0, 0, 0]), next_hop_local: None, prefixes: Vec::new() };
     v4.prefixes.extend(parsed.nlri().iter().map(|a| v4_prefix(a.network().address())));
     update.withdrawn.extend(parsed.withdraw_routes().iter().map(|a| v4_prefix(a.network().address())));
 
