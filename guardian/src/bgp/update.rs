@@ -22,6 +22,8 @@
 //! reported as withdrawn, so the RIB drops an earlier path from this peer.
 //! Nothing here reads a clock or a socket.
 
+mod lengths;
+
 use super::message::{self, Notification};
 use crate::config::Prefix;
 use crate::route::Family;
@@ -99,18 +101,42 @@ impl PathAttrs {
 /// NOTIFICATION to send.
 pub fn decode(msg: &[u8], peer: Peer) -> Result<Update, Notification> {
     let mut ctx = message::context(peer.asn4);
+    let mut update = Update::default();
+    let mut withdraw_reason: Option<String> = None;
     let parsed = match message::parse(msg, &mut ctx) {
         Ok(BgpMessage::Update(u)) => u,
         Ok(_) => return Err(update_error(UpdateMessageError::Unspecific { value: Box::new([]) })),
         Err(BgpMessageParsingError::BgpUpdateMessageParsingError(e)) => {
-            // netgauze's own mapping picks the subcode (Malformed Attribute
-            // List for a length that overruns, Invalid Network Field...).
-            return Err(update_error(UpdateMessageError::from(e)));
+            // An attribute of a length its type forbids fails the whole
+            // UPDATE in netgauze; without those attributes it may parse.
+            let Some((fixed, dropped)) = lengths::strip(msg, peer.ibgp, peer.asn4).filter(|(_, d)| !d.is_empty())
+            else {
+                // netgauze's own mapping picks the subcode (Malformed
+                // Attribute List for a length that overruns, Invalid
+                // Network Field for a bad prefix...).
+                return Err(update_error(UpdateMessageError::from(e)));
+            };
+            for (verdict, what) in dropped {
+                match verdict {
+                    Verdict::Reset(n) => return Err(n),
+                    Verdict::Withdraw => {
+                        withdraw_reason.get_or_insert(what);
+                    }
+                    Verdict::Discard => update.discarded.push(what),
+                }
+            }
+            ctx = message::context(peer.asn4);
+            match message::parse(&fixed, &mut ctx) {
+                Ok(BgpMessage::Update(u)) => u,
+                Ok(_) => return Err(update_error(UpdateMessageError::Unspecific { value: Box::new([]) })),
+                Err(BgpMessageParsingError::BgpUpdateMessageParsingError(e)) => {
+                    return Err(update_error(UpdateMessageError::from(e)))
+                }
+                Err(_) => return Err(update_error(UpdateMessageError::MalformedAttributeList { value: Box::new([]) })),
+            }
         }
         Err(_) => return Err(update_error(UpdateMessageError::MalformedAttributeList { value: Box::new([]) })),
     };
-    let mut update = Update::default();
-    let mut withdraw_reason: Option<String> = None;
     for error in ctx.parsing_errors().path_attr_errors() {
         match verdict(error, peer) {
             Verdict::Reset(n) => return Err(n),
