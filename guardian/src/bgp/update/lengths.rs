@@ -27,7 +27,10 @@ const EXTENDED_LENGTH: u8 = 0x10;
 /// The attributes dropped, each with its verdict and a line for the log,
 /// and the UPDATE without them; `None` when the attribute list cannot be
 /// walked (a length overruns it), which leaves only a session reset.
-pub(super) fn strip(msg: &[u8], ibgp: bool, asn4: bool) -> Option<(Vec<u8>, Vec<(Verdict, String)>)> {
+/// Each dropped attribute's verdict, with a line for the log.
+pub(super) type Dropped = Vec<(Verdict, String)>;
+
+pub(super) fn strip(msg: &[u8], ibgp: bool, asn4: bool) -> Option<(Vec<u8>, Dropped)> {
     const H: usize = super::message::HEADER_LEN;
     let body = msg.get(H..)?;
     let withdrawn_len = usize::from(u16::from_be_bytes([*body.first()?, *body.get(1)?]));
@@ -74,9 +77,9 @@ fn wrong_length(code: u8, len: usize, ibgp: bool, asn4: bool) -> Option<Verdict>
         NEXT_HOP | MED | LOCAL_PREF | ORIGINATOR_ID => len == 4,
         ATOMIC_AGGREGATE => len == 0,
         AGGREGATOR => len == if asn4 { 8 } else { 6 },
-        COMMUNITIES | CLUSTER_LIST => len > 0 && len % 4 == 0,
-        EXTENDED_COMMUNITIES => len > 0 && len % 8 == 0,
-        LARGE_COMMUNITIES => len > 0 && len % 12 == 0,
+        COMMUNITIES | CLUSTER_LIST => len > 0 && len.is_multiple_of(4),
+        EXTENDED_COMMUNITIES => len > 0 && len.is_multiple_of(8),
+        LARGE_COMMUNITIES => len > 0 && len.is_multiple_of(12),
         // MP_REACH needs at least AFI, SAFI, next hop length, reserved;
         // MP_UNREACH AFI and SAFI (RFC 4760 3, 4).
         MP_REACH => len >= 5,
