@@ -4,7 +4,9 @@
 //! `update::decode` as from an external and an internal peer, with and
 //! without 4-byte AS, `Received::decode`), which never panic either; and
 //! an UPDATE that is not a session reset announces nothing it also
-//! withdraws when it was treated as withdraw.
+//! withdraws when it was treated as withdraw. The input is fed twice, as
+//! is and behind a marker, so that the fuzzer need not find the 16 bytes
+//! of 0xff before it reaches the decoders.
 #![no_main]
 
 use guardian::bgp::message::{self, Kind};
@@ -24,13 +26,19 @@ fuzz_target!(|data: &[u8]| {
         graceful_restart: true,
         restart_time_max: Duration::from_secs(120),
     };
+    let marked = [&[0xff; 16][..], data].concat();
+    stream(data, &local);
+    stream(&marked, &local);
+});
+
+fn stream(data: &[u8], local: &open::Local) {
     let mut rest = data;
     while let Ok(Some((kind, len))) = message::frame(rest) {
         let msg = &rest[..len];
         match kind {
             Kind::Open => {
                 if let Ok(o) = message::decode_open(msg) {
-                    let _ = open::negotiate(&o, &local);
+                    let _ = open::negotiate(&o, local);
                 }
             }
             Kind::Update => {
@@ -50,4 +58,4 @@ fuzz_target!(|data: &[u8]| {
         }
         rest = &rest[len..];
     }
-});
+}
