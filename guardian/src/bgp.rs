@@ -1,10 +1,23 @@
-//! Routes learned over BGP: guardian is a receive-only speaker (see
-//! docs/architecture.md and `../shared/design/bgp.md`).
+//! guardian as a receive-only BGP speaker (issue 12, docs/bgp.md,
+//! docs/bgp-rib.md): it learns routes from its neighbors and never
+//! advertises one.
 //!
 //! ```text
-//!  session (codec, FSM)        rib (pure)                      reconciler
-//!  decoded UPDATEs ──────────▶ Adj-RIB-In, import filter,  ──▶ SourceUpdate
-//!  session up/down, EoR        best path, next hop check       per `bgp:<neighbor>`
+//!  TCP bytes ──► message::frame ──► session::Session::handle(event, now)
+//!                                        │ (OPEN checks: open.rs,
+//!                                        │  UPDATEs: update.rs, RFC 7606)
+//!                                        ▼
+//!                       Actions: send, connect, close, SessionUp/Down,
+//!                                Update ──► rib (Adj-RIB-In, import filter,
+//!                                           best path, next hop check)
+//!                                           ──► SourceUpdate per `bgp:<neighbor>` ──► reconciler
 //! ```
+//!
+//! Everything here is sans-IO: no sockets, no clock, no tokio. The task
+//! that owns the sockets and feeds these is not written yet.
 
+pub mod message;
+pub mod open;
 pub mod rib;
+pub mod session;
+pub mod update;

@@ -29,6 +29,20 @@ pub fn execute(args: Args) -> Result<(), Failure> {
     for guard in &config.guards {
         println!("  {}", guard.describe(Protocols::system()));
     }
+    if let Some(bgp) = &config.bgp {
+        let metric = bgp.metric.map_or("default".to_owned(), |m| m.to_string());
+        println!(
+            "  bgp: local_as {}, router_id {}, table {}, metric {metric}, multipath {}, {} neighbors",
+            bgp.local_as,
+            bgp.router_id,
+            bgp.table,
+            bgp.multipath,
+            bgp.neighbors.len()
+        );
+        for neighbor in &bgp.neighbors {
+            println!("    {}", neighbor.describe());
+        }
+    }
     // Valid, so exit 0; but said where a script's eye would not miss it.
     for warning in &config.warnings {
         eprintln!("{}: warning: {warning}", args.path.display());

@@ -4,11 +4,13 @@
 //! Every error names the key and the line, because the person reading it is
 //! an operator with the file open in an editor.
 
+mod bgp;
 mod guard;
 mod liveness;
 mod protocols;
 mod units;
 
+pub use bgp::{BgpConfig, NeighborConfig, NeighborLiveness, PrefixFilter, AS_TRANS};
 pub use guard::{GuardConfig, GuardMode, UnknownDeleter, DEFAULT_KERNEL_CAUSE_GRACE, MAX_COMM_LEN};
 pub use liveness::auth::{AuthKey, AuthType, KeyError};
 pub use liveness::{
@@ -52,6 +54,8 @@ pub struct Config {
     pub routes: RouteSet,
     /// `[[guard]]`s, in file order: other daemons' routes kept in place.
     pub guards: Vec<GuardConfig>,
+    /// `[bgp]`, when present: routes learned from BGP neighbors.
+    pub bgp: Option<BgpConfig>,
     /// Things valid but probably not meant (a protocol name that two
     /// numbers share), each "line N: `key`: ...". Config code logs
     /// nothing: the daemon logs each at WARN on start and reload, and
@@ -158,6 +162,7 @@ struct File {
     routes: Vec<RouteEntry>,
     #[serde(default, rename = "guard")]
     guards: Vec<guard::GuardEntry>,
+    bgp: Option<Spanned<bgp::BgpSection>>,
 }
 
 #[derive(Deserialize)]
@@ -373,6 +378,20 @@ impl Config {
         let guards = guard::validate(file.guards, route_protocol, protocols, text, &mut warnings)
             .map_err(|(span, key, message)| at(span, key, message))?;
 
+        let bgp = match file.bgp {
+            None => None,
+            Some(section) => {
+                // Checked now so a file written for BGP stays valid; said
+                // loudly, since nothing acts on it yet.
+                let line = line_of(text, section.span().start);
+                warnings.push(format!(
+                    "line {line}: `bgp`: checked, but this guardian does not run BGP sessions yet: no neighbor \
+                     is contacted and no route is learned"
+                ));
+                Some(bgp::validate(section, text).map_err(|(span, key, message)| at(span, key, message))?)
+            }
+        };
+
         let r = file.reconcile;
         if *r.max_repairs_per_route.get_ref() == 0 {
             let span = r.max_repairs_per_route.span();
@@ -475,7 +494,17 @@ impl Config {
             routes.specs.shrink_to_fit();
         }
         routes.liveness.shrink_to_fit();
-        Ok(Config { origin: origin.to_owned(), daemon, reconcile, attribution, liveness, routes, guards, warnings })
+        Ok(Config {
+            origin: origin.to_owned(),
+            daemon,
+            reconcile,
+            attribution,
+            liveness,
+            routes,
+            guards,
+            bgp,
+            warnings,
+        })
     }
 }
 

@@ -169,7 +169,9 @@ pub(super) fn validate(section: &Spanned<AuthSection>, profile: Profile) -> Resu
         (s.key_id.span(), "liveness.auth.key_id", format!("must be 0-255 (got {})", s.key_id.get_ref()))
     })?;
     let (span, key, secret) = match (&s.secret_file, &s.secret_credential) {
-        (Some(file), None) => (file.span(), "liveness.auth.secret_file", read_secret_file(Path::new(file.get_ref()))),
+        (Some(file), None) => {
+            (file.span(), "liveness.auth.secret_file", read_secret_file(Path::new(file.get_ref()), "forge Up packets"))
+        }
         (None, Some(name)) => {
             let dir = std::env::var_os(CREDENTIALS_DIRECTORY).map(PathBuf::from);
             (name.span(), "liveness.auth.secret_credential", read_credential(dir.as_deref(), name.get_ref()))
@@ -188,8 +190,10 @@ pub(super) fn validate(section: &Spanned<AuthSection>, profile: Profile) -> Resu
     AuthKey::new(auth_type, key_id, &secret).map_err(|e| (span, key, e.to_string()))
 }
 
-/// Reads a secret file that only its owner may read or write.
-fn read_secret_file(path: &Path) -> Result<Vec<u8>, String> {
+/// Reads a secret file that only its owner may read or write; `harm` says
+/// what a reader of the secret could do (BFD's Up packets, BGP's TCP MD5
+/// segments), for the error.
+pub(in crate::config) fn read_secret_file(path: &Path, harm: &str) -> Result<Vec<u8>, String> {
     if !path.is_absolute() {
         return Err(format!("{} is not an absolute path", path.display()));
     }
@@ -197,8 +201,8 @@ fn read_secret_file(path: &Path) -> Result<Vec<u8>, String> {
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o066 != 0 {
         return Err(format!(
-            "{} may be read or written by group or others (mode {mode:04o}): anyone who reads it can forge \
-             Up packets; `chmod 600 {}`",
+            "{} may be read or written by group or others (mode {mode:04o}): anyone who reads it can {harm}; \
+             `chmod 600 {}`",
             path.display(),
             path.display()
         ));

@@ -43,9 +43,9 @@ fn a_private_secret_file_becomes_the_key_without_its_trailing_newline() {
     assert_eq!(key, AuthKey::new(AuthType::MeticulousKeyedSha1, 7, b"secret").unwrap());
     // Only one newline goes; a CRLF one too.
     let path = dir.file("two", b"secret\n\n", 0o400);
-    assert_eq!(read_secret_file(&path).unwrap(), b"secret\n");
+    assert_eq!(read_secret_file(&path, "forge Up packets").unwrap(), b"secret\n");
     let path = dir.file("crlf", b"secret\r\n", 0o400);
-    assert_eq!(read_secret_file(&path).unwrap(), b"secret");
+    assert_eq!(read_secret_file(&path, "forge Up packets").unwrap(), b"secret");
 }
 
 #[test]
