@@ -72,34 +72,36 @@ impl Verdict {
 
 impl Deletion {
     pub fn new(r: &Repaired, deleter: Option<Deleter>) -> Deletion {
-        Deletion {
-            time: wall_clock(r.lost_at),
-            route: r.route.clone(),
-            noticed: r.noticed,
-            cause: r.cause.clone(),
-            attribution: Attribution::of(deleter.as_ref()),
-            deleted_by: deleter.map(|d| d.who),
-            guard: r.guard.as_ref().map(|g| GuardVerdict {
-                name: g.guard.clone(),
-                owner: g.owner.clone(),
-                verdict: Verdict::Repaired,
-            }),
-        }
+        let guard = r.guard.as_ref().map(|g| GuardVerdict {
+            name: g.guard.clone(),
+            owner: g.owner.clone(),
+            verdict: Verdict::Repaired,
+        });
+        Deletion::of(r.lost_at, &r.route, r.noticed, &r.cause, deleter, guard)
     }
-}
 
-impl Deletion {
     /// A guard's decision about a loss it did not have repaired (audit, the
     /// owner's doing, the kernel's).
     pub fn of_loss(loss: &OwnedLoss, deleter: Option<Deleter>, guard: GuardVerdict) -> Deletion {
+        Deletion::of(loss.lost_at, &loss.route, loss.noticed, &loss.cause, deleter, Some(guard))
+    }
+
+    fn of(
+        lost_at: Instant,
+        route: &str,
+        noticed: Noticed,
+        cause: &Cause,
+        deleter: Option<Deleter>,
+        guard: Option<GuardVerdict>,
+    ) -> Deletion {
         Deletion {
-            time: wall_clock(loss.lost_at),
-            route: loss.route.clone(),
-            noticed: loss.noticed,
-            cause: loss.cause.clone(),
+            time: wall_clock(lost_at),
+            route: route.to_owned(),
+            noticed,
+            cause: cause.clone(),
             attribution: Attribution::of(deleter.as_ref()),
             deleted_by: deleter.map(|d| d.who),
-            guard: Some(guard),
+            guard,
         }
     }
 }

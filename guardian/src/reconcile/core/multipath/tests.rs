@@ -235,13 +235,7 @@ fn each_leg_joins_and_leaves_the_route_with_its_own_session() {
 #[test]
 fn a_route_with_legs_down_compares_with_the_legs_up_only() {
     let t0 = Instant::now();
-    let mut core = gated_core(&[], t0);
-    for n in [0, 1] {
-        let plan = core.on_gate(&leg(n, true));
-        ops(&mut core, plan, t0);
-    }
-    let plan = core.on_gate(&leg(1, false));
-    ops(&mut core, plan, t0);
+    let mut core = one_leg_down(t0);
     // Someone puts the Down leg back in: a loss, put back with one leg.
     let added = Event::RouteAdded {
         route: both_legs(),
@@ -269,6 +263,17 @@ fn a_route_adopted_at_start_up_keeps_every_leg_until_its_sessions_speak() {
 #[test]
 fn a_reload_keeps_each_legs_verdict() {
     let t0 = Instant::now();
+    let mut core = one_leg_down(t0);
+    let same = core.apply_source(Source::config(), change_of(&gated()));
+    assert!(same.install.is_empty() && same.withdraw.is_empty(), "{same:?}");
+    // Another weight for the Up leg: replaced, still without the Down leg.
+    let plan = core.apply_source(Source::config(), change_of(&gated().replace("a0\" }", "a0\", weight = 2 }")));
+    let batch_ = core.prepare_install(plan.install, t0, 1);
+    assert!(matches!(&batch_.ops[..], [Op::Replace(r)] if r.via == Some(gw("192.0.2.2"))), "{:?}", batch_.ops);
+}
+
+/// Both legs' sessions came Up, then leg 1's went Down: the route has leg 0.
+fn one_leg_down(t0: Instant) -> Core {
     let mut core = gated_core(&[], t0);
     for n in [0, 1] {
         let plan = core.on_gate(&leg(n, true));
@@ -276,10 +281,5 @@ fn a_reload_keeps_each_legs_verdict() {
     }
     let plan = core.on_gate(&leg(1, false));
     ops(&mut core, plan, t0);
-    let same = core.apply_source(Source::config(), change_of(&gated()));
-    assert!(same.install.is_empty() && same.withdraw.is_empty(), "{same:?}");
-    // Another weight for the Up leg: replaced, still without the Down leg.
-    let plan = core.apply_source(Source::config(), change_of(&gated().replace("a0\" }", "a0\", weight = 2 }")));
-    let batch_ = core.prepare_install(plan.install, t0, 1);
-    assert!(matches!(&batch_.ops[..], [Op::Replace(r)] if r.via == Some(gw("192.0.2.2"))), "{:?}", batch_.ops);
+    core
 }
