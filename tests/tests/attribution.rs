@@ -91,8 +91,11 @@ fn a_renamed_copy_of_ip_and_a_short_lived_script_are_named() {
     let d = Daemon::start(&ns, &config("ebpf").route(a.clone()).route(b.clone()));
     guardian_tests::ip::wait_installed(&ns, &b, SHORT);
     let ip = which("ip").expect("ip is installed");
+    // A link, not a copy: the kernel names the process after the path it
+    // runs (comm), and no file of ours is open for writing while another
+    // test thread forks, which made exec fail with ETXTBSY now and then.
     let copy = d.dir().path().join("route-cleaner");
-    std::fs::copy(&ip, &copy).unwrap();
+    std::os::unix::fs::symlink(&ip, &copy).unwrap();
 
     let mark = d.log_mark();
     let mut del = ns.exec(&copy);
