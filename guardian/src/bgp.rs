@@ -16,6 +16,7 @@
 //! Everything here is sans-IO: no sockets, no clock, no tokio. The task
 //! that owns the sockets and feeds these is not written yet.
 
+pub mod handle;
 pub mod message;
 pub mod open;
 pub mod rib;

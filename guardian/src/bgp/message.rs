@@ -232,6 +232,20 @@ pub fn describe(code: u8, subcode: u8) -> String {
     }
 }
 
+/// The error code as a metric label.
+pub fn code_label(code: u8) -> &'static str {
+    match code {
+        1 => "message_header_error",
+        2 => "open_message_error",
+        3 => "update_message_error",
+        4 => "hold_timer_expired",
+        5 => "fsm_error",
+        6 => "cease",
+        7 => "route_refresh_error",
+        _ => "unknown",
+    }
+}
+
 // ---- encoding --------------------------------------------------------------
 
 /// The wire bytes of a message guardian built.

@@ -1,6 +1,7 @@
 //! Prometheus metrics (`guardian_*`, and the usual `process_*`), updated by
 //! their owners and encoded on each scrape.
 
+pub mod bgp;
 pub mod guard;
 pub mod liveness;
 pub mod process;
@@ -63,6 +64,7 @@ pub struct Metrics {
     pub attribution_records: Counter,
     pub liveness: liveness::LivenessMetrics,
     pub guard: guard::GuardMetrics,
+    pub bgp: bgp::BgpMetrics,
 }
 
 impl Metrics {
@@ -138,10 +140,12 @@ impl Metrics {
         registry.register("attribution_records", "Records read from the eBPF program", attribution_records.clone());
         let liveness = liveness::LivenessMetrics::register(registry);
         let guard = guard::GuardMetrics::register(registry);
+        let bgp = bgp::BgpMetrics::register(registry);
         Metrics {
             registry: root,
             liveness,
             guard,
+            bgp,
             routes_tracked,
             routes_desired,
             reinstalls,
@@ -171,6 +175,7 @@ impl Metrics {
         let _ = self.route_fights.get_or_create(&FightLabels { deleter: "ip".into() });
         self.liveness.touch_every_family();
         self.guard.touch_every_family();
+        self.bgp.touch_every_family();
     }
 
     pub fn encode(&self) -> String {
