@@ -13,12 +13,14 @@
 //!                                           ──► SourceUpdate per `bgp:<neighbor>` ──► reconciler
 //! ```
 //!
-//! Everything here is sans-IO: no sockets, no clock, no tokio. The task
-//! that owns the sockets and feeds these is not written yet.
+//! Everything here but `task` (the tokio task that owns the sockets and
+//! feeds the rest), `net` (the sockets) is sans-IO: no sockets, no clock.
 
 pub mod handle;
 pub mod message;
+pub mod net;
 pub mod open;
 pub mod rib;
 pub mod session;
+pub mod task;
 pub mod update;

@@ -162,6 +162,19 @@ impl Bird {
         self.pid
     }
 
+    /// Replaces `bird.conf` with `config` and has BIRD take it (`birdc
+    /// configure`); panics with birdc's words when BIRD refuses it.
+    pub fn configure(&self, config: &str) {
+        self._dir.write("bird.conf", config);
+        let out = self.birdc(&["configure"]);
+        assert!(
+            out.success() && out.stdout.contains("Reconfigured"),
+            "birdc configure: {} {}",
+            out.stdout.trim(),
+            out.stderr.trim()
+        );
+    }
+
     pub fn socket(&self) -> &Path {
         &self.socket
     }

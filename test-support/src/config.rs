@@ -86,11 +86,19 @@ pub struct Config {
     liveness_auth: Vec<(String, String)>,
     pub routes: Vec<RouteSpec>,
     guards: Vec<Vec<(String, String)>>,
+    /// TOML written as is after everything else (`[bgp]` and its neighbors).
+    extra: Vec<String>,
 }
 
 impl Config {
     pub fn new() -> Config {
         Config::default()
+    }
+
+    /// TOML text appended as is, e.g. a `[bgp]` section.
+    pub fn text(mut self, toml: &str) -> Self {
+        self.extra.push(toml.to_owned());
+        self
     }
 
     /// `[daemon] key = value` (value is a TOML literal).
@@ -204,6 +212,11 @@ impl Config {
                     .collect();
                 let _ = writeln!(s, "nexthops = [{}]", hops.join(", "));
             }
+        }
+        for text in &self.extra {
+            s.push('\n');
+            s.push_str(text);
+            s.push('\n');
         }
         s
     }

@@ -86,7 +86,12 @@ pub fn normalize_dst(dst: &str, family: Family) -> String {
 
 /// All routes of `family` in `table` ("main", "100", ...) of the namespace.
 pub fn routes(ns: &Netns, family: Family, table: &str) -> Vec<KernelRoute> {
-    let out = ns.ip(&["-N", "-j", family.flag(), "route", "show", "table", table]);
+    let out = ns.ip_try(&["-N", "-j", family.flag(), "route", "show", "table", table]);
+    // A table nothing was ever put in does not exist yet: it is empty.
+    if !out.success() && out.stderr.contains("table does not exist") {
+        return Vec::new();
+    }
+    assert!(out.success(), "ip route show table {table}: {}", out.stderr.trim());
     let text = out.stdout.trim();
     if text.is_empty() {
         return Vec::new();

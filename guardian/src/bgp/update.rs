@@ -25,7 +25,7 @@
 mod lengths;
 
 use super::message::{self, Notification};
-use crate::config::Prefix;
+use super::rib::Prefix;
 use crate::route::Family;
 use netgauze_bgp_pkt::iana::PathAttributeType;
 use netgauze_bgp_pkt::notification::{BgpNotificationMessage, UpdateMessageError};
@@ -360,13 +360,11 @@ fn flatten(path: &AsPath) -> (Vec<u32>, u32) {
 
 /// Host bits cleared: a peer may send them set, the kernel refuses them.
 fn v4_prefix(net: ipnet::Ipv4Net) -> Prefix {
-    let net = net.trunc();
-    Prefix { addr: IpAddr::V4(net.network()), len: net.prefix_len() }
+    Prefix::new(IpAddr::V4(net.network()), net.prefix_len()).expect("ipnet keeps the length within 32")
 }
 
 fn v6_prefix(net: ipnet::Ipv6Net) -> Prefix {
-    let net = net.trunc();
-    Prefix { addr: IpAddr::V6(net.network()), len: net.prefix_len() }
+    Prefix::new(IpAddr::V6(net.network()), net.prefix_len()).expect("ipnet keeps the length within 128")
 }
 
 fn unicast_host(ip: IpAddr) -> bool {

@@ -2,7 +2,7 @@
 //! and handles signals.
 //!
 //! ```text
-//! sources (config file) ──desired routes──▶ Reconciler task
+//! sources (config file, guards, BGP task) ──desired routes──▶ Reconciler task
 //! Monitor task ──events──▶ Reconciler task ◀──commands── control server (Unix socket)
 //! Liveness task ──gates──────────▶│ watch<Status> ──────▶ control server, notify task
 //!                                └ metrics ────────────▶ metrics server (TCP)
@@ -14,6 +14,8 @@
 mod notify;
 mod reload;
 
+use crate::bgp::handle::BgpHandle;
+use crate::bgp::task::BgpTask;
 use crate::attribution::{Attribution, Attributor, DeleterLabels};
 use crate::config::{AttributionConfig, AttributionMode, Config, ConfigError};
 use crate::control;
@@ -152,9 +154,19 @@ async fn serve(
     let guards = GuardTask::new(source_tx.clone(), query_tx.clone(), watched, metrics.clone(), labels);
     let _ = guard_tx.try_send(GuardCommand::Configure { guards: config.guards, done: None });
     tokio::spawn(guards.run(guard_rx, notice_rx));
-    let reconciler = Reconciler::new(settings, writer, metrics.clone(), status_tx, repair_tx, started)
+    // BGP: the task runs (idle) also without a [bgp] section, so that a
+    // reload can start it.
+    let (bgp_tx, bgp_rx) = mpsc::channel(16);
+    let bgp_handle = BgpHandle::new(bgp_tx);
+    let adopt = config.bgp.as_ref().is_some_and(|b| !b.neighbors.is_empty());
+    let bgp = BgpTask::new(source_tx.clone(), metrics.clone(), adopt);
+    tokio::spawn(bgp.run(config.bgp, bgp_rx));
+    let mut reconciler = Reconciler::new(settings, writer, metrics.clone(), status_tx, repair_tx, started)
         .with_watchdog(Watchdog::from_env(notifier.as_ref()))
         .with_guards(notice_tx);
+    if adopt {
+        reconciler = reconciler.with_bgp_adoption();
+    }
     let reconciler = tokio::spawn(reconciler.run(event_rx, command_rx, gate_rx, source_rx, deleted_rx));
     if let Some(notifier) = notifier.clone() {
         let watchdog = systemd::watchdog_interval();
@@ -170,6 +182,7 @@ async fn serve(
         routes: source_tx,
         guards: guard_tx,
         liveness: liveness_handle.clone(),
+        bgp: bgp_handle.clone(),
         notifier: notifier.clone(),
     };
     tokio::spawn(reloader.run(reload_rx));

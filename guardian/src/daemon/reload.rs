@@ -6,7 +6,7 @@
 //! SIGHUP ───────────────ReloadRequest (no reply)──▶ ┌────────┐ ──prepare (port)───▶ liveness
 //! control API ──ReloadRequest (reply)─────────────▶ │ reload │ ──Configure────────▶ reconciler
 //!              ◀──ReloadReport or ReloadError─────── │  task  │ ──SourceUpdate─────▶ reconciler
-//!                                                   │        │ ──Configure────────▶ guards
+//!                                                   │        │ ──Configure────────▶ guards, BGP
 //!                                                   └────────┘ ──reload (sessions)─▶ liveness
 //!                                     RELOADING=1 ... READY=1 ──▶ service manager
 //! ```
@@ -14,6 +14,7 @@
 //! Requests are handled one at a time, in order, so two reloads never
 //! interleave their steps.
 
+use crate::bgp::handle::BgpHandle;
 use crate::config::Config;
 use crate::liveness::task::LivenessHandle;
 use crate::messages::api::ReloadReport;
@@ -32,6 +33,7 @@ pub struct Reloader {
     pub routes: mpsc::Sender<SourceUpdate>,
     pub guards: mpsc::Sender<GuardCommand>,
     pub liveness: LivenessHandle,
+    pub bgp: BgpHandle,
     pub notifier: Option<Notifier>,
 }
 
@@ -104,6 +106,8 @@ impl Reloader {
         if let Ok(Err(e)) = rx.await {
             return Err(ReloadError::Refused(format!("guards: {e}")));
         }
+        // BGP last: its routes rank below the file's and the guards'.
+        self.bgp.configure(config.bgp).await;
         let report = ReloadReport {
             config: path.display().to_string(),
             added: r.added,

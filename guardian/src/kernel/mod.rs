@@ -7,6 +7,7 @@
 //! - [`links`]: interface messages;
 //! - [`lookup`]: `ip route get`, for the path a liveness session takes.
 
+pub mod addresses;
 pub mod links;
 pub mod lookup;
 pub mod monitor;

@@ -111,6 +111,12 @@ pub enum Change {
     /// Lost routes of a guard to put back: a stranger took them (see
     /// [`OwnedLoss`]). Routes no longer lost are left alone.
     Restore(Vec<RouteKey>),
+    /// BGP's start-up is over (every neighbor sent End-of-RIB, or the wait
+    /// ran out): routes of guardian's protocol that no source wants may now
+    /// be withdrawn, and BGP routes still waiting are installed. Until
+    /// then a restarting guardian leaves the routes it finds alone, so that
+    /// those its neighbors announce again are adopted untouched.
+    Settled,
 }
 
 /// What the reconciler tells the guards.

@@ -23,7 +23,7 @@ use super::{Command, Settings};
 use crate::kernel::routes::{Op, OpError, RouteWriter};
 use crate::kernel::{wire, KernelError};
 use crate::messages::api::{CycleReport, Status};
-use crate::messages::{Deleted, EventBatch, Gate, GuardNotice, Repaired, SourceKind, SourceReport, SourceUpdate};
+use crate::messages::{Change, Deleted, EventBatch, Gate, GuardNotice, Repaired, SourceKind, SourceReport, SourceUpdate};
 use crate::metrics::Metrics;
 use crate::systemd::Watchdog;
 use std::sync::Arc;
@@ -61,6 +61,13 @@ impl Reconciler {
     ) -> Reconciler {
         let core = Core::new(settings, metrics.clone(), Instant::now());
         Reconciler { core, writer, metrics, status, repairs, started, watchdog: None, guards: None }
+    }
+
+    /// BGP is configured: a restarting guardian adopts its routes (see
+    /// [`crate::messages::Change::Settled`]).
+    pub fn with_bgp_adoption(mut self) -> Reconciler {
+        self.core.hold_for_bgp();
+        self
     }
 
     /// Hands guarded routes' losses to `notices` (the guards' task).
@@ -176,6 +183,10 @@ impl Reconciler {
     /// changed ones in.
     async fn on_source(&mut self, update: SourceUpdate) {
         let SourceUpdate { source, change, done } = update;
+        if matches!(change, Change::Settled) {
+            self.core.settle(Instant::now());
+            return;
+        }
         let (name, kind) = (source.name.clone(), source.kind);
         let plan = self.core.apply_source(source, change);
         let result = self.apply(&plan.withdraw.ops).await;

@@ -57,7 +57,7 @@ const NLRI: [u8; 7] = [16, 10, 1, 24, 10, 2, 3];
 
 fn p(text: &str) -> Prefix {
     let (a, l) = text.split_once('/').unwrap();
-    Prefix { addr: a.parse().unwrap(), len: l.parse().unwrap() }
+    Prefix::new(a.parse().unwrap(), l.parse().unwrap()).unwrap()
 }
 
 fn reset(bytes: &[u8], peer: Peer) -> (u8, u8) {

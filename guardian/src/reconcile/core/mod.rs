@@ -70,6 +70,8 @@ pub enum Trigger {
     /// A delete was read while guardian's own install of that route was
     /// still unconfirmed, and the confirmation never came (see `events.rs`).
     Unconfirmed,
+    /// BGP's start-up adoption is over ([`Core::settle`]): every table.
+    BgpSettled,
 }
 
 impl Trigger {
@@ -82,6 +84,7 @@ impl Trigger {
             Trigger::LinkOrAddress => "link_or_address",
             Trigger::Retry => "retry",
             Trigger::Unconfirmed => "unconfirmed_delete",
+            Trigger::BgpSettled => "bgp_settled",
         }
     }
 }
@@ -180,6 +183,10 @@ pub struct Core {
     resync: Option<(Trigger, Instant)>,
     next_scan: Option<Instant>,
     ready: bool,
+    /// A restarting guardian waits for its BGP neighbors (`Change::Settled`):
+    /// BGP routes are adopted as the kernel has them or installed by a scan,
+    /// never on arrival, and nothing of guardian's protocol is purged.
+    adopting: bool,
     last_cycle: Option<CycleReport>,
     reinstalls: u64,
     overruns: u64,
@@ -230,6 +237,7 @@ impl Core {
             resync: None,
             next_scan: None,
             ready: false,
+            adopting: false,
             last_cycle: None,
             reinstalls: 0,
             overruns: 0,
@@ -262,6 +270,21 @@ impl Core {
             duration = ?duration,
             "initial sync complete"
         );
+    }
+
+    /// BGP is configured at start: hold the purge and BGP's installs until
+    /// [`Core::settle`].
+    pub fn hold_for_bgp(&mut self) {
+        self.adopting = true;
+    }
+
+    /// BGP's neighbors are back (or the wait ran out): a scan of every
+    /// table adopts what is in place, installs what is missing and
+    /// withdraws what no source wants.
+    pub fn settle(&mut self, now: Instant) {
+        if std::mem::take(&mut self.adopting) {
+            self.request_resync(Trigger::BgpSettled, now);
+        }
     }
 
     /// The start-up scan is done.

@@ -54,7 +54,11 @@ impl Core {
     pub fn begin_scan(&mut self, trigger: Trigger, now: Instant) -> Scan {
         self.links_down.retain(|_, (_, when)| now.saturating_duration_since(*when) <= LINK_DOWN_BLAME);
         let tables =
-            if trigger == Trigger::Startup { vec![(Family::V4, 0), (Family::V6, 0)] } else { self.table.tables() };
+            if matches!(trigger, Trigger::Startup | Trigger::BgpSettled) {
+                vec![(Family::V4, 0), (Family::V6, 0)]
+            } else {
+                self.table.tables()
+            };
         let mut targets: Vec<(Family, u32, u8)> = tables.into_iter().map(|(f, t)| (f, t, self.protocol)).collect();
         // A guard's routes: its owner's protocol, in whichever tables.
         for protocol in self.guarded_protocols() {
@@ -157,7 +161,8 @@ impl Core {
             );
         }
         ScanPlan {
-            stale: if stale.is_empty() { WithdrawBatch::default() } else { self.stale_batch(&stale) },
+            // While BGP's neighbors come back, what looks stale may be theirs.
+            stale: if stale.is_empty() || self.adopting { WithdrawBatch::default() } else { self.stale_batch(&stale) },
             unwanted: self.withdraw_batch(&unwanted, "cannot withdraw route whose session is down"),
             install,
             checked: n,

@@ -9,7 +9,7 @@
 use super::super::table::{SourceId, State};
 use super::multipath::{translate_legs, Wanted};
 use super::{Core, Purpose, WithdrawBatch, Work};
-use crate::messages::{Change, DesiredRoute, DesiredRoutes, Source, SourceReport};
+use crate::messages::{Change, DesiredRoute, DesiredRoutes, Source, SourceKind, SourceReport};
 use crate::route::raw::RawRoute;
 use crate::route::{DevNames, RouteKey, RouteSpec};
 use std::collections::HashSet;
@@ -53,6 +53,11 @@ impl Core {
                 let report = SourceReport { changed: install.len(), ..SourceReport::default() };
                 return SourcePlan { withdraw: WithdrawBatch::default(), install, report };
             }
+            Change::Settled => {
+                // The task asks for the scan (`Core::settle`); nothing to apply.
+                self.adopting = false;
+                return SourcePlan { withdraw: WithdrawBatch::default(), install: Work::default(), report: SourceReport::default() };
+            }
             Change::Replace(routes) => {
                 let wanted: HashSet<RouteKey> = routes.routes.iter().map(|r| r.spec.key).collect();
                 let remove = self.keys_of(id).into_iter().filter(|k| !wanted.contains(k)).collect();
@@ -86,7 +91,9 @@ impl Core {
         if moved > 0 && (replace || moved * 64 >= self.table.len()) {
             self.table.sort();
         }
-        let install = match self.ready {
+        // A restarting guardian adopts BGP's routes in its settling scan.
+        let adopting = self.adopting && self.source(id).kind == SourceKind::Bgp;
+        let install = match self.ready && !adopting {
             true => steps.install.iter().filter_map(|k| self.table.find(k)).map(|i| (i, Purpose::Initial)).collect(),
             false => Vec::new(),
         };

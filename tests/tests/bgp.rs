@@ -1,0 +1,240 @@
+//! guardian as a BGP speaker with BIRD 2 as its peer, in namespaces:
+//! guardian in `a`, BIRD in `b`, one veth pair between them. BIRD announces
+//! static routes over `protocol bgp`; guardian installs the best paths into
+//! table 100 with its own protocol.
+
+use guardian_tests::bgp::{guardian_bgp, v4_prefix, v6_prefix, Announce, TABLE};
+use guardian_tests::bird::Bird;
+use guardian_tests::ip::{dsts_with_protocol, Family, PROTO_GUARDIAN};
+use guardian_tests::logs::{field, is};
+use guardian_tests::monitor::Monitor;
+use guardian_tests::netns::{VethPair, DEV, GW4, GW6, PEER};
+use guardian_tests::wait::{self, SHORT};
+use guardian_tests::{require_netns, require_tool, Config, Daemon, Netns};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// Long enough for 10,000 routes on a loaded machine.
+const LONG: Duration = Duration::from_secs(60);
+
+fn table() -> String {
+    TABLE.to_string()
+}
+
+/// guardian's routes in the BGP table.
+fn installed(ns: &Netns, family: Family) -> BTreeSet<String> {
+    dsts_with_protocol(ns, family, &table(), PROTO_GUARDIAN)
+}
+
+fn wait_installed(ns: &Netns, family: Family, want: &BTreeSet<String>, what: &str) {
+    wait::until(what, LONG, || {
+        let now = installed(ns, family);
+        if &now == want {
+            Ok(())
+        } else {
+            let missing = want.difference(&now).next();
+            let extra = now.difference(want).next();
+            Err(format!("{} installed, {} wanted; missing e.g. {missing:?}, extra e.g. {extra:?}", now.len(), want.len()))
+        }
+    });
+}
+
+fn v4_set(range: std::ops::Range<usize>) -> BTreeSet<String> {
+    range.map(v4_prefix).collect()
+}
+
+fn v6_set(range: std::ops::Range<usize>) -> BTreeSet<String> {
+    range.map(v6_prefix).collect()
+}
+
+/// `guardian bgp --json`'s only neighbor.
+fn neighbor(guardian: &Daemon) -> Value {
+    let view = guardian.cli_json(&["bgp", "--json"]);
+    view["neighbors"][0].clone()
+}
+
+fn wait_state(guardian: &Daemon, state: &str) -> Value {
+    wait::until(&format!("the BGP session {state}"), LONG, || {
+        let n = neighbor(guardian);
+        if n["state"] == state {
+            Ok(n)
+        } else {
+            Err(format!("now: {n}"))
+        }
+    })
+}
+
+struct Setup {
+    pair: VethPair,
+    bird: Bird,
+    guardian: Daemon,
+}
+
+fn start(announce: &Announce, neighbor_keys: &str) -> Setup {
+    let pair = VethPair::new(DEV, PEER);
+    let bird = Bird::builder(&pair.b, &announce.bird_config()).quiet().start();
+    let guardian = Daemon::start(&pair.a, &Config::new().text(&guardian_bgp(neighbor_keys)));
+    Setup { pair, bird, guardian }
+}
+
+#[test]
+fn bird_s_prefixes_are_installed_and_its_withdrawals_followed() {
+    require_netns!();
+    require_tool!("bird");
+    require_tool!("birdc");
+    let mut announce = Announce { v4: 10_000, v6: 100, ..Default::default() };
+    let s = start(&announce, "");
+    let up = s.guardian.wait_log("session up", |v| is(v, "BGP session up"), LONG);
+    assert_eq!(field(&up, "neighbor").as_deref(), Some(GW4), "{up}");
+    wait_installed(&s.pair.a, Family::V4, &v4_set(0..10_000), "BIRD's 10,000 IPv4 prefixes installed in table 100");
+    wait_installed(&s.pair.a, Family::V6, &v6_set(0..100), "BIRD's 100 IPv6 prefixes (MP-BGP) installed");
+    let route = s.pair.a.ip(&["route", "show", &v4_prefix(7), "table", &table()]).stdout;
+    assert!(route.contains(&format!("via {GW4} dev {DEV}")), "{route}");
+    let route6 = s.pair.a.ip(&["-6", "route", "show", &v6_prefix(7), "table", &table()]).stdout;
+    assert!(route6.contains(&format!("via {GW6} dev {DEV}")), "{route6}");
+    let n = wait_state(&s.guardian, "established");
+    assert_eq!(n["prefixes_received"], 10_100, "{n}");
+    assert_eq!(n["prefixes_installed"], 10_100, "{n}");
+
+    // BIRD withdraws the last 2,500 IPv4 and 50 IPv6 prefixes: exactly
+    // those leave the kernel.
+    announce.v4 = 7_500;
+    announce.v6 = 50;
+    s.bird.configure(&announce.bird_config());
+    wait_installed(&s.pair.a, Family::V4, &v4_set(0..7_500), "the withdrawn IPv4 prefixes gone, the rest kept");
+    wait_installed(&s.pair.a, Family::V6, &v6_set(0..50), "the withdrawn IPv6 prefixes gone, the rest kept");
+    let n = neighbor(&s.guardian);
+    assert_eq!(n["prefixes_installed"], 7_550, "{n}");
+}
+
+#[test]
+fn a_stray_delete_of_a_learned_route_is_repaired_and_attributed() {
+    require_netns!();
+    require_tool!("bird");
+    require_tool!("birdc");
+    let s = start(&Announce { v4: 10, ..Default::default() }, "");
+    wait_installed(&s.pair.a, Family::V4, &v4_set(0..10), "BIRD's prefixes installed");
+    let mark = s.guardian.log_mark();
+    let dst = v4_prefix(3);
+    s.pair.a.ip(&["route", "del", &dst, "table", &table()]);
+    let line = s.guardian.wait_log_from(
+        mark,
+        "the deleted BGP route reinstalled",
+        |v| is(v, "route reinstalled") && field(v, "route").is_some_and(|r| r.starts_with(&dst)),
+        SHORT,
+    );
+    assert_eq!(field(&line, "deleted_by.comm").as_deref(), Some("ip"), "{line}");
+    let routes = s.guardian.routes();
+    let route = routes
+        .as_array()
+        .and_then(|rs| rs.iter().find(|r| r["dst"] == dst.as_str()))
+        .unwrap_or_else(|| panic!("{dst} not in guardian routes: {routes}"));
+    assert_eq!(route["source"], format!("bgp:{GW4}"), "{route}");
+    wait_installed(&s.pair.a, Family::V4, &v4_set(0..10), "the route back");
+}
+
+#[test]
+fn without_graceful_restart_a_peer_s_restart_withdraws_its_routes() {
+    require_netns!();
+    require_tool!("bird");
+    require_tool!("birdc");
+    let announce = Announce { v4: 20, ..Default::default() };
+    let s = start(&announce, "");
+    wait_installed(&s.pair.a, Family::V4, &v4_set(0..20), "BIRD's prefixes installed");
+    drop(s.bird); // SIGTERM: BIRD closes its sessions
+    let down = s.guardian.wait_log("session down", |v| is(v, "BGP session down; its routes are withdrawn"), LONG);
+    assert_eq!(field(&down, "neighbor").as_deref(), Some(GW4), "{down}");
+    wait_installed(&s.pair.a, Family::V4, &BTreeSet::new(), "the peer's routes withdrawn");
+    let _bird = Bird::builder(&s.pair.b, &announce.bird_config()).quiet().start();
+    wait_installed(&s.pair.a, Family::V4, &v4_set(0..20), "the routes back with the peer");
+}
+
+#[test]
+fn max_prefixes_closes_the_session_and_it_stays_idle() {
+    require_netns!();
+    require_tool!("bird");
+    require_tool!("birdc");
+    let s = start(&Announce { v4: 200, ..Default::default() }, "max_prefixes = 100\nmax_prefixes_idle = \"10m\"");
+    let line = s.guardian.wait_log("max_prefixes", |v| is(v, "BGP neighbor sent more prefixes than max_prefixes: session closed (Cease), idle until the time is up or `guardian bgp reset`"), LONG);
+    assert_eq!(field(&line, "max_prefixes").as_deref(), Some("100"), "{line}");
+    wait_installed(&s.pair.a, Family::V4, &BTreeSet::new(), "the neighbor's routes withdrawn");
+    let n = wait_state(&s.guardian, "idle");
+    assert!(n["last_error"].as_str().is_some_and(|e| e.contains("maximum number of prefixes")), "{n}");
+    assert!(n["idle_for_seconds"].as_u64().is_some_and(|s| s > 60), "{n}");
+    // BIRD heard the Cease with subcode 1.
+    wait::until("BIRD logging the Cease", SHORT, || {
+        let lines = s.bird.log_lines_with("Maximum number of prefixes reached");
+        if lines.is_empty() { Err("not yet".into()) } else { Ok(()) }
+    });
+    // Still idle a while later: BIRD keeps connecting (connect retry 1 s),
+    // guardian does not listen and does not connect.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(neighbor(&s.guardian)["state"], "idle");
+    assert!(installed(&s.pair.a, Family::V4).is_empty());
+}
+
+#[test]
+fn graceful_restart_of_the_peer_keeps_its_routes_untouched() {
+    require_netns!();
+    require_tool!("bird");
+    require_tool!("birdc");
+    let announce = Announce { v4: 50, v6: 5, bgp: "  graceful restart on;".into(), ..Default::default() };
+    let s = start(&announce, "graceful_restart = true");
+    wait_installed(&s.pair.a, Family::V4, &v4_set(0..50), "BIRD's prefixes installed");
+    wait_installed(&s.pair.a, Family::V6, &v6_set(0..5), "BIRD's IPv6 prefixes installed");
+    let monitor = Monitor::start(&s.pair.a);
+    let mark = monitor.sync(&s.pair.a);
+    let log_mark = s.guardian.log_mark();
+    // BIRD leaves as a graceful restart would (its sessions closed without
+    // a NOTIFICATION), and comes back in recovery mode.
+    let out = s.bird.birdc(&["graceful", "restart"]);
+    assert!(out.success(), "birdc graceful restart: {out:?}");
+    let down = s.guardian.wait_log_from(log_mark, "session down, gracefully", |v| is(v, "BGP session down; the peer does graceful restart: its routes stay, as stale, until it is back"), LONG);
+    assert_eq!(field(&down, "neighbor").as_deref(), Some(GW4), "{down}");
+    wait::until("the old BIRD gone", SHORT, || s.bird.check_alive().map_err(|e| e.to_string()).err().map(|_| ()).ok_or_else(|| "alive".to_owned()));
+    let n = neighbor(&s.guardian);
+    assert_eq!(n["prefixes_stale"], 55, "{n}");
+    assert_eq!(installed(&s.pair.a, Family::V4), v4_set(0..50), "stale routes stay installed");
+    let _bird = Bird::builder(&s.pair.b, &announce.bird_config()).args(&["-R"]).quiet().start();
+    s.guardian.wait_log_from(log_mark, "End-of-RIB ending the restart", |v| is(v, "BGP End-of-RIB: graceful restart over") && field(v, "family").as_deref() == Some("ipv4"), LONG);
+    wait_state(&s.guardian, "established");
+    monitor.sync(&s.pair.a);
+    for dst in v4_set(0..50).iter().chain(v6_set(0..5).iter()) {
+        let touched = monitor.mentioning(mark, dst);
+        assert!(touched.is_empty(), "the peer's graceful restart touched {dst}: {touched:?}");
+    }
+    let n = neighbor(&s.guardian);
+    assert_eq!(n["prefixes_stale"], 0, "{n}");
+    assert_eq!(n["prefixes_installed"], 55, "{n}");
+}
+
+#[test]
+fn a_restarting_guardian_adopts_the_routes_its_neighbor_announces_again() {
+    require_netns!();
+    require_tool!("bird");
+    require_tool!("birdc");
+    let mut announce = Announce { v4: 30, ..Default::default() };
+    let s = start(&announce, "");
+    wait_installed(&s.pair.a, Family::V4, &v4_set(0..30), "BIRD's prefixes installed");
+    s.guardian.sigterm();
+    s.guardian.wait_exit(SHORT);
+    assert_eq!(installed(&s.pair.a, Family::V4), v4_set(0..30), "guardian leaves its routes when it stops");
+    // While guardian is away, BIRD stops announcing ten of them.
+    announce.v4 = 20;
+    s.bird.configure(&announce.bird_config());
+    let monitor = Monitor::start(&s.pair.a);
+    let mark = monitor.sync(&s.pair.a);
+    let config = Config::new().text(&guardian_bgp(""));
+    let second = Daemon::builder(&s.pair.a).dir(s.guardian.dir()).config(&config).spawn();
+    second.wait_log("every neighbor's End-of-RIB", |v| is(v, "BGP start-up: every neighbor sent End-of-RIB; routes none announced again are withdrawn"), LONG);
+    wait_installed(&s.pair.a, Family::V4, &v4_set(0..20), "what BIRD no longer announces withdrawn");
+    monitor.sync(&s.pair.a);
+    for dst in v4_set(0..20) {
+        let touched = monitor.mentioning(mark, &dst);
+        assert!(touched.is_empty(), "the restart touched {dst}: {touched:?}");
+    }
+    for dst in v4_set(20..30) {
+        assert!(!monitor.mentioning(mark, &dst).is_empty(), "{dst} withdrawn without a trace on the monitor?");
+    }
+}
