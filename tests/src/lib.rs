@@ -32,6 +32,7 @@ pub use guardian_test_support::{guardian, msg, Config, Daemon, Netns, RouteSpec}
 pub use guardian_test_support::{require_ebpf, require_netns, require_tool};
 
 pub mod bgp;
+pub mod bgp_peer;
 pub mod doublezerod;
 pub mod frr;
 pub mod ip;

@@ -238,3 +238,36 @@ fn a_restarting_guardian_adopts_the_routes_its_neighbor_announces_again() {
         assert!(!monitor.mentioning(mark, &dst).is_empty(), "{dst} withdrawn without a trace on the monitor?");
     }
 }
+
+#[test]
+fn malformed_updates_get_treat_as_withdraw_or_the_right_notification() {
+    use guardian_tests::bgp_peer::{attrs, update, CraftedPeer};
+    require_netns!();
+    let pair = VethPair::new(DEV, PEER);
+    let guardian = Daemon::start(&pair.a, &Config::new().text(&guardian_bgp("")));
+    let mut peer = CraftedPeer::accept(&pair.b, LONG);
+    peer.establish(guardian_tests::bgp::PEER_AS, SHORT);
+    let hop = GW4.parse().unwrap();
+    let path = [guardian_tests::bgp::PEER_AS];
+    let dst = "10.200.0.0/24";
+    peer.send(&update(&[], &attrs(0, &path, hop), &[24, 10, 200, 0]));
+    wait_installed(&pair.a, Family::V4, &BTreeSet::from([dst.to_owned()]), "the crafted peer's route installed");
+
+    // ORIGIN 7 does not exist: RFC 7606 7.1 says treat-as-withdraw; the
+    // session stays up.
+    let mark = guardian.log_mark();
+    peer.send(&update(&[], &attrs(7, &path, hop), &[24, 10, 200, 0]));
+    let line = guardian.wait_log_from(mark, "treat-as-withdraw", |v| is(v, "BGP UPDATE treated as withdraw (RFC 7606)"), SHORT);
+    assert!(field(&line, "reason").is_some_and(|r| r.to_lowercase().contains("origin")), "{line}");
+    wait_installed(&pair.a, Family::V4, &BTreeSet::new(), "the route withdrawn by the malformed UPDATE");
+    assert!(peer.recv_kind(3, Duration::from_millis(500)).is_none(), "no NOTIFICATION for a treat-as-withdraw");
+    assert_eq!(neighbor(&guardian)["state"], "established");
+
+    // A prefix length of 33: the NLRI cannot be trusted, the session is
+    // reset with UPDATE Message Error / Invalid Network Field (3/10).
+    peer.send(&update(&[], &attrs(0, &path, hop), &[33, 10, 200, 0, 0, 0]));
+    let n = peer.recv_kind(3, SHORT).expect("a NOTIFICATION");
+    assert_eq!((n[0], n[1]), (3, 10), "NOTIFICATION code/subcode: {n:?}");
+    let down = guardian.wait_log_from(mark, "session down", |v| is(v, "BGP session down; its routes are withdrawn"), SHORT);
+    assert!(field(&down, "reason").is_some_and(|r| r.contains("invalid network field")), "{down}");
+}

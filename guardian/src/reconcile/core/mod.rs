@@ -187,6 +187,9 @@ pub struct Core {
     /// BGP routes are adopted as the kernel has them or installed by a scan,
     /// never on arrival, and nothing of guardian's protocol is purged.
     adopting: bool,
+    /// While adopting: routes of guardian's protocol the last scan found
+    /// and no source wanted yet, which a neighbor may announce again.
+    adoptable: HashMap<RouteKey, KernelRoute>,
     last_cycle: Option<CycleReport>,
     reinstalls: u64,
     overruns: u64,
@@ -238,6 +241,7 @@ impl Core {
             next_scan: None,
             ready: false,
             adopting: false,
+            adoptable: HashMap::new(),
             last_cycle: None,
             reinstalls: 0,
             overruns: 0,
@@ -282,6 +286,7 @@ impl Core {
     /// table adopts what is in place, installs what is missing and
     /// withdraws what no source wants.
     pub fn settle(&mut self, now: Instant) {
+        self.adoptable = HashMap::new();
         if std::mem::take(&mut self.adopting) {
             self.request_resync(Trigger::BgpSettled, now);
         }

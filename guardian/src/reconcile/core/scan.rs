@@ -154,6 +154,9 @@ impl Core {
                 (State::Withdrawn, true) => unwanted.push(self.table.slot(i).spec),
             }
         }
+        if self.adopting {
+            self.adoptable = stale.iter().map(|r| (r.key, *r)).collect();
+        }
         if !unwanted.is_empty() {
             tracing::info!(
                 routes = unwanted.len(),

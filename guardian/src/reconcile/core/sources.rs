@@ -91,13 +91,32 @@ impl Core {
         if moved > 0 && (replace || moved * 64 >= self.table.len()) {
             self.table.sort();
         }
-        // A restarting guardian adopts BGP's routes in its settling scan.
-        let adopting = self.adopting && self.source(id).kind == SourceKind::Bgp;
-        let install = match self.ready && !adopting {
-            true => steps.install.iter().filter_map(|k| self.table.find(k)).map(|i| (i, Purpose::Initial)).collect(),
+        let install = match self.ready {
+            true => self.to_install(id, &steps.install),
             false => Vec::new(),
         };
         SourcePlan { withdraw, install, report: steps.report }
+    }
+
+    /// What an update's added and changed routes need. A restarting
+    /// guardian adopts a BGP route it finds in the kernel as it is (never
+    /// deleted, never re-added): the last scan saw it.
+    fn to_install(&mut self, id: SourceId, keys: &[RouteKey]) -> Work {
+        let adopting = self.adopting && self.source(id).kind == SourceKind::Bgp;
+        let mut work = Vec::with_capacity(keys.len());
+        for key in keys {
+            let Some(i) = self.table.find(key) else { continue };
+            if adopting {
+                if let Some(found) = self.adoptable.remove(key) {
+                    if self.is_ours(i, &found) {
+                        self.mark_present(i);
+                        continue;
+                    }
+                }
+            }
+            work.push((i, Purpose::Initial));
+        }
+        work
     }
 
     /// The id of `source`, known or new. A known name takes the latest
