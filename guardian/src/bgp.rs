@@ -13,11 +13,13 @@
 //!                                           ──► SourceUpdate per `bgp:<neighbor>` ──► reconciler
 //! ```
 //!
-//! Everything here is sans-IO: no sockets, no clock, no tokio. The task
-//! that owns the sockets and feeds these is not written yet.
+//! Everything here but `net.rs` (the TCP sockets: connect, the listener,
+//! TCP MD5) is sans-IO: no sockets, no clock, no tokio. The task that owns
+//! the sockets and feeds these is not written yet.
 
 pub mod handle;
 pub mod message;
+pub mod net;
 pub mod open;
 pub mod rib;
 pub mod session;
