@@ -13,8 +13,9 @@
 //!                                           ──► SourceUpdate per `bgp:<neighbor>` ──► reconciler
 //! ```
 //!
-//! Everything here but `task` (the tokio task that owns the sockets and
-//! feeds the rest), `net` (the sockets) is sans-IO: no sockets, no clock.
+//! Everything here but `task` (the tokio task that owns the connections
+//! and feeds the rest) and `net` (the TCP sockets: connect, the listener,
+//! TCP MD5) is sans-IO: no sockets, no clock, no tokio.
 
 pub mod handle;
 pub mod message;

@@ -10,7 +10,7 @@ mod liveness;
 mod protocols;
 mod units;
 
-pub use bgp::{BgpConfig, NeighborConfig, NeighborLiveness, PrefixFilter, AS_TRANS};
+pub use bgp::{BgpConfig, NeighborConfig, NeighborLiveness, PrefixFilter, AS_TRANS, TCP_MD5_MAX_KEY_LEN};
 pub use guard::{GuardConfig, GuardMode, UnknownDeleter, DEFAULT_KERNEL_CAUSE_GRACE, MAX_COMM_LEN};
 pub use liveness::auth::{AuthKey, AuthType, KeyError};
 pub use liveness::{
