@@ -1,5 +1,5 @@
 //! `daemon.control_socket_group`: members of the group read the daemon's
-//! state without root; changing it (reconcile, admin-down/up, reload)
+//! state without root; changing it (reconcile, admin-down/up, reload, bgp reset)
 //! stays with root and the daemon's own user; others cannot connect.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -44,14 +44,18 @@ fn members_of_the_socket_group_read_but_do_not_steer_and_others_cannot_connect()
     assert_eq!(meta.mode() & 0o777, 0o660, "socket mode");
     assert_eq!(meta.gid(), group.gid, "socket group");
 
-    for read in [&["status", "--json"][..], &["routes", "--json"], &["sessions", "--json"], &["deletions", "--json"]] {
+    let reads =
+        [&["status", "--json"][..], &["routes", "--json"], &["sessions", "--json"], &["deletions", "--json"], &["bgp"]];
+    for read in reads {
         let out = cli_as(&member, &d, read);
         out.assert_no_panic();
         assert!(out.success(), "a member runs {read:?}: {out:?}");
     }
     assert_eq!(cli_as(&member, &d, &["status", "--json"]).json()["ready"], true);
 
-    for write in [&["reconcile"][..], &["reload"], &["admin-down", "192.0.2.2"], &["admin-up", "192.0.2.2"]] {
+    let writes =
+        [&["reconcile"][..], &["reload"], &["admin-down", "192.0.2.2"], &["admin-up", "192.0.2.2"], &["bgp", "reset"]];
+    for write in writes {
         let out = cli_as(&member, &d, write);
         out.assert_no_panic();
         assert_eq!(out.code(), 3, "a member may not run {write:?}: {out:?}");

@@ -196,6 +196,28 @@ fn status_without_a_daemon_is_exit_1() {
     assert_user_error(&out, 1, &[sock], true);
 }
 
+/// Until a `[bgp]` section is written, `guardian bgp` says so and succeeds;
+/// `bgp reset` is a configuration error (2), as `reload` without a file.
+#[test]
+fn bgp_without_a_bgp_section_says_so_and_reset_is_exit_2() {
+    require_netns!();
+    let ns = Netns::with_link();
+    let d = Daemon::start(&ns, &Config::new().daemon("metrics_listen", "\"off\""));
+    let out = d.cli(&["bgp"]);
+    out.assert_no_panic();
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert_eq!(out.stdout, "BGP is not configured (no [bgp] section)\n", "{out:?}");
+    let view = d.cli_json(&["bgp", "--json"]);
+    assert_eq!(view["enabled"], false, "{view}");
+    assert_eq!(view["neighbors"], serde_json::json!([]), "{view}");
+    for reset in [&["bgp", "reset"][..], &["bgp", "reset", "192.0.2.9"]] {
+        let out = d.cli(reset);
+        assert_user_error(&out, 2, &["BGP is not configured: add a [bgp] section"], true);
+    }
+    // Not an address: refused by the command line itself.
+    assert_user_error(&d.cli(&["bgp", "reset", "peer-1"]), 2, &["peer-1"], false);
+}
+
 /// The other side of the capability check: not root, only CAP_NET_ADMIN (as
 /// packaging/guardian.service runs it) is enough to keep routes.
 #[test]

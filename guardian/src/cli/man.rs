@@ -1,5 +1,6 @@
 //! `guardian man DIR` (hidden): writes the man pages, `guardian.1` and one
-//! `guardian-SUBCOMMAND.1` per visible subcommand (clap_mangen), into DIR.
+//! `guardian-SUBCOMMAND.1` per visible subcommand, nested ones included
+//! (`guardian-bgp-reset.1`), with clap_mangen, into DIR.
 //! `cargo xtask man` runs it into `target/man`; the pages are not committed.
 
 use super::{Cli, Failure};
@@ -12,16 +13,20 @@ pub struct Args {
     dir: PathBuf,
 }
 
-/// Every page as (file name, roff text): the visible subcommands, then
-/// `guardian.1`, as `clap_mangen::generate_to` would write them.
+/// Every page as (file name, roff text): each visible subcommand's own
+/// (nested ones first), then `guardian.1`, as `clap_mangen::generate_to`
+/// would write them.
 pub fn pages() -> Vec<(String, Vec<u8>)> {
+    fn add(cmd: clap::Command, pages: &mut Vec<(String, Vec<u8>)>) {
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            add(sub.clone(), pages);
+        }
+        pages.push(render(cmd));
+    }
     let mut cmd = Cli::command().disable_help_subcommand(true);
     cmd.build();
     let mut pages = Vec::new();
-    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
-        pages.push(render(sub.clone()));
-    }
-    pages.push(render(cmd));
+    add(cmd, &mut pages);
     pages
 }
 

@@ -2,6 +2,7 @@
 
 mod admin_down;
 mod admin_up;
+mod bgp;
 mod check_config;
 mod completions;
 mod deletions;
@@ -59,6 +60,8 @@ pub enum Command {
     AdminDown(admin_down::Args),
     /// Bring the liveness sessions with a peer back from AdminDown
     AdminUp(admin_up::Args),
+    /// List the BGP neighbors, their sessions and prefixes; `bgp reset [NEIGHBOR]` starts sessions again
+    Bgp(bgp::Args),
     /// Print the completion script for bash, zsh or fish
     Completions(completions::Args),
     /// Load the eBPF programs, print the variant this kernel gets, and exit
@@ -117,6 +120,7 @@ impl Cli {
             Command::Sessions(args) => sessions::execute(args, &client_socket()),
             Command::AdminDown(args) => admin_down::execute(args, &client_socket()),
             Command::AdminUp(args) => admin_up::execute(args, &client_socket()),
+            Command::Bgp(args) => bgp::execute(args, &client_socket()),
             Command::Completions(args) => completions::execute(args),
             Command::EbpfVariant(args) => ebpf_variant::execute(args),
             Command::Man(args) => man::execute(args),

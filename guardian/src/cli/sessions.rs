@@ -54,7 +54,7 @@ fn peer(s: &SessionInfo) -> String {
 
 /// How long a session has been Up: seconds with a tenth below a minute,
 /// then the two largest units ("4m05s", "2h03m", "3d04h").
-fn age(seconds: f64) -> String {
+pub(super) fn age(seconds: f64) -> String {
     if seconds < 60.0 {
         return format!("{seconds:.1}s");
     }

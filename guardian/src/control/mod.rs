@@ -5,7 +5,8 @@
 //! it works even while a long initial sync keeps the reconciler busy;
 //! `GET /v1/routes` and `POST /v1/reconcile` go to the reconciler;
 //! `POST /v1/reload` to the daemon's reload task, answered once the file is
-//! applied or refused.
+//! applied or refused; `GET /v1/bgp` and `POST /v1/bgp/reset[/NEIGHBOR]`
+//! to the BGP task.
 //!
 //! Who may ask: whoever can open the socket (mode 0600, or 0660 with
 //! `daemon.control_socket_group`) may read (`GET`). Requests that change
@@ -16,9 +17,10 @@
 pub mod client;
 
 use crate::attribution::Query as AttributionQuery;
+use crate::bgp::handle::BgpHandle;
 use crate::liveness::engine::SessionView;
 use crate::liveness::task::LivenessHandle;
-use crate::messages::api::{AdminReport, ErrorBody, SessionInfo, Status};
+use crate::messages::api::{AdminReport, BgpResetReport, ErrorBody, SessionInfo, Status};
 use crate::messages::{ReloadError, ReloadRequest};
 use crate::metrics::Metrics;
 use crate::reconcile::Command;
@@ -37,6 +39,7 @@ struct Control {
     commands: mpsc::Sender<Command>,
     queries: mpsc::Sender<AttributionQuery>,
     liveness: LivenessHandle,
+    bgp: BgpHandle,
     /// When the process started: the status's uptime is computed per answer
     /// (the published status is only as fresh as the reconciler's last cycle).
     started: std::time::Instant,
@@ -69,7 +72,7 @@ impl Control {
                 let who = uid.map_or("an unknown user".to_owned(), |u| format!("uid {u}"));
                 let body = ErrorBody {
                     error: format!(
-                        "{what} changes the daemon's state, which only root or guardian's own user may do ({who} may only read: status, routes, sessions, deletions)"
+                        "{what} changes the daemon's state, which only root or guardian's own user may do ({who} may only read: status, routes, sessions, deletions, bgp)"
                     ),
                 };
                 Some((StatusCode::FORBIDDEN, Json(body)).into_response())
@@ -78,11 +81,15 @@ impl Control {
     }
 }
 
+// One argument per task it talks to, each of its own type: a swap does
+// not compile, and the daemon is the only caller.
+#[allow(clippy::too_many_arguments)]
 pub fn control_router(
     status: watch::Receiver<Status>,
     commands: mpsc::Sender<Command>,
     queries: mpsc::Sender<AttributionQuery>,
     liveness: LivenessHandle,
+    bgp: BgpHandle,
     reloads: mpsc::Sender<ReloadRequest>,
     started: std::time::Instant,
     attribution: String,
@@ -98,7 +105,10 @@ pub fn control_router(
         .route("/v1/sessions/{peer}/admin-down", post(admin_down_handler))
         .route("/v1/sessions/{peer}/admin-up", post(admin_up_handler))
         .route("/v1/reload", post(reload_handler))
-        .with_state(Control { status, commands, queries, liveness, started, attribution, reloads, own_uid })
+        .route("/v1/bgp", get(bgp_handler))
+        .route("/v1/bgp/reset", post(bgp_reset_all_handler))
+        .route("/v1/bgp/reset/{neighbor}", post(bgp_reset_handler))
+        .with_state(Control { status, commands, queries, liveness, bgp, started, attribution, reloads, own_uid })
 }
 
 async fn reload_handler(State(c): State<Control>, ConnectInfo(peer): ConnectInfo<Peer>) -> Response {
@@ -152,17 +162,71 @@ async fn admin(c: &Control, who: Peer, peer: &str, up: bool) -> Response {
     if let Some(refused) = c.refuse_unless_privileged(who, if up { "admin-up" } else { "admin-down" }) {
         return refused;
     }
-    let Ok(addr) = peer.parse::<IpAddr>() else {
-        let body = ErrorBody { error: format!("{peer:?} is not an IP address") };
-        return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+    let addr = match address(peer) {
+        Ok(addr) => addr,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     match c.liveness.admin(addr, up).await {
-        Some(0) => {
-            let body = ErrorBody { error: format!("no liveness session with peer {addr}") };
-            (StatusCode::NOT_FOUND, Json(body)).into_response()
-        }
+        Some(0) => error(StatusCode::NOT_FOUND, format!("no liveness session with peer {addr}")),
         Some(sessions) => Json(AdminReport { peer: addr.to_string(), sessions }).into_response(),
         None => unavailable(),
+    }
+}
+
+/// A peer or neighbor named in the path; the error is the 400's sentence.
+fn address(text: &str) -> Result<IpAddr, String> {
+    text.parse().map_err(|_| format!("{text:?} is not an IP address"))
+}
+
+async fn bgp_handler(State(c): State<Control>) -> Response {
+    match c.bgp.view().await {
+        Some(view) => Json(view).into_response(),
+        None => unavailable(),
+    }
+}
+
+async fn bgp_reset_all_handler(State(c): State<Control>, ConnectInfo(who): ConnectInfo<Peer>) -> Response {
+    bgp_reset(&c, who, None).await
+}
+
+async fn bgp_reset_handler(
+    State(c): State<Control>,
+    ConnectInfo(who): ConnectInfo<Peer>,
+    Path(neighbor): Path<String>,
+) -> Response {
+    bgp_reset(&c, who, Some(&neighbor)).await
+}
+
+async fn bgp_reset(c: &Control, who: Peer, neighbor: Option<&str>) -> Response {
+    if let Some(refused) = c.refuse_unless_privileged(who, "bgp reset") {
+        return refused;
+    }
+    let neighbor = match neighbor.map(address).transpose() {
+        Ok(neighbor) => neighbor,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    reset_neighbors(&c.bgp, neighbor).await
+}
+
+/// `bgp reset` once the caller may: 400 without a `[bgp]` section (the CLI
+/// exits 2, as for a reload with no file), 404 for an address no neighbor
+/// has (exit 1, as admin-down's unknown peer).
+async fn reset_neighbors(bgp: &BgpHandle, neighbor: Option<IpAddr>) -> Response {
+    let Some(view) = bgp.view().await else { return unavailable() };
+    if !view.enabled {
+        return error(StatusCode::BAD_REQUEST, "BGP is not configured: add a [bgp] section (docs/bgp.md)".into());
+    }
+    let no_such = |addr: IpAddr| error(StatusCode::NOT_FOUND, format!("no BGP neighbor {addr}"));
+    if let Some(addr) = neighbor {
+        if !view.neighbors.iter().any(|n| n.address == addr) {
+            return no_such(addr);
+        }
+    }
+    match (bgp.reset(neighbor).await, neighbor) {
+        // Gone between the two questions (a reload took it out).
+        (Some(0), Some(addr)) => no_such(addr),
+        (Some(neighbors), _) => Json(BgpResetReport { neighbor, neighbors }).into_response(),
+        (None, _) => unavailable(),
     }
 }
 
@@ -243,8 +307,11 @@ async fn ask<T: serde::Serialize>(c: &Control, make: impl FnOnce(oneshot::Sender
 }
 
 fn unavailable() -> Response {
-    let body = ErrorBody { error: "guardian is shutting down".into() };
-    (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+    error(StatusCode::SERVICE_UNAVAILABLE, "guardian is shutting down".into())
+}
+
+fn error(status: StatusCode, error: String) -> Response {
+    (status, Json(ErrorBody { error })).into_response()
 }
 
 pub fn metrics_router(metrics: Arc<Metrics>) -> Router {
@@ -261,3 +328,6 @@ pub fn metrics_router(metrics: Arc<Metrics>) -> Router {
         }),
     )
 }
+
+#[cfg(test)]
+mod tests;

@@ -124,6 +124,14 @@ pub struct AdminReport {
     pub sessions: usize,
 }
 
+/// The answer to `POST /v1/bgp/reset[/NEIGHBOR]`: the neighbor asked for
+/// (none: all of them) and how many sessions were closed to start again.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BgpResetReport {
+    pub neighbor: Option<std::net::IpAddr>,
+    pub neighbors: usize,
+}
+
 /// An error answer of the control API.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorBody {

@@ -36,7 +36,8 @@ fn exported_names() -> BTreeSet<String> {
 fn every_registered_family_is_touched_and_so_checked() {
     // Each `register("name", ...)` call in the metrics sources is one family;
     // one left out of `touch_every_family` would escape the checks below.
-    let sources = [include_str!("mod.rs"), include_str!("liveness.rs"), include_str!("guard.rs")];
+    let sources =
+        [include_str!("mod.rs"), include_str!("liveness.rs"), include_str!("guard.rs"), include_str!("bgp.rs")];
     let registered: usize = sources.iter().map(|s| s.matches(".register(").count()).sum();
     let text = every_family();
     let described = text.lines().filter(|l| l.starts_with("# TYPE guardian_")).count();
@@ -81,6 +82,9 @@ fn exported_names_are_read_off_the_registry() {
         "guardian_build_info",
         "guardian_liveness_peer_state",
         "guardian_liveness_route_withdraws_total",
+        "guardian_bgp_session_state",
+        "guardian_bgp_prefixes",
+        "guardian_bgp_notifications_total",
         "process_cpu_seconds_total",
         "process_resident_memory_bytes",
         "process_open_fds",

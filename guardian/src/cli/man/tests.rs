@@ -13,5 +13,7 @@ fn there_is_a_page_for_guardian_and_each_subcommand_and_the_main_page_lists_them
         assert!(main.contains(&sub.replace('-', "\\-")), "guardian.1 does not list `{sub}`");
     }
     assert!(!names.iter().any(|n| n.contains("ebpf-variant") || *n == "guardian-man.1"), "{names:?}");
+    assert!(names.contains(&"guardian-bgp-reset.1"), "nested subcommands have their page: {names:?}");
+    assert!(!names.iter().any(|n| n.ends_with("-help.1")), "{names:?}");
     assert!(main.contains(crate::GIT_REVISION), "guardian.1 names the version and revision");
 }
