@@ -51,7 +51,13 @@ pub fn update(withdrawn: &[u8], attrs: &[u8], nlri: &[u8]) -> Vec<u8> {
 pub fn attrs(origin: u8, path: &[u32], next_hop: Ipv4Addr) -> Vec<u8> {
     let mut a = vec![0x40, 1, 1, origin];
     let seg_len = 2 + 4 * path.len();
-    a.extend_from_slice(&[0x40, 2, u8::try_from(seg_len).expect("short path"), 2, u8::try_from(path.len()).expect("short")]);
+    a.extend_from_slice(&[
+        0x40,
+        2,
+        u8::try_from(seg_len).expect("short path"),
+        2,
+        u8::try_from(path.len()).expect("short"),
+    ]);
     for asn in path {
         a.extend_from_slice(&asn.to_be_bytes());
     }

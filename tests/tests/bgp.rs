@@ -35,7 +35,11 @@ fn wait_installed(ns: &Netns, family: Family, want: &BTreeSet<String>, what: &st
         } else {
             let missing = want.difference(&now).next();
             let extra = now.difference(want).next();
-            Err(format!("{} installed, {} wanted; missing e.g. {missing:?}, extra e.g. {extra:?}", now.len(), want.len()))
+            Err(format!(
+                "{} installed, {} wanted; missing e.g. {missing:?}, extra e.g. {extra:?}",
+                now.len(),
+                want.len()
+            ))
         }
     });
 }
@@ -164,14 +168,26 @@ fn max_prefixes_closes_the_session_and_it_stays_idle() {
     assert!(n["idle_for_seconds"].as_u64().is_some_and(|s| s > 60), "{n}");
     // BIRD heard the Cease with subcode 1.
     wait::until("BIRD logging the Cease", SHORT, || {
+        eprintln!("BIRD: {:?}", s.bird.log_lines_with("guardian"));
         let lines = s.bird.log_lines_with("Maximum number of prefixes reached");
-        if lines.is_empty() { Err("not yet".into()) } else { Ok(()) }
+        if lines.is_empty() {
+            Err("not yet".into())
+        } else {
+            Ok(())
+        }
     });
     // Still idle a while later: BIRD keeps connecting (connect retry 1 s),
     // guardian does not listen and does not connect.
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(neighbor(&s.guardian)["state"], "idle");
     assert!(installed(&s.pair.a, Family::V4).is_empty());
+
+    // `guardian bgp reset` ends the wait: the session comes up again (and
+    // the limit closes it again).
+    let mark = s.guardian.log_mark();
+    let out = s.guardian.cli(&["bgp", "reset", GW4]);
+    assert!(out.success(), "{out:?}");
+    s.guardian.wait_log_from(mark, "session up after the reset", |v| is(v, "BGP session up"), LONG);
 }
 
 #[test]
@@ -190,14 +206,26 @@ fn graceful_restart_of_the_peer_keeps_its_routes_untouched() {
     // a NOTIFICATION), and comes back in recovery mode.
     let out = s.bird.birdc(&["graceful", "restart"]);
     assert!(out.success(), "birdc graceful restart: {out:?}");
-    let down = s.guardian.wait_log_from(log_mark, "session down, gracefully", |v| is(v, "BGP session down; the peer does graceful restart: its routes stay, as stale, until it is back"), LONG);
+    let down = s.guardian.wait_log_from(
+        log_mark,
+        "session down, gracefully",
+        |v| is(v, "BGP session down; the peer does graceful restart: its routes stay, as stale, until it is back"),
+        LONG,
+    );
     assert_eq!(field(&down, "neighbor").as_deref(), Some(GW4), "{down}");
-    wait::until("the old BIRD gone", SHORT, || s.bird.check_alive().map_err(|e| e.to_string()).err().map(|_| ()).ok_or_else(|| "alive".to_owned()));
+    wait::until("the old BIRD gone", SHORT, || {
+        s.bird.check_alive().map_err(|e| e.to_string()).err().map(|_| ()).ok_or_else(|| "alive".to_owned())
+    });
     let n = neighbor(&s.guardian);
     assert_eq!(n["prefixes_stale"], 55, "{n}");
     assert_eq!(installed(&s.pair.a, Family::V4), v4_set(0..50), "stale routes stay installed");
     let _bird = Bird::builder(&s.pair.b, &announce.bird_config()).args(&["-R"]).quiet().start();
-    s.guardian.wait_log_from(log_mark, "End-of-RIB ending the restart", |v| is(v, "BGP End-of-RIB: graceful restart over") && field(v, "family").as_deref() == Some("ipv4"), LONG);
+    s.guardian.wait_log_from(
+        log_mark,
+        "End-of-RIB ending the restart",
+        |v| is(v, "BGP End-of-RIB: graceful restart over") && field(v, "family").as_deref() == Some("ipv4"),
+        LONG,
+    );
     wait_state(&s.guardian, "established");
     monitor.sync(&s.pair.a);
     for dst in v4_set(0..50).iter().chain(v6_set(0..5).iter()) {
@@ -227,7 +255,11 @@ fn a_restarting_guardian_adopts_the_routes_its_neighbor_announces_again() {
     let mark = monitor.sync(&s.pair.a);
     let config = Config::new().text(&guardian_bgp(""));
     let second = Daemon::builder(&s.pair.a).dir(s.guardian.dir()).config(&config).spawn();
-    second.wait_log("every neighbor's End-of-RIB", |v| is(v, "BGP start-up: every neighbor sent End-of-RIB; routes none announced again are withdrawn"), LONG);
+    second.wait_log(
+        "every neighbor's End-of-RIB",
+        |v| is(v, "BGP start-up: every neighbor sent End-of-RIB; routes none announced again are withdrawn"),
+        LONG,
+    );
     wait_installed(&s.pair.a, Family::V4, &v4_set(0..20), "what BIRD no longer announces withdrawn");
     monitor.sync(&s.pair.a);
     for dst in v4_set(0..20) {
@@ -257,7 +289,12 @@ fn malformed_updates_get_treat_as_withdraw_or_the_right_notification() {
     // session stays up.
     let mark = guardian.log_mark();
     peer.send(&update(&[], &attrs(7, &path, hop), &[24, 10, 200, 0]));
-    let line = guardian.wait_log_from(mark, "treat-as-withdraw", |v| is(v, "BGP UPDATE treated as withdraw (RFC 7606)"), SHORT);
+    let line = guardian.wait_log_from(
+        mark,
+        "treat-as-withdraw",
+        |v| is(v, "BGP UPDATE treated as withdraw (RFC 7606)"),
+        SHORT,
+    );
     assert!(field(&line, "reason").is_some_and(|r| r.to_lowercase().contains("origin")), "{line}");
     wait_installed(&pair.a, Family::V4, &BTreeSet::new(), "the route withdrawn by the malformed UPDATE");
     assert!(peer.recv_kind(3, Duration::from_millis(500)).is_none(), "no NOTIFICATION for a treat-as-withdraw");
@@ -268,6 +305,68 @@ fn malformed_updates_get_treat_as_withdraw_or_the_right_notification() {
     peer.send(&update(&[], &attrs(0, &path, hop), &[33, 10, 200, 0, 0, 0]));
     let n = peer.recv_kind(3, SHORT).expect("a NOTIFICATION");
     assert_eq!((n[0], n[1]), (3, 10), "NOTIFICATION code/subcode: {n:?}");
-    let down = guardian.wait_log_from(mark, "session down", |v| is(v, "BGP session down; its routes are withdrawn"), SHORT);
+    let down =
+        guardian.wait_log_from(mark, "session down", |v| is(v, "BGP session down; its routes are withdrawn"), SHORT);
     assert!(field(&down, "reason").is_some_and(|r| r.contains("invalid network field")), "{down}");
+}
+
+#[test]
+fn tcp_md5_against_bird_s_password() {
+    use guardian_tests::tempdir::TempDir;
+    use std::os::unix::fs::PermissionsExt;
+    require_netns!();
+    require_tool!("bird");
+    require_tool!("birdc");
+    let announce = Announce { v4: 10, bgp: "  password \"s3cret-md5\";".into(), ..Default::default() };
+    let pair = VethPair::new(DEV, PEER);
+    let _bird = Bird::builder(&pair.b, &announce.bird_config()).quiet().start();
+    let dir = TempDir::new("bgp-md5");
+    let path = dir.write("bgp.secret", "s3cret-md5\n");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let keys = format!("secret_file = {:?}", path.display().to_string());
+    let guardian = Daemon::start(&pair.a, &Config::new().text(&guardian_bgp(&keys)));
+    wait_installed(&pair.a, Family::V4, &v4_set(0..10), "routes learned over the signed session");
+    wait_state(&guardian, "established");
+    // The segments really carry the option: the kernel counted none that
+    // failed or lacked it, and BIRD's side would refuse unsigned ones.
+    let nstat = pair.b.exec("nstat").args(["-az", "TcpExtTCPMD5Failure", "TcpExtTCPMD5NotFound"]).output().unwrap();
+    let text = String::from_utf8_lossy(&nstat.stdout);
+    for line in text.lines().filter(|l| l.starts_with("TcpExt")) {
+        assert!(line.split_whitespace().nth(1) == Some("0"), "{text}");
+    }
+}
+
+#[test]
+fn a_wrong_md5_key_never_establishes() {
+    use guardian_tests::tempdir::TempDir;
+    use std::os::unix::fs::PermissionsExt;
+    require_netns!();
+    require_tool!("bird");
+    require_tool!("birdc");
+    let announce = Announce { v4: 10, bgp: "  password \"right\";".into(), ..Default::default() };
+    let pair = VethPair::new(DEV, PEER);
+    let _bird = Bird::builder(&pair.b, &announce.bird_config()).quiet().start();
+    let dir = TempDir::new("bgp-md5");
+    let path = dir.write("bgp.secret", "wrong\n");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let keys = format!("secret_file = {:?}", path.display().to_string());
+    let guardian = Daemon::start(&pair.a, &Config::new().text(&guardian_bgp(&keys)));
+    // Segments signed with another key are dropped by BIRD's kernel: wait
+    // until it counted some, then the session is still not up.
+    wait::until("BIRD's kernel dropping guardian's signed SYNs", LONG, || {
+        let nstat = pair.b.exec("nstat").args(["-az", "TcpExtTCPMD5Failure"]).output().unwrap();
+        let text = String::from_utf8_lossy(&nstat.stdout).to_string();
+        let n: u64 = text
+            .lines()
+            .find(|l| l.starts_with("TcpExt"))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            .unwrap_or(0);
+        if n > 0 {
+            Ok(())
+        } else {
+            Err(text)
+        }
+    });
+    assert_ne!(neighbor(&guardian)["state"], "established");
+    assert!(installed(&pair.a, Family::V4).is_empty());
 }

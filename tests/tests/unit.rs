@@ -85,8 +85,8 @@ fn guardian_does_its_whole_job_under_the_units_sandbox() {
     assert!(proc_status(pid, "Uid").split_whitespace().all(|u| u == id), "{}", proc_status(pid, "Uid"));
     assert_eq!(proc_status(pid, "Groups"), group.gid.to_string());
     let cap_eff = u64::from_str_radix(&proc_status(pid, "CapEff"), 16).unwrap();
-    // CAP_NET_ADMIN (12), CAP_PERFMON (38), CAP_BPF (39).
-    assert_eq!(cap_eff, (1 << 12) | (1 << 38) | (1 << 39), "CapEff {cap_eff:#x}");
+    // CAP_NET_BIND_SERVICE (10), CAP_NET_ADMIN (12), CAP_PERFMON (38), CAP_BPF (39).
+    assert_eq!(cap_eff, (1 << 10) | (1 << 12) | (1 << 38) | (1 << 39), "CapEff {cap_eff:#x}");
     assert_eq!(proc_status(pid, "NoNewPrivs"), "1");
     assert_eq!(proc_status(pid, "Seccomp"), "2", "filter mode");
     // ProtectSystem=strict and ProtectKernelTunables=: read-only mounts.

@@ -30,7 +30,7 @@ use crate::bgp::rib::{Rib, RibConfig};
 use crate::bgp::session::{Action, DownReason, Event, State};
 use crate::bgp::update::Update;
 use crate::config::BgpConfig;
-use crate::kernel::addresses::{self, Addresses, AddressWatch};
+use crate::kernel::addresses::{self, AddressWatch, Addresses};
 use crate::messages::{Change, Source, SourceKind, SourceUpdate};
 use crate::metrics::bgp::NeighborLabels;
 use crate::metrics::Metrics;
@@ -185,7 +185,9 @@ impl BgpTask {
         if self.watch.is_none() {
             match AddressWatch::subscribe() {
                 Ok(w) => self.watch = Some(w),
-                Err(e) => tracing::error!(error = %e, "cannot watch interface addresses; next hops are checked against those at start"),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot watch interface addresses; next hops are checked against those at start")
+                }
             }
             self.refresh_addresses();
         }

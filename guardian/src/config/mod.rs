@@ -380,16 +380,7 @@ impl Config {
 
         let bgp = match file.bgp {
             None => None,
-            Some(section) => {
-                // Checked now so a file written for BGP stays valid; said
-                // loudly, since nothing acts on it yet.
-                let line = line_of(text, section.span().start);
-                warnings.push(format!(
-                    "line {line}: `bgp`: checked, but this guardian does not run BGP sessions yet: no neighbor \
-                     is contacted and no route is learned"
-                ));
-                Some(bgp::validate(section, text).map_err(|(span, key, message)| at(span, key, message))?)
-            }
+            Some(section) => Some(bgp::validate(section, text).map_err(|(span, key, message)| at(span, key, message))?),
         };
 
         let r = file.reconcile;

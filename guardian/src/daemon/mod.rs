@@ -14,9 +14,9 @@
 mod notify;
 mod reload;
 
+use crate::attribution::{Attribution, Attributor, DeleterLabels};
 use crate::bgp::handle::BgpHandle;
 use crate::bgp::task::BgpTask;
-use crate::attribution::{Attribution, Attributor, DeleterLabels};
 use crate::config::{AttributionConfig, AttributionMode, Config, ConfigError};
 use crate::control;
 use crate::ebpf;
@@ -187,16 +187,12 @@ async fn serve(
     };
     tokio::spawn(reloader.run(reload_rx));
 
-    let (bgp_tx, bgp_rx) = mpsc::channel(16);
-    let bgp = crate::bgp::handle::BgpHandle::new(bgp_tx);
-    tokio::spawn(bgp_placeholder(bgp_rx));
-
     let control = control::control_router(
         status_rx,
         command_tx.clone(),
         query_tx,
         liveness_handle.clone(),
-        bgp,
+        bgp_handle,
         reload_tx.clone(),
         started,
         attribution,
@@ -239,26 +235,6 @@ async fn serve(
     reconciler.abort();
     tracing::info!("guardian stopped");
     Ok(())
-}
-
-// placeholder until the BGP task lands: it answers for a daemon without
-// `[bgp]` (no neighbors, nothing to reset). The BGP task replaces this
-// function and the `tokio::spawn(bgp_placeholder(bgp_rx))` above.
-async fn bgp_placeholder(mut bgp_rx: mpsc::Receiver<crate::bgp::handle::BgpCommand>) {
-    use crate::bgp::handle::{BgpCommand, BgpView};
-    while let Some(command) = bgp_rx.recv().await {
-        match command {
-            BgpCommand::View(reply) => {
-                let _ = reply.send(BgpView::default());
-            }
-            BgpCommand::Reset { reply, .. } => {
-                let _ = reply.send(0);
-            }
-            BgpCommand::Configure { done, .. } => {
-                let _ = done.send(());
-            }
-        }
-    }
 }
 
 type Started = (Attribution, Option<ebpf::Attribution>, Option<mpsc::Receiver<ebpf::Record>>);

@@ -23,7 +23,9 @@ use super::{Command, Settings};
 use crate::kernel::routes::{Op, OpError, RouteWriter};
 use crate::kernel::{wire, KernelError};
 use crate::messages::api::{CycleReport, Status};
-use crate::messages::{Change, Deleted, EventBatch, Gate, GuardNotice, Repaired, SourceKind, SourceReport, SourceUpdate};
+use crate::messages::{
+    Change, Deleted, EventBatch, Gate, GuardNotice, Repaired, SourceKind, SourceReport, SourceUpdate,
+};
 use crate::metrics::Metrics;
 use crate::systemd::Watchdog;
 use std::sync::Arc;

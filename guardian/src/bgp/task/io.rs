@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 /// A connection's number, unique for the life of the daemon: what the
@@ -21,12 +21,29 @@ pub type ConnId = u64;
 
 /// What the connection tasks tell the BGP task.
 pub enum Inbound {
-    Connected { peer: IpAddr, conn: ConnId, stream: TcpStream },
-    ConnectFailed { peer: IpAddr, conn: ConnId, error: String },
-    Messages { conn: ConnId, msgs: Vec<Vec<u8>> },
+    Connected {
+        peer: IpAddr,
+        conn: ConnId,
+        stream: TcpStream,
+    },
+    ConnectFailed {
+        peer: IpAddr,
+        conn: ConnId,
+        error: String,
+    },
+    Messages {
+        conn: ConnId,
+        msgs: Vec<Vec<u8>>,
+    },
     /// The stream is not BGP: send this and close.
-    Framing { conn: ConnId, notification: Notification },
-    Closed { conn: ConnId, error: Option<String> },
+    Framing {
+        conn: ConnId,
+        notification: Notification,
+    },
+    Closed {
+        conn: ConnId,
+        error: Option<String>,
+    },
 }
 
 /// How long a TCP connect may take before the attempt is dropped (the
@@ -53,32 +70,31 @@ pub fn connect(
     })
 }
 
+/// How long a closed connection is still read (and what comes discarded)
+/// for the peer to close its side: a socket closed with unread data sends
+/// a reset, which may destroy the NOTIFICATION sent just before.
+const LINGER: Duration = Duration::from_secs(3);
+
 /// A connection in use: dropping it closes it (after what was queued).
 pub struct Connection {
     pub id: ConnId,
     out: mpsc::UnboundedSender<Vec<u8>>,
-    reader: JoinHandle<()>,
+    /// Dropped with the connection: the reader stops handing messages on.
+    _closing: oneshot::Sender<()>,
 }
 
 impl Connection {
     pub fn start(id: ConnId, stream: TcpStream, tx: mpsc::Sender<Inbound>) -> Connection {
         let (read, write) = stream.into_split();
         let (out, queue) = mpsc::unbounded_channel();
+        let (closing, closed) = oneshot::channel();
         tokio::spawn(write_loop(write, queue));
-        let reader = tokio::spawn(read_loop(read, id, tx));
-        Connection { id, out, reader }
+        tokio::spawn(read_loop(read, id, tx, closed));
+        Connection { id, out, _closing: closing }
     }
 
     pub fn send(&self, bytes: Vec<u8>) {
         let _ = self.out.send(bytes);
-    }
-}
-
-impl Drop for Connection {
-    fn drop(&mut self) {
-        // Nothing more is read from a connection the session let go of;
-        // the writer ends (and closes) once its queue is empty.
-        self.reader.abort();
     }
 }
 
@@ -91,13 +107,25 @@ async fn write_loop(mut write: OwnedWriteHalf, mut queue: mpsc::UnboundedReceive
     let _ = write.shutdown().await;
 }
 
-async fn read_loop(mut read: OwnedReadHalf, conn: ConnId, tx: mpsc::Sender<Inbound>) {
+/// Reads until the connection ends, or until the session lets go of it
+/// (`closed`): then it drains what still comes for [`LINGER`], so the
+/// close is a FIN after our last message, not a reset.
+async fn read_loop(
+    mut read: OwnedReadHalf,
+    conn: ConnId,
+    tx: mpsc::Sender<Inbound>,
+    mut closed: oneshot::Receiver<()>,
+) {
     let mut buf: Vec<u8> = Vec::with_capacity(4 * MAX_LEN);
     loop {
         if buf.capacity() - buf.len() < MAX_LEN {
             buf.reserve(MAX_LEN);
         }
-        let error = match read.read_buf(&mut buf).await {
+        let result = tokio::select! {
+            r = read.read_buf(&mut buf) => r,
+            _ = &mut closed => return drain(read).await,
+        };
+        let error = match result {
             Ok(0) => None,
             Ok(_) => {
                 let (msgs, error) = cut(&mut buf);
@@ -106,7 +134,8 @@ async fn read_loop(mut read: OwnedReadHalf, conn: ConnId, tx: mpsc::Sender<Inbou
                 }
                 if let Some(notification) = error {
                     let _ = tx.send(Inbound::Framing { conn, notification }).await;
-                    return;
+                    let _ = closed.await;
+                    return drain(read).await;
                 }
                 continue;
             }
@@ -115,6 +144,12 @@ async fn read_loop(mut read: OwnedReadHalf, conn: ConnId, tx: mpsc::Sender<Inbou
         let _ = tx.send(Inbound::Closed { conn, error }).await;
         return;
     }
+}
+
+async fn drain(mut read: OwnedReadHalf) {
+    let mut sink = vec![0u8; 16 << 10];
+    let until_eof = async { while matches!(read.read(&mut sink).await, Ok(n) if n > 0) {} };
+    let _ = tokio::time::timeout(LINGER, until_eof).await;
 }
 
 /// Takes the whole messages off the front of `buf`, and the framing error

@@ -82,14 +82,19 @@ impl Peer {
     /// session: only the RIB's part (filter, install, liveness, limits) changed.
     pub fn same_session(&self, bgp: &BgpConfig, other: &NeighborConfig) -> bool {
         let (a, b) = (&self.config, other);
-        SessionConfig::new(bgp, a) == SessionConfig::new(bgp, b)
-            && a.interface == b.interface
-            && a.md5_key == b.md5_key
+        SessionConfig::new(bgp, a) == SessionConfig::new(bgp, b) && a.interface == b.interface && a.md5_key == b.md5_key
     }
 
     /// The path an UPDATE's attributes give `reach`'s prefixes. `interface`:
     /// where a link-local next hop is (the neighbor's).
-    pub fn path(&self, neg: &Negotiated, attrs: &PathAttrs, reach: &Reach, local_as: u32, interface: Option<&str>) -> Path {
+    pub fn path(
+        &self,
+        neg: &Negotiated,
+        attrs: &PathAttrs,
+        reach: &Reach,
+        local_as: u32,
+        interface: Option<&str>,
+    ) -> Path {
         let link_local = reach
             .next_hop_local
             .or(match reach.next_hop {

@@ -53,12 +53,11 @@ impl Core {
     /// hold tracked routes.
     pub fn begin_scan(&mut self, trigger: Trigger, now: Instant) -> Scan {
         self.links_down.retain(|_, (_, when)| now.saturating_duration_since(*when) <= LINK_DOWN_BLAME);
-        let tables =
-            if matches!(trigger, Trigger::Startup | Trigger::BgpSettled) {
-                vec![(Family::V4, 0), (Family::V6, 0)]
-            } else {
-                self.table.tables()
-            };
+        let tables = if matches!(trigger, Trigger::Startup | Trigger::BgpSettled) {
+            vec![(Family::V4, 0), (Family::V6, 0)]
+        } else {
+            self.table.tables()
+        };
         let mut targets: Vec<(Family, u32, u8)> = tables.into_iter().map(|(f, t)| (f, t, self.protocol)).collect();
         // A guard's routes: its owner's protocol, in whichever tables.
         for protocol in self.guarded_protocols() {

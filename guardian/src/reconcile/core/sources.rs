@@ -56,7 +56,11 @@ impl Core {
             Change::Settled => {
                 // The task asks for the scan (`Core::settle`); nothing to apply.
                 self.adopting = false;
-                return SourcePlan { withdraw: WithdrawBatch::default(), install: Work::default(), report: SourceReport::default() };
+                return SourcePlan {
+                    withdraw: WithdrawBatch::default(),
+                    install: Work::default(),
+                    report: SourceReport::default(),
+                };
             }
             Change::Replace(routes) => {
                 let wanted: HashSet<RouteKey> = routes.routes.iter().map(|r| r.spec.key).collect();
