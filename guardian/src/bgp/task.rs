@@ -719,3 +719,6 @@ async fn changed(watch: Option<&mut AddressWatch>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -154,6 +154,7 @@ pub fn decode(msg: &[u8], peer: Peer) -> Result<Update, Notification> {
     update.withdrawn.extend(parsed.withdraw_routes().iter().map(|a| v4_prefix(a.network().address())));
 
     let (mut origin, mut as_path, mut next_hop, mut med, mut local_pref) = (None, None, None, None, None);
+    let mut as4_path: Option<(Vec<u32>, u32)> = None;
     let (mut mp_reach, mut mp_unreach) = (0, 0);
     let mut v6: Option<Reach> = None;
     for attr in parsed.path_attributes() {
@@ -161,6 +162,11 @@ pub fn decode(msg: &[u8], peer: Peer) -> Result<Update, Notification> {
             // RFC 7606 3.g: of a repeated attribute, only the first counts.
             PathAttributeValue::Origin(o) if origin.is_none() => origin = Some(origin_code(o)),
             PathAttributeValue::AsPath(p) if as_path.is_none() => as_path = Some(flatten(p)),
+            // RFC 6793 4.2.3: only from a peer without 4-byte AS numbers;
+            // a 4-byte speaker's is ignored.
+            PathAttributeValue::As4Path(p) if as4_path.is_none() && !peer.asn4 => {
+                as4_path = Some(flatten(&AsPath::As4PathSegments(p.segments().into())));
+            }
             PathAttributeValue::NextHop(n) if next_hop.is_none() => next_hop = Some(n.next_hop()),
             PathAttributeValue::MultiExitDiscriminator(m) if med.is_none() => med = Some(m.metric()),
             PathAttributeValue::LocalPreference(l) if local_pref.is_none() => local_pref = Some(l.metric()),
@@ -243,7 +249,7 @@ pub fn decode(msg: &[u8], peer: Peer) -> Result<Update, Notification> {
     if let Some(name) = missing {
         withdraw_reason.get_or_insert_with(|| format!("missing well-known attribute {name}"));
     }
-    let (as_path, as_path_len) = as_path.unwrap_or_default();
+    let (as_path, as_path_len) = merge_as4_path(as_path.unwrap_or_default(), as4_path);
     if !peer.ibgp && withdraw_reason.is_none() && as_path.first() != Some(&peer.remote_as) {
         // RFC 4271 6.3: an external peer's path starts with its own AS.
         let first = as_path.first().map_or("nothing".to_owned(), |a| format!("AS {a}"));
@@ -328,6 +334,22 @@ fn origin_code(o: &Origin) -> u8 {
         Origin::EGP => 1,
         Origin::Incomplete => 2,
     }
+}
+
+/// RFC 6793 4.2.3: the path a 2-byte peer sent, its AS_TRANS placeholders
+/// replaced by AS4_PATH's real numbers: the leading ASes of AS_PATH that
+/// AS4_PATH does not cover, then AS4_PATH. An AS4_PATH longer than
+/// AS_PATH is ignored.
+fn merge_as4_path(as_path: (Vec<u32>, u32), as4_path: Option<(Vec<u32>, u32)>) -> (Vec<u32>, u32) {
+    let Some((as4, as4_len)) = as4_path else { return as_path };
+    let (asns, len) = as_path;
+    if as4_len > len || as4.len() > asns.len() {
+        return (asns, len);
+    }
+    let keep = asns.len() - as4.len();
+    let mut merged = asns[..keep].to_vec();
+    merged.extend(as4);
+    (merged, len)
 }
 
 /// The AS_SEQUENCE numbers and the selection length (an AS_SET is one).

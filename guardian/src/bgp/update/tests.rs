@@ -230,3 +230,15 @@ fn a_community_of_the_wrong_length_is_treated_as_withdraw() {
     assert!(u.announced.is_empty());
     assert!(u.treated_as_withdraw.unwrap().contains("attribute 8"));
 }
+
+#[test]
+fn as4_path_replaces_as_trans_in_a_two_byte_peer_s_path() {
+    use super::merge_as4_path;
+    // AS_PATH 65002 23456 23456, AS4_PATH 4200000001 4200000002.
+    let merged = merge_as4_path((vec![65002, 23456, 23456], 3), Some((vec![4_200_000_001, 4_200_000_002], 2)));
+    assert_eq!(merged, (vec![65002, 4_200_000_001, 4_200_000_002], 3));
+    // Longer than AS_PATH: ignored.
+    let kept = merge_as4_path((vec![65002], 1), Some((vec![1, 2], 2)));
+    assert_eq!(kept, (vec![65002], 1));
+    assert_eq!(merge_as4_path((vec![1, 2], 2), None), (vec![1, 2], 2));
+}

@@ -96,7 +96,7 @@ impl Core {
             self.table.sort();
         }
         let install = match self.ready {
-            true => self.to_install(id, &steps.install),
+            true => self.installs_needed(id, &steps.install),
             false => Vec::new(),
         };
         SourcePlan { withdraw, install, report: steps.report }
@@ -105,7 +105,7 @@ impl Core {
     /// What an update's added and changed routes need. A restarting
     /// guardian adopts a BGP route it finds in the kernel as it is (never
     /// deleted, never re-added): the last scan saw it.
-    fn to_install(&mut self, id: SourceId, keys: &[RouteKey]) -> Work {
+    fn installs_needed(&mut self, id: SourceId, keys: &[RouteKey]) -> Work {
         let adopting = self.adopting && self.source(id).kind == SourceKind::Bgp;
         let mut work = Vec::with_capacity(keys.len());
         for key in keys {

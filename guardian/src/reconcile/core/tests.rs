@@ -524,3 +524,55 @@ fn a_waiting_claim_withdrawn_by_its_source_is_forgotten() {
     let plan = core.apply_source(Source::config(), config_routes(Config::from_toml(&text, "t").unwrap()));
     assert_eq!(plan.withdraw.ops.len(), 1, "no claim left: the route is withdrawn");
 }
+
+#[test]
+fn a_restart_with_bgp_adopts_what_neighbors_announce_again_and_purges_the_rest_once_settled() {
+    let t0 = Instant::now();
+    let mut core = core_with(CONFIG, t0);
+    core.hold_for_bgp();
+    // The start-up scan finds two BGP routes of the last run: not purged yet.
+    let mut scan = core.begin_scan(Trigger::Startup, t0);
+    core.begin_dump(&mut scan);
+    for dst in ["10.9.1.0", "10.9.2.0", "10.9.7.0", "10.9.8.0"] {
+        core.observe(&mut scan, &ours(dst));
+    }
+    let plan = core.finish_scan(scan);
+    assert!(plan.stale.ops.is_empty(), "nothing purged while BGP's neighbors come back");
+    core.startup_done(MS, t0);
+
+    // The neighbor announces one of them again (in place: adopted, no
+    // install) and a new one (installed at once).
+    let plan = core.apply_source(bgp("192.0.2.2"), add(&[("10.9.7.0", "192.0.2.2"), ("10.9.9.0", "192.0.2.2")]));
+    assert_eq!(destinations(&plan.install, &core), ["10.9.9.0"], "the route in place is adopted untouched");
+    assert_eq!(state_of(&core, "10.9.7.0"), table::State::Installed);
+
+    // A periodic scan before End-of-RIB still purges nothing.
+    let mut scan = core.begin_scan(Trigger::Periodic, t0 + SEC);
+    core.begin_dump(&mut scan);
+    for dst in ["10.9.1.0", "10.9.2.0", "10.9.7.0", "10.9.8.0"] {
+        core.observe(&mut scan, &ours(dst));
+    }
+    assert!(core.finish_scan(scan).stale.ops.is_empty());
+
+    // Settled: the scan that follows covers every table and withdraws the
+    // route no neighbor announced again.
+    core.settle(t0 + 2 * SEC);
+    let due = core.due(t0 + 2 * SEC, true);
+    assert_eq!(due.scan, Some(Trigger::BgpSettled));
+    let mut scan = core.begin_scan(Trigger::BgpSettled, t0 + 2 * SEC);
+    core.begin_dump(&mut scan);
+    for dst in ["10.9.1.0", "10.9.2.0", "10.9.7.0", "10.9.8.0", "10.9.9.0"] {
+        core.observe(&mut scan, &ours(dst));
+    }
+    let plan = core.finish_scan(scan);
+    let purged: Vec<RouteKey> = plan
+        .stale
+        .ops
+        .iter()
+        .map(|op| match op {
+            Op::Delete(r) => r.key,
+            other => panic!("a delete, not {other:?}"),
+        })
+        .collect();
+    assert_eq!(purged, vec![ours("10.9.8.0").key]);
+}
