@@ -370,3 +370,70 @@ fn a_wrong_md5_key_never_establishes() {
     assert_ne!(neighbor(&guardian)["state"], "established");
     assert!(installed(&pair.a, Family::V4).is_empty());
 }
+
+#[test]
+fn a_passive_neighbor_connects_to_guardian_and_strangers_are_turned_away() {
+    require_netns!();
+    require_tool!("bird");
+    require_tool!("birdc");
+    let s = start(&Announce { v4: 10, ..Default::default() }, "passive = true");
+    wait_installed(&s.pair.a, Family::V4, &v4_set(0..10), "routes from BIRD's connection to guardian");
+    let listening = s.pair.a.exec("ss").args(["-Hltn", "sport = :179"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&listening.stdout).trim().is_empty(), "guardian listens on 179");
+    // Another address on BIRD's side connects: closed at once.
+    s.pair.b.addr_add(PEER, "192.0.2.77/24");
+    let mark = s.guardian.log_mark();
+    let mut stranger = s.pair.b.run_in(|| {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket.bind(&"192.0.2.77:0".parse::<std::net::SocketAddr>().unwrap().into()).unwrap();
+        socket.connect(&"192.0.2.1:179".parse::<std::net::SocketAddr>().unwrap().into()).unwrap();
+        std::net::TcpStream::from(socket)
+    });
+    let line = s.guardian.wait_log_from(
+        mark,
+        "the stranger turned away",
+        |v| is(v, "BGP connection from an address that is not a neighbor: closed"),
+        SHORT,
+    );
+    assert_eq!(field(&line, "from").as_deref(), Some("192.0.2.77"), "{line}");
+    stranger.set_read_timeout(Some(SHORT)).unwrap();
+    let mut buf = [0u8; 64];
+    let n = std::io::Read::read(&mut stranger, &mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "the stranger's connection is closed without a word");
+    assert_eq!(neighbor(&s.guardian)["state"], "established", "the neighbor's session is not disturbed");
+}
+
+#[test]
+fn an_ipv6_link_local_neighbor_and_next_hop_use_the_interface() {
+    require_netns!();
+    require_tool!("bird");
+    require_tool!("birdc");
+    let pair = VethPair::new(DEV, PEER);
+    // Link-local addresses only on BIRD's side, so its next hop is link-local.
+    pair.b.ip(&["-6", "addr", "flush", "dev", PEER, "scope", "global"]);
+    pair.a.ip(&["addr", "add", "fe80::1/64", "dev", DEV, "nodad"]);
+    pair.b.ip(&["addr", "add", "fe80::2/64", "dev", PEER, "nodad"]);
+    let mut bird =
+        String::from("router id 192.0.2.2;\nlog stderr all;\nprotocol device { }\nprotocol static s6 {\n  ipv6;\n");
+    for i in 0..5 {
+        bird.push_str(&format!("  route {} blackhole;\n", v6_prefix(i)));
+    }
+    bird.push_str(&format!(
+        "}}\nprotocol bgp guardian {{\n  local fe80::2 as {peer_as};\n  neighbor fe80::1 as {local_as};\n  interface \"{PEER}\";\n  \
+         connect retry time 1;\n  ipv6 {{ import none; export all; }};\n}}\n",
+        peer_as = guardian_tests::bgp::PEER_AS,
+        local_as = guardian_tests::bgp::LOCAL_AS,
+    ));
+    let _bird = Bird::builder(&pair.b, &bird).quiet().start();
+    let config = format!(
+        "[bgp]\nlocal_as = {}\nrouter_id = \"192.0.2.1\"\ntable = {TABLE}\n\n[[bgp.neighbor]]\naddress = \"fe80::2\"\ninterface = \"{DEV}\"\nremote_as = {}\n",
+        guardian_tests::bgp::LOCAL_AS,
+        guardian_tests::bgp::PEER_AS
+    );
+    let guardian = Daemon::start(&pair.a, &Config::new().text(&config));
+    wait_installed(&pair.a, Family::V6, &v6_set(0..5), "IPv6 routes via a link-local next hop");
+    let route = pair.a.ip(&["-6", "route", "show", &v6_prefix(2), "table", &table()]).stdout;
+    assert!(route.contains(&format!("via fe80::2 dev {DEV}")), "{route}");
+    let n = neighbor(&guardian);
+    assert_eq!(n["interface"], DEV, "{n}");
+}

@@ -80,6 +80,24 @@ fn unreadable_config_is_exit_2() {
 }
 
 #[test]
+fn bad_bgp_sections_are_one_line_errors_with_key_and_line() {
+    let neighbor = "\n[[bgp.neighbor]]\naddress = \"192.0.2.2\"\nremote_as = 65002\n";
+    assert_config_error(
+        &format!("[bgp]\nlocal_as = 0\nrouter_id = \"192.0.2.1\"\n{neighbor}"),
+        &["bgp.local_as", "line 2"],
+    );
+    assert_config_error(&format!("[bgp]\nlocal_as = 65001\n{neighbor}"), &["router_id"]);
+    assert_config_error(
+        "[bgp]\nlocal_as = 65001\nrouter_id = \"192.0.2.1\"\n\n[[bgp.neighbor]]\naddress = \"192.0.2.2\"\n",
+        &["remote_as", "line 6"],
+    );
+    assert_config_error(
+        &format!("[bgp]\nlocal_as = 65001\nrouter_id = \"192.0.2.1\"\n{neighbor}{neighbor}"),
+        &["192.0.2.2", "line 9", "first on line 5"],
+    );
+}
+
+#[test]
 fn a_route_protocol_other_routing_software_uses_is_refused() {
     // guardian withdraws stale routes of its own protocol: with bgp (186) it
     // would delete doublezerod's and FRR's routes.

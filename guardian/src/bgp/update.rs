@@ -174,9 +174,16 @@ pub fn decode(msg: &[u8], peer: Peer) -> Result<Update, Notification> {
                 mp_reach += 1;
                 match reach {
                     MpReach::Ipv6Unicast { next_hop_global, next_hop_local, nlri } => {
+                        // A peer with only a link-local address on the link
+                        // (BIRD on a link-local session) sends :: as the
+                        // global next hop, and the link-local one beside it.
+                        let global = match next_hop_local {
+                            Some(local) if next_hop_global.is_unspecified() => *local,
+                            _ => *next_hop_global,
+                        };
                         v6 = Some(Reach {
                             family: Family::V6,
-                            next_hop: IpAddr::V6(*next_hop_global),
+                            next_hop: IpAddr::V6(global),
                             next_hop_local: *next_hop_local,
                             prefixes: nlri.iter().map(|a| v6_prefix(a.network().address())).collect(),
                         });

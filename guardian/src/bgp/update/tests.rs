@@ -242,3 +242,29 @@ fn as4_path_replaces_as_trans_in_a_two_byte_peer_s_path() {
     assert_eq!(kept, (vec![65002], 1));
     assert_eq!(merge_as4_path((vec![1, 2], 2), None), (vec![1, 2], 2));
 }
+
+#[test]
+fn a_link_local_only_peer_s_unspecified_global_next_hop_gives_way_to_the_link_local_one() {
+    // MP_REACH_NLRI IPv6 unicast, next hop :: and fe80::2 (32 bytes), one /64.
+    let mut mp = vec![0x00, 0x02, 0x01, 32];
+    mp.extend_from_slice(&[0; 16]);
+    mp.extend_from_slice(&"fe80::2".parse::<std::net::Ipv6Addr>().unwrap().octets());
+    mp.push(0);
+    mp.extend_from_slice(&[64, 0x20, 0x01, 0x0d, 0xb8, 0, 0x64, 0, 1]);
+    let mut attrs = vec![0x40, 1, 1, 0, 0x40, 2, 6, 2, 1, 0, 0, 0xfd, 0xea];
+    attrs.extend_from_slice(&[0x80, 14, mp.len() as u8]);
+    attrs.extend_from_slice(&mp);
+    let mut body = vec![0, 0];
+    body.extend_from_slice(&(attrs.len() as u16).to_be_bytes());
+    body.extend_from_slice(&attrs);
+    let mut msg = vec![0xff; 16];
+    msg.extend_from_slice(&((19 + body.len()) as u16).to_be_bytes());
+    msg.push(2);
+    msg.extend_from_slice(&body);
+    let peer = super::Peer { remote_as: 65002, ibgp: false, asn4: true };
+    let u = super::decode(&msg, peer).expect("decodes");
+    assert!(u.treated_as_withdraw.is_none(), "{u:?}");
+    let r = &u.announced[0];
+    assert_eq!(r.next_hop, "fe80::2".parse::<std::net::IpAddr>().unwrap());
+    assert_eq!(r.prefixes.len(), 1);
+}
