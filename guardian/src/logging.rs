@@ -121,4 +121,6 @@ impl Drop for Event {
 }
 
 #[cfg(test)]
+pub mod capture;
+#[cfg(test)]
 mod tests;

@@ -47,7 +47,9 @@ impl Packet {
 pub struct Binding {
     pub route: RouteRef,
     pub session: SessionKey,
-    pub ifname: String,
+    /// Shared by the bindings of one path: thousands of routes via one
+    /// next hop hold one name.
+    pub ifname: Arc<str>,
 }
 
 /// What `guardian sessions` shows of one session.
@@ -146,15 +148,28 @@ impl Engine {
     // ---- configuration ----------------------------------------------------
 
     /// Makes the sessions and their routes match `bindings` (at start-up,
-    /// after a reload, when routes waiting for a device resolve): routes no
-    /// longer listed are detached, sessions left without routes end, new
-    /// sessions start, and a session that gained a route sends its verdict
-    /// (the others' verdicts stand; see [`Engine::restate_all`]). `unresolved` are
-    /// routes whose session cannot be formed yet (no device or address):
-    /// they stay as they are until the start-up grace ends, then follow
-    /// the rules of a session that is not Up.
-    pub fn apply_bindings(&mut self, bindings: &[Binding], unresolved: &[RouteRef], now: Instant) -> Vec<QueueFull> {
-        let wanted: HashSet<GateKey> = bindings.iter().map(|b| b.route.key).collect();
+    /// after a reload, when routes waiting for a device resolve, when a
+    /// source's routes change): routes no longer listed are detached,
+    /// sessions left without routes end, new sessions start, and routes
+    /// that joined a session get its verdict (the others' verdicts stand;
+    /// see [`Engine::restate_all`]). A route listed twice follows its first
+    /// binding. `unresolved` are routes whose session cannot be formed yet
+    /// (no device or address, no socket): they stay as they are until the
+    /// start-up grace ends, then follow the rules of a session that is not
+    /// Up.
+    ///
+    /// Costs one hash lookup per binding: the task passes every source's
+    /// bindings each time one source changes.
+    pub fn apply_bindings<'a>(
+        &mut self,
+        bindings: impl IntoIterator<Item = &'a Binding>,
+        unresolved: &[RouteRef],
+        now: Instant,
+    ) -> Vec<QueueFull> {
+        let bindings = bindings.into_iter();
+        // foldhash: one lookup per binding of every source, each time one changes.
+        let mut wanted: hashbrown::HashSet<GateKey> = hashbrown::HashSet::with_capacity(bindings.size_hint().0);
+        let bindings: Vec<&Binding> = bindings.filter(|b| wanted.insert(b.route.key)).collect();
         let stale: Vec<GateKey> = self.registry.routes().filter(|k| !wanted.contains(*k)).copied().collect();
         for key in stale {
             if let Some(id) = self.registry.detach(&key) {
@@ -163,11 +178,11 @@ impl Engine {
         }
         self.timers.set_bound(self.cfg.queue_bound(self.registry.len().max(bindings.len())));
         let mut refused = Vec::new();
-        let mut touched: Vec<u32> = Vec::new();
+        let mut joined: Vec<(u32, RouteRef)> = Vec::new();
         for b in bindings {
             let id = match self.registry.find(&b.session) {
                 Some(id) => id,
-                None => match self.start_session(b.session, b.ifname.clone(), now) {
+                None => match self.start_session(b.session, b.ifname.to_string(), now) {
                     Ok(id) => id,
                     Err(full) => {
                         self.metrics.liveness.queue_rejected.inc();
@@ -177,16 +192,19 @@ impl Engine {
                 },
             };
             if self.registry.session_of(&b.route.key) != Some(id) {
-                touched.push(id);
+                joined.push((id, b.route));
             }
             if let Some(emptied) = self.registry.attach(id, b.route) {
                 self.end_session(emptied, now);
             }
         }
-        touched.sort_unstable();
-        touched.dedup();
-        for id in touched {
-            self.restate_verdict(id);
+        // Stable: each session's newcomers keep their order.
+        joined.sort_by_key(|&(id, _)| id);
+        for group in joined.chunk_by(|a, b| a.0 == b.0) {
+            let routes: Vec<RouteRef> = group.iter().map(|&(_, r)| r).collect();
+            if let Some(gate) = self.verdict(group[0].0, &routes) {
+                self.gates.push(gate);
+            }
         }
         if !unresolved.is_empty() && self.passive() {
             self.gates.push(Gate { keys: unresolved.iter().map(|r| r.key).collect(), open: true });
@@ -205,11 +223,17 @@ impl Engine {
 
     /// The verdict for routes whose session could not be formed, once the
     /// start-up grace is over: withdrawn, unless passive or no_uninstall.
+    /// A route that follows a session (another source bound the same
+    /// route) is the session's to judge.
     pub fn withdraw_unresolved(&mut self, unresolved: &[RouteRef]) {
         if self.passive() {
             return;
         }
-        let keys: Vec<GateKey> = unresolved.iter().filter(|r| !r.no_uninstall).map(|r| r.key).collect();
+        let keys: Vec<GateKey> = unresolved
+            .iter()
+            .filter(|r| !r.no_uninstall && self.registry.session_of(&r.key).is_none())
+            .map(|r| r.key)
+            .collect();
         if !keys.is_empty() {
             self.gates.push(Gate { keys, open: false });
         }
@@ -539,17 +563,27 @@ impl Engine {
     /// Sends the verdict a session's routes should have now.
     fn restate_verdict(&mut self, id: u32) {
         let Some(entry) = self.registry.get(id) else { return };
+        if let Some(gate) = self.verdict(id, &entry.routes) {
+            self.gates.push(gate);
+        }
+    }
+
+    /// The verdict `routes` of session `id` should have now, if there is
+    /// one to send (none in the start-up grace, or while the policy keeps
+    /// them).
+    fn verdict(&self, id: u32, routes: &[RouteRef]) -> Option<Gate> {
+        let entry = self.registry.get(id)?;
         let up = entry.session.state() == State::Up;
         let keeps = self.passive() || (self.cfg.honour_peer_passive && entry.session.peer_passive());
-        if up || self.passive() {
-            let keys: Vec<GateKey> = entry.routes.iter().map(|r| r.key).collect();
-            self.gates.push(Gate { keys, open: true });
+        let open = if up || self.passive() {
+            true
         } else if !entry.in_grace && !keeps {
-            let keys: Vec<GateKey> = entry.routes.iter().filter(|r| !r.no_uninstall).map(|r| r.key).collect();
-            if !keys.is_empty() {
-                self.gates.push(Gate { keys, open: false });
-            }
-        }
+            false
+        } else {
+            return None;
+        };
+        let keys: Vec<GateKey> = routes.iter().filter(|r| open || !r.no_uninstall).map(|r| r.key).collect();
+        (!keys.is_empty()).then_some(Gate { keys, open })
     }
 
     fn queue_packet(&mut self, key: SessionKey, mut control: Control) {

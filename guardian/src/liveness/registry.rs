@@ -53,7 +53,10 @@ pub struct Registry {
     generation: u32,
     by_key: HashMap<SessionKey, u32>,
     by_discriminator: HashMap<u32, u32>,
-    route_session: HashMap<GateKey, u32>,
+    /// Each route's session and its place in that session's `routes`, so
+    /// that attaching and detaching cost the same with 10 routes on a
+    /// session as with 100,000.
+    route_session: HashMap<GateKey, (u32, u32)>,
 }
 
 impl Registry {
@@ -127,7 +130,7 @@ impl Registry {
 
     /// The session a route follows.
     pub fn session_of(&self, route: &GateKey) -> Option<u32> {
-        self.route_session.get(route).copied()
+        self.route_session.get(route).map(|&(id, _)| id)
     }
 
     /// A random non-zero discriminator no session uses.
@@ -144,8 +147,8 @@ impl Registry {
     /// Returns the session it left if that one has no routes left.
     pub fn attach(&mut self, id: u32, route: RouteRef) -> Option<u32> {
         let emptied = match self.route_session.get(&route.key).copied() {
-            Some(old) if old == id => {
-                if let Some(r) = self.get_mut(id).and_then(|e| e.routes.iter_mut().find(|r| r.key == route.key)) {
+            Some((old, at)) if old == id => {
+                if let Some(r) = self.get_mut(id).and_then(|e| e.routes.get_mut(at as usize)) {
                     *r = route;
                 }
                 return None;
@@ -153,19 +156,26 @@ impl Registry {
             Some(_) => self.detach(&route.key),
             None => None,
         };
-        if let Some(entry) = self.get_mut(id) {
+        if let Some(entry) = self.slots.get_mut(id as usize).and_then(Option::as_mut) {
+            let at = entry.routes.len() as u32;
             entry.routes.push(route);
-            self.route_session.insert(route.key, id);
+            self.route_session.insert(route.key, (id, at));
         }
         emptied
     }
 
     /// Takes `route` off its session; returns the session if it has no
-    /// routes left (the caller ends it).
+    /// routes left (the caller ends it). The session's last route takes
+    /// its place.
     pub fn detach(&mut self, route: &GateKey) -> Option<u32> {
-        let id = self.route_session.remove(route)?;
-        let entry = self.get_mut(id)?;
-        entry.routes.retain(|r| r.key != *route);
+        let (id, at) = self.route_session.remove(route)?;
+        let entry = self.slots.get_mut(id as usize)?.as_mut()?;
+        entry.routes.swap_remove(at as usize);
+        if let Some(moved) = entry.routes.get(at as usize) {
+            if let Some(place) = self.route_session.get_mut(&moved.key) {
+                place.1 = at;
+            }
+        }
         entry.routes.is_empty().then_some(id)
     }
 

@@ -3,31 +3,41 @@
 //! ```text
 //!  receive sockets (v4, v6) ──datagrams──▶ ┌────────┐ ──packets──▶ send sockets
 //!  timer queue (in the engine) ──────────▶ │ engine │
-//!  control API ──Command──────────────────▶ └────────┘ ──Gate──▶ reconciler
+//!  control API, reload ──Command─────────▶ │        │ ──Gate──▶ reconciler
+//!  other sources (BGP) ──SourceRoutes────▶ └────────┘
 //! ```
 //!
 //! One task, one timer queue, a few sockets per family: a wake-up drains
 //! what is readable (recvmmsg), runs the timers that are due, and sends
 //! everything decided in one go (sendmmsg).
 //!
-//! The sockets of a family are open exactly while the configuration has a
-//! route whose liveness peer is of that family: opened when the task is
-//! made (a port another daemon holds stops the start-up, see
+//! Routes come from the configuration file (at start, and on reload) and
+//! from other sources (a BGP neighbor with `liveness = "nexthop"`), each
+//! replacing only its own ([`LivenessHandle::set_source_routes`]); the
+//! engine is handed every origin's bindings together. A route keeps its
+//! binding until its origin changes it, so one source's update resolves
+//! only its new routes.
+//!
+//! The sockets of a family are open exactly while some route's liveness
+//! peer is of that family. For the file's routes they are opened when the
+//! task is made (a port another daemon holds stops the start-up, see
 //! [`ReceiveSocket`]), and on reload before anything else changes
 //! ([`LivenessHandle::prepare`]: a reload that would need a port that is
-//! taken is refused whole). A host without liveness routes never holds the
-//! port, which BIRD or FRR may want.
+//! taken is refused whole). For a source's routes, when the first of them
+//! needs them: a port that is taken is logged once and those routes wait
+//! (withdrawn) for the next retry. A host without liveness routes never
+//! holds the port, which BIRD or FRR may want.
 
 use super::engine::{Binding, Engine, Packet, SessionView};
 use super::network::{NetworkError, Outgoing, ReceiveSocket, RecvBatch, SendSockets, GTSM_TTL, MAX_BATCH};
 use super::registry::{RouteRef, SessionKey};
 use crate::config::{LivenessConfig, LivenessRoute};
 use crate::kernel::lookup::RouteLookup;
-use crate::messages::Gate;
+use crate::messages::{Gate, GateKey};
 use crate::metrics::liveness::OpLabels;
 use crate::metrics::Metrics;
 use crate::route::Family;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,7 +46,7 @@ use tokio::sync::{mpsc, oneshot};
 /// What decides a route's session: peer, device, source.
 type PathQuery = (IpAddr, Option<Arc<str>>, Option<IpAddr>);
 /// A session key and interface name, or why there is none yet.
-type Resolved = Result<(SessionKey, String), String>;
+type Resolved = Result<(SessionKey, Arc<str>), String>;
 
 /// Routes whose session cannot be formed yet are tried again this often.
 const RESOLVE_RETRY: Duration = Duration::from_secs(5);
@@ -60,6 +70,11 @@ pub enum Command {
     },
     Reload {
         config: LivenessConfig,
+        routes: Vec<LivenessRoute>,
+    },
+    /// Every route `source` contributes now (none: it has none left).
+    SourceRoutes {
+        source: String,
         routes: Vec<LivenessRoute>,
     },
 }
@@ -94,8 +109,51 @@ impl LivenessHandle {
         rx.await.unwrap_or(Ok(()))
     }
 
+    /// The configuration's routes and settings; the routes of other
+    /// sources stay.
     pub async fn reload(&self, config: LivenessConfig, routes: Vec<LivenessRoute>) {
         let _ = self.tx.send(Command::Reload { config, routes }).await;
+    }
+
+    /// Replaces the routes `source` (a BGP neighbor: `"bgp:192.0.2.2"`)
+    /// contributes; an empty `routes` removes them. The file's routes are
+    /// not touched, and a reload leaves these. Sessions no route follows
+    /// any more end (AdminDown); routes unchanged since the source's last
+    /// call keep their sessions and verdicts. The family's sockets open
+    /// with the first route that needs them; while its port is taken
+    /// (logged once) the routes wait, withdrawn, and are tried again.
+    pub async fn set_source_routes(&self, source: String, routes: Vec<LivenessRoute>) {
+        let _ = self.tx.send(Command::SourceRoutes { source, routes }).await;
+    }
+}
+
+/// Who gave the task some routes. The file sorts first, and a route two
+/// origins list follows the first one's binding: the file's, as in the
+/// reconciler, where a route both want stays the file's.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Origin {
+    File,
+    Source(String),
+}
+
+/// One origin's routes, each with the session it follows once resolved
+/// (`None`: waiting for its device, an address or its family's sockets).
+#[derive(Debug, Default)]
+struct Part {
+    routes: Vec<(LivenessRoute, Option<Binding>)>,
+}
+
+impl Part {
+    fn new(routes: Vec<LivenessRoute>) -> Part {
+        Part { routes: routes.into_iter().map(|r| (r, None)).collect() }
+    }
+
+    fn waiting(&self) -> impl Iterator<Item = &LivenessRoute> + '_ {
+        self.routes.iter().filter(|(_, b)| b.is_none()).map(|(r, _)| r)
+    }
+
+    fn bindings(&self) -> impl Iterator<Item = &Binding> + '_ {
+        self.routes.iter().filter_map(|(_, b)| b.as_ref())
     }
 }
 
@@ -116,11 +174,14 @@ pub struct LivenessTask {
     v6: Option<Sockets>,
     /// Opened by [`Command::Prepare`] for the reload that follows.
     prepared: Vec<Sockets>,
-    routes: Vec<LivenessRoute>,
-    /// Routes resolved to their session, and those still waiting.
-    bound: Vec<Binding>,
-    unresolved: Vec<LivenessRoute>,
+    /// The file's routes and every source's, with their sessions.
+    parts: BTreeMap<Origin, Part>,
+    /// Families whose sockets a source's routes need and could not get
+    /// (the port is taken): logged once, until they open.
+    refused: Vec<Family>,
     retry_at: Option<Instant>,
+    /// How often waiting routes are tried again ([`RESOLVE_RETRY`]).
+    retry_every: Duration,
     /// Until then, routes without a session stay as they are (start-up grace).
     grace_until: Instant,
     grace_done: bool,
@@ -148,10 +209,10 @@ impl LivenessTask {
             v4: None,
             v6: None,
             prepared,
-            routes,
-            bound: Vec::new(),
-            unresolved: Vec::new(),
+            parts: BTreeMap::from([(Origin::File, Part::new(routes))]),
+            refused: Vec::new(),
             retry_at: None,
+            retry_every: RESOLVE_RETRY,
             grace_until,
             grace_done: false,
         };
@@ -160,7 +221,7 @@ impl LivenessTask {
     }
 
     pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
-        self.bind_routes(false).await;
+        self.bind(&[Origin::File], &HashSet::new(), HashMap::new()).await;
         loop {
             self.flush();
             let next = [self.engine.next_wakeup(), self.retry_at, (!self.grace_done).then_some(self.grace_until)]
@@ -181,11 +242,14 @@ impl LivenessTask {
             self.engine.on_timers(now);
             if self.retry_at.is_some_and(|at| at <= now) {
                 self.retry_at = None;
-                self.bind_routes(true).await;
+                let waiting: Vec<Origin> =
+                    self.parts.iter().filter(|(_, p)| p.waiting().next().is_some()).map(|(o, _)| o.clone()).collect();
+                let warned = self.waiting_keys();
+                self.bind(&waiting, &warned, HashMap::new()).await;
             }
             if !self.grace_done && self.grace_until <= now {
                 self.grace_done = true;
-                let refs: Vec<RouteRef> = self.unresolved.iter().map(route_ref).collect();
+                let refs: Vec<RouteRef> = self.parts.values().flat_map(Part::waiting).map(route_ref).collect();
                 self.engine.withdraw_unresolved(&refs);
             }
         }
@@ -206,67 +270,126 @@ impl LivenessTask {
                 let _ = reply.send(result);
             }
             Command::Reload { config, routes } => {
-                if self.engine.config().port != config.port {
+                let old = self.engine.config();
+                let port_changed = old.port != config.port;
+                let anew = port_changed || old.profile != config.profile;
+                if port_changed {
                     tracing::info!(port = config.port, "liveness port changed");
                 }
                 self.engine.reconfigure(config, Instant::now());
-                self.routes = routes;
+                // The file's routes are resolved anew; the sources' keep
+                // their sessions, unless the profile (part of a session's
+                // key) or the port (their sockets) changed.
+                let warned = self.waiting_keys();
+                if anew {
+                    for part in self.parts.values_mut() {
+                        part.routes.iter_mut().for_each(|(_, b)| *b = None);
+                    }
+                }
+                self.parts.insert(Origin::File, Part::new(routes));
                 // New sockets before the sessions that use them; sockets no
                 // route needs only after the sessions that end have said
                 // AdminDown through them.
                 self.use_prepared_sockets();
-                self.bind_routes(false).await;
+                self.close_sockets_on_another_port();
+                let origins: Vec<Origin> = match anew {
+                    true => self.parts.keys().cloned().collect(),
+                    false => vec![Origin::File],
+                };
+                self.bind(&origins, &warned, HashMap::new()).await;
                 self.engine.restate_all();
                 self.flush();
                 self.close_unneeded_sockets();
             }
+            Command::SourceRoutes { source, routes } => self.set_source_routes(source, routes).await,
         }
     }
 
-    /// Resolves the configured routes to their sessions (with `retry`, only
-    /// those still waiting: the others' paths were looked up already) and
-    /// hands the result to the engine.
-    async fn bind_routes(&mut self, retry: bool) {
-        let mut bindings = if retry { std::mem::take(&mut self.bound) } else { Vec::with_capacity(self.routes.len()) };
-        let mut unresolved = Vec::new();
-        let mut cache: HashMap<PathQuery, Resolved> = HashMap::new();
-        let routes = if retry { self.unresolved.clone() } else { std::mem::take(&mut self.routes) };
-        for route in &routes {
-            let id = (route.peer, route.dev.clone(), route.src);
-            let resolved = match cache.get(&id) {
-                Some(r) => r.clone(),
-                None => {
-                    let r = self.resolve(route).await;
-                    cache.insert(id, r.clone());
-                    r
+    /// Replaces what `source` contributes. Routes it had already, unchanged,
+    /// keep their bindings, and lend their paths to its new routes: an
+    /// update resolves only routes via a new next hop.
+    async fn set_source_routes(&mut self, source: String, routes: Vec<LivenessRoute>) {
+        tracing::debug!(source, routes = routes.len(), "liveness routes of a source");
+        let origin = Origin::Source(source);
+        let old = self.parts.remove(&origin).unwrap_or_default();
+        let warned: HashSet<GateKey> = old.waiting().map(|r| r.key).collect();
+        let mut kept: hashbrown::HashMap<&LivenessRoute, &Binding> =
+            old.routes.iter().filter_map(|(r, b)| Some((r, b.as_ref()?))).collect();
+        let mut paths: HashMap<PathQuery, Resolved> = HashMap::new();
+        for (r, b) in &kept {
+            paths.entry((r.peer, r.dev.clone(), r.src)).or_insert_with(|| Ok((b.session, b.ifname.clone())));
+        }
+        if !routes.is_empty() {
+            let routes = routes.into_iter().map(|r| {
+                let binding = kept.remove(&r).cloned();
+                (r, binding)
+            });
+            self.parts.insert(origin.clone(), Part { routes: routes.collect() });
+        }
+        self.bind(&[origin], &warned, paths).await;
+        self.close_unneeded_sockets();
+    }
+
+    /// The routes waiting for their session, of every origin.
+    fn waiting_keys(&self) -> HashSet<GateKey> {
+        self.parts.values().flat_map(Part::waiting).map(|r| r.key).collect()
+    }
+
+    /// Resolves the waiting routes of `origins` to their sessions (`paths`:
+    /// those known already), then hands every origin's bindings to the
+    /// engine. A route in `warned` was waiting already and is not warned
+    /// about again; the others are, once per path.
+    async fn bind(&mut self, origins: &[Origin], warned: &HashSet<GateKey>, mut paths: HashMap<PathQuery, Resolved>) {
+        // Whether each family's sockets are open, asked once per pass.
+        let mut sockets: [Option<bool>; 2] = [None; 2];
+        for origin in origins {
+            let Some(mut part) = self.parts.remove(origin) else { continue };
+            for (route, binding) in part.routes.iter_mut().filter(|(_, b)| b.is_none()) {
+                let family = Family::of(&route.peer);
+                let open = match sockets[family_index(family)] {
+                    Some(open) => open,
+                    None => *sockets[family_index(family)].insert(self.open_sockets_for(family)),
+                };
+                if !open {
+                    continue;
                 }
-            };
-            match resolved {
-                Ok((session, ifname)) => bindings.push(Binding { route: route_ref(route), session, ifname }),
-                Err(why) => {
-                    if !self.unresolved.iter().any(|u| u.key == route.key) {
-                        tracing::warn!(peer = %route.peer, error = %why, retry = ?RESOLVE_RETRY, "liveness session cannot start yet");
+                let path = (route.peer, route.dev.clone(), route.src);
+                let resolved = match paths.get(&path) {
+                    Some(r) => r.clone(),
+                    None => {
+                        let r = self.resolve(route).await;
+                        if let Err(why) = &r {
+                            if !warned.contains(&route.key) {
+                                tracing::warn!(peer = %route.peer, error = %why, retry = ?self.retry_every, "liveness session cannot start yet");
+                            }
+                        }
+                        paths.insert(path, r.clone());
+                        r
                     }
-                    unresolved.push(route.clone());
+                };
+                if let Ok((session, ifname)) = resolved {
+                    *binding = Some(Binding { route: route_ref(route), session, ifname });
                 }
             }
+            self.parts.insert(origin.clone(), part);
         }
-        if !retry {
-            self.routes = routes;
-        }
-        // Every family with a route has its sockets (opened before the
-        // configuration was taken), so this keeps every binding.
-        bindings.retain(|b| self.sockets(Family::of(&b.session.peer)).is_some());
-        let refs: Vec<RouteRef> = unresolved.iter().map(route_ref).collect();
-        for refused in self.engine.apply_bindings(&bindings, &refs, Instant::now()) {
+        let now = Instant::now();
+        let unresolved: Vec<RouteRef> = self.parts.values().flat_map(Part::waiting).map(route_ref).collect();
+        let bindings = self.parts.values().flat_map(Part::bindings);
+        for refused in self.engine.apply_bindings(bindings, &unresolved, now) {
             tracing::error!(error = %refused, "liveness session not created");
         }
         if self.grace_done {
+            let refs: Vec<RouteRef> =
+                origins.iter().filter_map(|o| self.parts.get(o)).flat_map(Part::waiting).map(route_ref).collect();
             self.engine.withdraw_unresolved(&refs);
         }
-        self.bound = bindings;
-        self.unresolved = unresolved;
-        self.retry_at = (!self.unresolved.is_empty()).then(|| Instant::now() + RESOLVE_RETRY);
+        // A retry already planned keeps its time: a source updating every
+        // second must not put it off for ever.
+        self.retry_at = match unresolved.is_empty() {
+            true => None,
+            false => Some(self.retry_at.unwrap_or(now + self.retry_every)),
+        };
         self.flush();
     }
 
@@ -296,8 +419,8 @@ impl LivenessTask {
             }
         };
         let ifname = match &route.dev {
-            Some(dev) => dev.to_string(),
-            None => interface_name(ifindex),
+            Some(dev) => dev.clone(),
+            None => interface_name(ifindex).into(),
         };
         let profile = self.engine.config().profile;
         Ok((SessionKey { profile, peer: route.peer, local, ifindex }, ifname))
@@ -314,18 +437,75 @@ impl LivenessTask {
     /// (a port change).
     fn use_prepared_sockets(&mut self) {
         for fresh in std::mem::take(&mut self.prepared) {
-            tracing::info!(family = fresh.family.label(), port = fresh.port, "liveness sockets open");
-            match fresh.family {
-                Family::V4 => self.v4 = Some(fresh),
-                Family::V6 => self.v6 = Some(fresh),
+            self.install(fresh);
+        }
+    }
+
+    /// Puts `fresh` in use, replacing its family's sockets if any.
+    fn install(&mut self, fresh: Sockets) {
+        tracing::info!(family = fresh.family.label(), port = fresh.port, "liveness sockets open");
+        match fresh.family {
+            Family::V4 => self.v4 = Some(fresh),
+            Family::V6 => self.v6 = Some(fresh),
+        }
+    }
+
+    /// Opens `family`'s sockets on the configured port unless they are
+    /// open: a source's routes need them after the file's were opened. A
+    /// port that is taken is logged once (until it opens) and counted;
+    /// `false` then, and the routes wait for the next retry.
+    fn open_sockets_for(&mut self, family: Family) -> bool {
+        let port = self.engine.config().port;
+        if self.sockets(family).is_some() {
+            return true;
+        }
+        // Prepared for a reload on this very port: the same sockets.
+        if let Some(at) = self.prepared.iter().position(|s| (s.family, s.port) == (family, port)) {
+            let sockets = self.prepared.swap_remove(at);
+            self.install(sockets);
+            return true;
+        }
+        match open_family(family, port) {
+            Ok(sockets) => {
+                self.refused.retain(|&f| f != family);
+                self.install(sockets);
+                true
+            }
+            Err(e) => {
+                self.metrics.liveness.socket_errors.get_or_create(&OpLabels { op: e.op() }).inc();
+                if self.refused.contains(&family) {
+                    tracing::debug!(error = %e, "liveness sockets still cannot open");
+                } else {
+                    self.refused.push(family);
+                    tracing::error!(
+                        error = %e,
+                        retry = ?self.retry_every,
+                        "liveness sockets cannot open: routes from sources other than the configuration file that need them stay withdrawn until they do"
+                    );
+                }
+                false
             }
         }
     }
 
-    /// Closes the sockets of a family no route needs any more, freeing the
-    /// port for whoever wants it.
+    /// After a port change: a family only sources need still listens on
+    /// the old port (the file's families were opened anew by `prepare`);
+    /// it is opened again on the new one by the sources' routes.
+    fn close_sockets_on_another_port(&mut self) {
+        let port = self.engine.config().port;
+        for slot in [&mut self.v4, &mut self.v6] {
+            if slot.as_ref().is_some_and(|s| s.port != port) {
+                *slot = None;
+            }
+        }
+    }
+
+    /// Closes the sockets of a family no route of any origin needs any
+    /// more, freeing the port for whoever wants it.
     fn close_unneeded_sockets(&mut self) {
-        let needed = needed_families(&self.routes);
+        let routes = self.parts.values().flat_map(|p| p.routes.iter().map(|(r, _)| r));
+        let needed = needed_families(routes);
+        self.refused.retain(|f| needed.contains(f));
         for (family, slot) in [(Family::V4, &mut self.v4), (Family::V6, &mut self.v6)] {
             if !needed.contains(&family) && slot.take().is_some() {
                 tracing::info!(family = family.label(), "liveness sockets closed: no route needs them");
@@ -427,8 +607,26 @@ async fn receive(sockets: &mut Option<Sockets>) -> Result<usize, NetworkError> {
 }
 
 /// The families whose sockets `routes` need: those of their peers.
-fn needed_families(routes: &[LivenessRoute]) -> Vec<Family> {
-    [Family::V4, Family::V6].into_iter().filter(|f| routes.iter().any(|r| Family::of(&r.peer) == *f)).collect()
+fn needed_families<'a>(routes: impl IntoIterator<Item = &'a LivenessRoute>) -> Vec<Family> {
+    let mut needed = Vec::with_capacity(2);
+    for route in routes {
+        let family = Family::of(&route.peer);
+        if !needed.contains(&family) {
+            needed.push(family);
+            if needed.len() == 2 {
+                break;
+            }
+        }
+    }
+    needed.sort_by_key(|&f| family_index(f));
+    needed
+}
+
+fn family_index(family: Family) -> usize {
+    match family {
+        Family::V4 => 0,
+        Family::V6 => 1,
+    }
 }
 
 /// Opens the sockets `routes` need on `port`, except those `open` already
@@ -436,17 +634,21 @@ fn needed_families(routes: &[LivenessRoute]) -> Vec<Family> {
 fn open_sockets(port: u16, routes: &[LivenessRoute], open: &[&Sockets]) -> Result<Vec<Sockets>, NetworkError> {
     let mut opened = Vec::new();
     for family in needed_families(routes) {
-        if open.iter().any(|s| (s.family, s.port) == (family, port)) {
-            continue;
+        if !open.iter().any(|s| (s.family, s.port) == (family, port)) {
+            opened.push(open_family(family, port)?);
         }
-        let receive = ReceiveSocket::open(family, port)?;
-        // The default buffer holds ~200 datagrams: too few for a burst
-        // of thousands of sessions between two wake-ups.
-        let _ = receive.set_recv_buffer_size(8 << 20);
-        let send = SendSockets::open(family, GTSM_TTL)?;
-        opened.push(Sockets { family, port, receive, send, batch: RecvBatch::new(MAX_BATCH, 512) });
     }
     Ok(opened)
+}
+
+/// One family's receive socket on `port` and its sending sockets.
+fn open_family(family: Family, port: u16) -> Result<Sockets, NetworkError> {
+    let receive = ReceiveSocket::open(family, port)?;
+    // The default buffer holds ~200 datagrams: too few for a burst
+    // of thousands of sessions between two wake-ups.
+    let _ = receive.set_recv_buffer_size(8 << 20);
+    let send = SendSockets::open(family, GTSM_TTL)?;
+    Ok(Sockets { family, port, receive, send, batch: RecvBatch::new(MAX_BATCH, 512) })
 }
 
 fn route_ref(route: &LivenessRoute) -> RouteRef {
@@ -459,3 +661,8 @@ fn interface_name(ifindex: u32) -> String {
         .and_then(|n| n.into_string().ok())
         .unwrap_or_else(|| format!("ifindex {ifindex}"))
 }
+
+#[cfg(test)]
+mod netns_tests;
+#[cfg(test)]
+mod tests;

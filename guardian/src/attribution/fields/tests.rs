@@ -1,23 +1,8 @@
 use super::*;
+use crate::logging::capture::Buffer;
 use crate::messages::Cause;
 use serde_json::{json, Value};
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// A `MakeWriter` that appends to a shared buffer.
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// The line `log_reinstalled` writes, through the daemon's JSON format
 /// (see logging.rs), without its timestamp.
@@ -32,7 +17,7 @@ fn json_line(r: &Repaired, deleter: Option<&Deleter>) -> Value {
         .with_writer(move || writer.clone())
         .finish();
     tracing::subscriber::with_default(subscriber, || log_reinstalled(r, deleter));
-    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let text = buffer.text();
     assert_eq!(text.lines().count(), 1, "{text}");
     let mut line: Value = serde_json::from_str(&text).unwrap();
     line.as_object_mut().unwrap().remove("timestamp");
@@ -45,7 +30,7 @@ fn text_line(r: &Repaired, deleter: Option<&Deleter>) -> String {
     let subscriber =
         tracing_subscriber::fmt().without_time().with_ansi(false).with_writer(move || writer.clone()).finish();
     tracing::subscriber::with_default(subscriber, || log_reinstalled(r, deleter));
-    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let text = buffer.text();
     text.trim_end().to_owned()
 }
 

@@ -294,12 +294,19 @@ fn dropping_the_last_route_ends_the_session_with_one_admin_down() {
     assert!(series.iter().all(|l| l.ends_with(" 0")), "no session is left in any state: {series:?}");
 }
 
-#[test]
-fn a_reload_restates_every_verdict() {
+/// A with route 1 and B with route 2, their session Up, A's verdicts so
+/// far taken.
+fn up() -> Pair {
     let mut p = Pair::new(fast(), fast(), &[route(1)], &[route(2)]);
     p.run_for(Duration::from_secs(5));
-    p.gates_a.clear();
     let _ = p.a.take_gates();
+    p
+}
+
+#[test]
+fn a_reload_restates_every_verdict() {
+    let mut p = up();
+    p.gates_a.clear();
     assert!(p.a.apply_bindings(&[binding(A, B, route(1))], &[], p.now).is_empty());
     assert!(p.a.take_gates().is_empty(), "bindings that did not change restate nothing");
     p.a.restate_all();
@@ -308,12 +315,25 @@ fn a_reload_restates_every_verdict() {
 
 #[test]
 fn a_route_joining_an_up_session_is_let_through_at_once() {
-    let mut p = Pair::new(fast(), fast(), &[route(1)], &[route(2)]);
-    p.run_for(Duration::from_secs(5));
-    let _ = p.a.take_gates();
+    let mut p = up();
     let both = [binding(A, B, route(1)), binding(A, B, route(3))];
     assert!(p.a.apply_bindings(&both, &[], p.now).is_empty());
-    assert_eq!(opened(&p.a.take_gates()), vec![route(1).key, route(3).key]);
+    // Only the newcomer: route 1's verdict stands (with thousands of
+    // routes on a session, one joining must not restate them all).
+    assert_eq!(opened(&p.a.take_gates()), vec![route(3).key]);
+}
+
+#[test]
+fn a_route_two_sources_bind_follows_the_first_binding_and_is_never_withdrawn_as_unresolved() {
+    let mut p = up();
+    // The file binds route 1 via B; a source lists it again via another
+    // peer, and once more as unresolved.
+    let other = binding(A, "192.0.2.9", route(1));
+    assert!(p.a.apply_bindings(&[binding(A, B, route(1)), other], &[route(1)], p.now).is_empty());
+    assert_eq!(p.a.sessions(), 1, "no session for the second binding");
+    p.a.withdraw_unresolved(&[route(1)]);
+    assert!(closed(&p.a.take_gates()).is_empty(), "route 1 follows B's session, which is Up");
+    assert_eq!(Pair::state(&p.a, p.now), State::Up);
 }
 
 /// An engine of `profile` with one route via B, nothing received yet.

@@ -19,12 +19,18 @@ fn session(r: &Registry, rng: &mut fastrand::Rng) -> Session {
     Session::new(SessionConfig::new(Profile::Bfd), d, 1, Instant::now()).0
 }
 
-#[test]
-fn a_thousand_routes_via_one_peer_share_one_session() {
-    let mut rng = fastrand::Rng::with_seed(1);
+/// A registry holding one session, with 192.0.2.2.
+fn one_session(seed: u64) -> (Registry, u32) {
+    let mut rng = fastrand::Rng::with_seed(seed);
     let mut r = Registry::default();
     let s = session(&r, &mut rng);
     let id = r.insert(key("192.0.2.2"), s, "veth0".into(), Instant::now());
+    (r, id)
+}
+
+#[test]
+fn a_thousand_routes_via_one_peer_share_one_session() {
+    let (mut r, id) = one_session(1);
     for n in 0..250u8 {
         for table in 0..4 {
             let mut route = route(n);
@@ -56,10 +62,7 @@ fn a_session_is_found_by_key_and_by_its_discriminator_until_removed() {
 
 #[test]
 fn detaching_the_last_route_says_the_session_is_empty() {
-    let mut rng = fastrand::Rng::with_seed(3);
-    let mut r = Registry::default();
-    let s = session(&r, &mut rng);
-    let id = r.insert(key("192.0.2.2"), s, "veth0".into(), Instant::now());
+    let (mut r, id) = one_session(3);
     r.attach(id, route(1));
     r.attach(id, route(2));
     assert_eq!(r.detach(&route(1).key), None);
@@ -94,4 +97,25 @@ fn a_reused_slot_gets_a_new_generation() {
     assert_eq!(a, b);
     assert_ne!(r.get(b).unwrap().generation, first);
     assert_eq!(r.ids().collect::<Vec<_>>(), vec![b]);
+}
+
+#[test]
+fn a_route_detached_from_the_middle_leaves_every_other_route_findable_in_place() {
+    let (mut r, id) = one_session(6);
+    for n in 1..=5 {
+        r.attach(id, route(n));
+    }
+    // The last route takes the detached one's place...
+    assert_eq!(r.detach(&route(2).key), None);
+    // ...and is still updated in place, not added twice.
+    let keep = RouteRef { no_uninstall: true, ..route(5) };
+    assert_eq!(r.attach(id, keep), None);
+    let routes = &r.get(id).unwrap().routes;
+    assert_eq!(routes.len(), 4);
+    assert!(routes.contains(&keep) && !routes.contains(&route(5)));
+    for n in [1, 3, 4] {
+        assert_eq!(r.session_of(&route(n).key), Some(id));
+        assert_eq!(r.detach(&route(n).key), None, "route {n}");
+    }
+    assert_eq!(r.detach(&route(5).key), Some(id), "the last one empties the session");
 }
