@@ -437,3 +437,45 @@ fn an_ipv6_link_local_neighbor_and_next_hop_use_the_interface() {
     let n = neighbor(&guardian);
     assert_eq!(n["interface"], DEV, "{n}");
 }
+
+#[test]
+fn a_liveness_gated_neighbor_s_routes_are_installed_only_while_its_next_hop_answers_bfd() {
+    use guardian_tests::nft::Rule;
+    require_netns!();
+    require_tool!("bird");
+    require_tool!("birdc");
+    require_tool!("nft");
+    // BIRD announces over BGP and, apart from it, answers BFD for guardian
+    // (`protocol bfd` with guardian as a neighbor): a BFD failure leaves the
+    // BGP session up, so only liveness can take the routes out.
+    let top = format!(
+        "protocol bfd {{\n  interface \"{PEER}\" {{ min rx interval 100 ms; min tx interval 100 ms; multiplier 3; }};\n  neighbor {};\n}}\n",
+        guardian_tests::netns::ADDR4
+    );
+    let announce = Announce { v4: 20, top, ..Default::default() };
+    let pair = VethPair::new(DEV, PEER);
+    let _bird = Bird::builder(&pair.b, &announce.bird_config()).quiet().start();
+    let config = Config::new()
+        .liveness("profile", "\"bfd\"")
+        .liveness("desired_tx", "\"100ms\"")
+        .liveness("required_rx", "\"100ms\"")
+        .liveness("detect_multiplier", "3")
+        .text(&guardian_bgp("liveness = \"nexthop\""));
+    let guardian = Daemon::start(&pair.a, &config);
+    wait_installed(&pair.a, Family::V4, &v4_set(0..20), "routes installed once the next hop's BFD session is Up");
+    let sessions = guardian.cli_json(&["sessions", "--json"]);
+    let session = sessions.as_array().and_then(|s| s.first()).cloned().unwrap_or_default();
+    assert_eq!(session["peer"], GW4, "{sessions}");
+    assert_eq!(session["state"], "up", "{sessions}");
+    assert!(session["routes"].as_u64().is_some_and(|n| n >= 20) || session["routes"].is_array(), "{session}");
+
+    // The next hop stops answering BFD: the routes leave the kernel while
+    // the BGP session stays up with them.
+    let cut = Rule::drop_input(&pair.a, "udp dport 3784");
+    wait_installed(&pair.a, Family::V4, &BTreeSet::new(), "routes withdrawn with their BFD session down");
+    let n = neighbor(&guardian);
+    assert_eq!(n["state"], "established", "{n}");
+    assert_eq!(n["prefixes_accepted"], 20, "{n}");
+    cut.remove(&pair.a);
+    wait_installed(&pair.a, Family::V4, &v4_set(0..20), "routes back with BFD");
+}

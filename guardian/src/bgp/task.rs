@@ -26,17 +26,22 @@ mod peer;
 use crate::bgp::handle::{BgpCommand, BgpView};
 use crate::bgp::message;
 use crate::bgp::net::{self, Listener};
-use crate::bgp::rib::{Rib, RibConfig};
+use crate::bgp::rib::{BgpRoute, Changes, Legs, Rib, RibConfig};
 use crate::bgp::session::{Action, DownReason, Event, State};
 use crate::bgp::update::Update;
 use crate::config::BgpConfig;
+use crate::config::{LivenessRoute, LivenessTarget};
 use crate::kernel::addresses::{self, AddressWatch, Addresses};
+use crate::liveness::task::LivenessHandle;
+use crate::messages::GateKey;
 use crate::messages::{Change, Source, SourceKind, SourceUpdate};
 use crate::metrics::bgp::NeighborLabels;
 use crate::metrics::Metrics;
 use crate::route::Family;
+use crate::route::{DevNames, Nexthop, RouteKey};
 use io::{ConnId, Connection, Inbound};
 use peer::Peer;
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -57,6 +62,10 @@ pub struct BgpTask {
     metrics: Arc<Metrics>,
     addresses: Addresses,
     watch: Option<AddressWatch>,
+    liveness: LivenessHandle,
+    /// The liveness sessions the gated routes of each neighbor's source
+    /// need (`liveness = "nexthop"`), by route.
+    gated: HashMap<String, HashMap<RouteKey, Vec<LivenessRoute>>>,
     /// Until when the start-up adoption waits; `None` once it is over.
     adoption: Option<Instant>,
     next_conn: ConnId,
@@ -70,7 +79,12 @@ pub fn settle_source() -> Source {
 impl BgpTask {
     /// `adopt`: guardian is starting, and the reconciler holds its purge
     /// until this task settles (see the module's comment).
-    pub fn new(sources: mpsc::Sender<SourceUpdate>, metrics: Arc<Metrics>, adopt: bool) -> BgpTask {
+    pub fn new(
+        sources: mpsc::Sender<SourceUpdate>,
+        liveness: LivenessHandle,
+        metrics: Arc<Metrics>,
+        adopt: bool,
+    ) -> BgpTask {
         let (inbound_tx, inbound_rx) = mpsc::channel(64);
         BgpTask {
             config: None,
@@ -83,6 +97,8 @@ impl BgpTask {
             metrics,
             addresses: Addresses::new(),
             watch: None,
+            liveness,
+            gated: HashMap::new(),
             adoption: adopt.then(|| Instant::now() + ADOPTION_TIMEOUT),
             next_conn: 1,
         }
@@ -628,6 +644,7 @@ impl BgpTask {
         let Some(rib) = self.rib.as_mut() else { return };
         let changes = rib.take_changes();
         if !changes.is_empty() {
+            self.gate(&changes).await;
             for (source, change) in changes.into_updates() {
                 if self.sources.send(SourceUpdate { source, change, done: None }).await.is_err() {
                     return; // shutting down
@@ -636,6 +653,30 @@ impl BgpTask {
             self.update_prefix_metrics();
         }
         self.settle_if_done(false).await;
+    }
+
+    /// Keeps the liveness task's sessions in step with the gated routes:
+    /// one per BGP next hop (each leg's, for a multipath route).
+    async fn gate(&mut self, changes: &Changes) {
+        for (source, part) in changes.sources.values() {
+            let set = self.gated.entry(source.name.clone()).or_default();
+            let before = set.len();
+            let mut changed = false;
+            for key in &part.remove {
+                changed |= set.remove(key).is_some();
+            }
+            for route in &part.add {
+                let wanted = liveness_routes(route, &changes.devs);
+                changed |= match wanted.is_empty() {
+                    true => set.remove(&route.key).is_some(),
+                    false => set.insert(route.key, wanted.clone()).is_none_or(|old| old != wanted),
+                };
+            }
+            if changed || set.len() != before {
+                let routes: Vec<LivenessRoute> = set.values().flatten().cloned().collect();
+                self.liveness.set_source_routes(source.name.clone(), routes).await;
+            }
+        }
     }
 
     fn update_prefix_metrics(&self) {
@@ -689,6 +730,26 @@ impl BgpTask {
             peer.state_label = label;
             self.metrics.bgp.set_state(&peer.name, label);
         }
+    }
+}
+
+/// The liveness sessions a learned route waits for: none when it is not
+/// gated, one with its next hop, or one per leg of a multipath route.
+fn liveness_routes(route: &BgpRoute, devs: &DevNames) -> Vec<LivenessRoute> {
+    if !route.gated {
+        return Vec::new();
+    }
+    let one = |leg: Option<u8>, hop: &Nexthop| LivenessRoute {
+        key: GateKey { route: route.key, leg },
+        target: LivenessTarget::Nexthop,
+        peer: hop.via.ip(),
+        dev: Some(Arc::from(devs.name(hop.dev))),
+        src: None,
+        no_uninstall: false,
+    };
+    match &route.legs {
+        Legs::One(hop) => vec![one(None, hop)],
+        Legs::Many(hops) => hops.iter().enumerate().map(|(i, h)| one(u8::try_from(i).ok(), h)).collect(),
     }
 }
 

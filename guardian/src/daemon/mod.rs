@@ -159,7 +159,7 @@ async fn serve(
     let (bgp_tx, bgp_rx) = mpsc::channel(16);
     let bgp_handle = BgpHandle::new(bgp_tx);
     let adopt = config.bgp.as_ref().is_some_and(|b| !b.neighbors.is_empty());
-    let bgp = BgpTask::new(source_tx.clone(), metrics.clone(), adopt);
+    let bgp = BgpTask::new(source_tx.clone(), liveness_handle.clone(), metrics.clone(), adopt);
     tokio::spawn(bgp.run(config.bgp, bgp_rx));
     let mut reconciler = Reconciler::new(settings, writer, metrics.clone(), status_tx, repair_tx, started)
         .with_watchdog(Watchdog::from_env(notifier.as_ref()))
