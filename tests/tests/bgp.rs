@@ -479,3 +479,51 @@ fn a_liveness_gated_neighbor_s_routes_are_installed_only_while_its_next_hop_answ
     cut.remove(&pair.a);
     wait_installed(&pair.a, Family::V4, &v4_set(0..20), "routes back with BFD");
 }
+
+const METRICS: &str = "127.0.0.1:9481";
+
+#[test]
+fn a_reload_narrows_and_widens_the_import_filter_and_removing_bgp_withdraws_everything() {
+    use guardian_tests::metrics;
+    require_netns!();
+    require_tool!("bird");
+    require_tool!("birdc");
+    let pair = VethPair::new(DEV, PEER);
+    let _bird = Bird::builder(&pair.b, &Announce { v4: 300, ..Default::default() }.bird_config()).quiet().start();
+    let with = |keys: &str| Config::new().daemon("metrics_listen", &format!("\"{METRICS}\"")).text(&guardian_bgp(keys));
+    let guardian = Daemon::start(&pair.a, &with(""));
+    wait_installed(&pair.a, Family::V4, &v4_set(0..300), "every prefix with no filter");
+    let text = metrics::fetch(&pair.a, METRICS);
+    let labels = [("neighbor", GW4), ("state", "established")];
+    assert_eq!(metrics::value(&text, "guardian_bgp_session_state", &labels), Some(1.0), "{text}");
+    let installed_labels = [("neighbor", GW4), ("stage", "installed")];
+    assert_eq!(metrics::value(&text, "guardian_bgp_prefixes", &installed_labels), Some(300.0), "{text}");
+    assert!(
+        metrics::value(&text, "guardian_bgp_updates_received_total", &[("neighbor", GW4)]).is_some_and(|n| n >= 1.0)
+    );
+
+    // Narrower: only 10.100.0.0/24 .. 10.100.255.0/24 (the first 256).
+    guardian.write_config(&with("import = [\"10.100.0.0/16 le 24\"]"));
+    guardian.sighup();
+    wait_installed(&pair.a, Family::V4, &v4_set(0..256), "the filtered-out prefixes withdrawn");
+    // Wider again: what the old filter refused was not kept, so guardian
+    // asks BIRD for a route refresh and gets them back.
+    let mark = guardian.log_mark();
+    guardian.write_config(&with(""));
+    guardian.sighup();
+    guardian.wait_log_from(
+        mark,
+        "route refresh asked",
+        |v| is(v, "BGP import filter changed: asked for a route refresh"),
+        SHORT,
+    );
+    wait_installed(&pair.a, Family::V4, &v4_set(0..300), "the prefixes back after the route refresh");
+    assert_eq!(neighbor(&guardian)["state"], "established", "no session reset for a filter change");
+
+    // No [bgp] any more: its routes are withdrawn, the session closed.
+    guardian.write_config(&Config::new().daemon("metrics_listen", &format!("\"{METRICS}\"")));
+    guardian.sighup();
+    wait_installed(&pair.a, Family::V4, &BTreeSet::new(), "every BGP route withdrawn");
+    let view = guardian.cli_json(&["bgp", "--json"]);
+    assert_eq!(view["enabled"], false, "{view}");
+}
