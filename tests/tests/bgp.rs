@@ -310,65 +310,64 @@ fn malformed_updates_get_treat_as_withdraw_or_the_right_notification() {
     assert!(field(&down, "reason").is_some_and(|r| r.contains("invalid network field")), "{down}");
 }
 
-#[test]
-fn tcp_md5_against_bird_s_password() {
-    use guardian_tests::tempdir::TempDir;
+struct Md5Setup {
+    pair: VethPair,
+    _bird: Bird,
+    guardian: Daemon,
+    _dir: guardian_tests::tempdir::TempDir,
+}
+
+/// BIRD with `password "<bird>"`, guardian with `<guardian>` in its
+/// secret_file (mode 0600).
+fn md5_setup(bird: &str, guardian: &str) -> Md5Setup {
     use std::os::unix::fs::PermissionsExt;
-    require_netns!();
-    require_tool!("bird");
-    require_tool!("birdc");
-    let announce = Announce { v4: 10, bgp: "  password \"s3cret-md5\";".into(), ..Default::default() };
+    let announce = Announce { v4: 10, bgp: format!("  password \"{bird}\";"), ..Default::default() };
     let pair = VethPair::new(DEV, PEER);
-    let _bird = Bird::builder(&pair.b, &announce.bird_config()).quiet().start();
-    let dir = TempDir::new("bgp-md5");
-    let path = dir.write("bgp.secret", "s3cret-md5\n");
+    let bird = Bird::builder(&pair.b, &announce.bird_config()).quiet().start();
+    let dir = guardian_tests::tempdir::TempDir::new("bgp-md5");
+    let path = dir.write("bgp.secret", &format!("{guardian}\n"));
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     let keys = format!("secret_file = {:?}", path.display().to_string());
     let guardian = Daemon::start(&pair.a, &Config::new().text(&guardian_bgp(&keys)));
-    wait_installed(&pair.a, Family::V4, &v4_set(0..10), "routes learned over the signed session");
-    wait_state(&guardian, "established");
-    // The segments really carry the option: the kernel counted none that
-    // failed or lacked it, and BIRD's side would refuse unsigned ones.
-    let nstat = pair.b.exec("nstat").args(["-az", "TcpExtTCPMD5Failure", "TcpExtTCPMD5NotFound"]).output().unwrap();
-    let text = String::from_utf8_lossy(&nstat.stdout);
-    for line in text.lines().filter(|l| l.starts_with("TcpExt")) {
-        assert!(line.split_whitespace().nth(1) == Some("0"), "{text}");
-    }
+    Md5Setup { pair, _bird: bird, guardian, _dir: dir }
+}
+
+/// BIRD's kernel's count of TCP MD5 segments of `kind` (`TcpExtTCPMD5Failure`...).
+fn md5_counter(ns: &Netns, kind: &str) -> u64 {
+    let out = ns.exec("nstat").args(["-az", kind]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines().find(|l| l.starts_with(kind)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()).unwrap_or(0)
+}
+
+#[test]
+fn tcp_md5_against_bird_s_password() {
+    require_netns!();
+    require_tool!("bird");
+    require_tool!("birdc");
+    let s = md5_setup("s3cret-md5", "s3cret-md5");
+    wait_installed(&s.pair.a, Family::V4, &v4_set(0..10), "routes learned over the signed session");
+    wait_state(&s.guardian, "established");
+    // The kernel counted no segment whose signature failed or was missing.
+    assert_eq!(md5_counter(&s.pair.b, "TcpExtTCPMD5Failure"), 0);
+    assert_eq!(md5_counter(&s.pair.b, "TcpExtTCPMD5NotFound"), 0);
 }
 
 #[test]
 fn a_wrong_md5_key_never_establishes() {
-    use guardian_tests::tempdir::TempDir;
-    use std::os::unix::fs::PermissionsExt;
     require_netns!();
     require_tool!("bird");
     require_tool!("birdc");
-    let announce = Announce { v4: 10, bgp: "  password \"right\";".into(), ..Default::default() };
-    let pair = VethPair::new(DEV, PEER);
-    let _bird = Bird::builder(&pair.b, &announce.bird_config()).quiet().start();
-    let dir = TempDir::new("bgp-md5");
-    let path = dir.write("bgp.secret", "wrong\n");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let keys = format!("secret_file = {:?}", path.display().to_string());
-    let guardian = Daemon::start(&pair.a, &Config::new().text(&guardian_bgp(&keys)));
+    let s = md5_setup("right", "wrong");
     // Segments signed with another key are dropped by BIRD's kernel: wait
     // until it counted some, then the session is still not up.
     wait::until("BIRD's kernel dropping guardian's signed SYNs", LONG, || {
-        let nstat = pair.b.exec("nstat").args(["-az", "TcpExtTCPMD5Failure"]).output().unwrap();
-        let text = String::from_utf8_lossy(&nstat.stdout).to_string();
-        let n: u64 = text
-            .lines()
-            .find(|l| l.starts_with("TcpExt"))
-            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-            .unwrap_or(0);
-        if n > 0 {
-            Ok(())
-        } else {
-            Err(text)
+        match md5_counter(&s.pair.b, "TcpExtTCPMD5Failure") {
+            0 => Err("none dropped yet".into()),
+            _ => Ok(()),
         }
     });
-    assert_ne!(neighbor(&guardian)["state"], "established");
-    assert!(installed(&pair.a, Family::V4).is_empty());
+    assert_ne!(neighbor(&s.guardian)["state"], "established");
+    assert!(installed(&s.pair.a, Family::V4).is_empty());
 }
 
 #[test]
