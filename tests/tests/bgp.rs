@@ -526,3 +526,81 @@ fn a_reload_narrows_and_widens_the_import_filter_and_removing_bgp_withdraws_ever
     let view = guardian.cli_json(&["bgp", "--json"]);
     assert_eq!(view["enabled"], false, "{view}");
 }
+
+#[test]
+fn best_path_across_two_neighbors_and_multipath_makes_one_route_of_both() {
+    require_netns!();
+    require_tool!("bird");
+    require_tool!("birdc");
+    // a (guardian) ── va/vb ── b (BIRD, AS 65002, 192.0.2.2)
+    //              └─ vc/vd ── c (BIRD, AS 65003, 198.51.100.2)
+    let (a, b, c) = (Netns::new(), Netns::new(), Netns::new());
+    a.veth_to(DEV, &b, PEER);
+    a.veth_to("vc", &c, "vd");
+    a.addr_add(DEV, "192.0.2.1/24");
+    b.addr_add(PEER, "192.0.2.2/24");
+    a.addr_add("vc", "198.51.100.1/24");
+    c.addr_add("vd", "198.51.100.2/24");
+    let announce = Announce { v4: 5, ..Default::default() };
+    let from_b = announce.bird_config();
+    let from_c = from_b
+        .replace("192.0.2.2", "198.51.100.2")
+        .replace("192.0.2.1", "198.51.100.1")
+        .replace("as 65002", "as 65003");
+    let _bird_b = Bird::builder(&b, &from_b).quiet().start();
+    let bird_c = Bird::builder(&c, &from_c).quiet().start();
+    let bgp = |multipath: bool| {
+        format!(
+            "{}\n[[bgp.neighbor]]\naddress = \"198.51.100.2\"\nremote_as = 65003\n",
+            guardian_bgp("").replace("table = 100", &format!("table = 100\nmultipath = {multipath}"))
+        )
+    };
+    let guardian = Daemon::start(&a, &Config::new().text(&bgp(false)));
+    wait_installed(&a, Family::V4, &v4_set(0..5), "the best paths installed");
+    let dst = v4_prefix(1);
+    let show = || a.ip(&["route", "show", &dst, "table", &table()]).stdout;
+    // Equal but for the tie-breaks: the lower BGP identifier (192.0.2.2) wins.
+    wait::until("both neighbors established", LONG, || {
+        let view = guardian.cli_json(&["bgp", "--json"]);
+        let up = view["neighbors"].as_array().map_or(0, |n| n.iter().filter(|n| n["state"] == "established").count());
+        if up == 2 {
+            Ok(())
+        } else {
+            Err(view.to_string())
+        }
+    });
+    wait::until("the route via b", SHORT, || {
+        let r = show();
+        if r.contains(&format!("via {GW4} dev {DEV}")) {
+            Ok(())
+        } else {
+            Err(r)
+        }
+    });
+    let routes = guardian.routes();
+    let entry =
+        routes.as_array().and_then(|rs| rs.iter().find(|r| r["dst"] == dst.as_str())).cloned().unwrap_or_default();
+    assert_eq!(entry["source"], format!("bgp:{GW4}"), "{entry}");
+
+    // multipath: one route with both next hops.
+    guardian.write_config(&Config::new().text(&bgp(true)));
+    guardian.sighup();
+    wait::until("one route over both neighbors", SHORT, || {
+        let r = show();
+        if r.contains("nexthop via 192.0.2.2") && r.contains("nexthop via 198.51.100.2") {
+            Ok(())
+        } else {
+            Err(r)
+        }
+    });
+    // One neighbor leaves: the route stays, over the other alone.
+    drop(bird_c);
+    wait::until("the route over b alone", LONG, || {
+        let r = show();
+        if r.contains(&format!("via {GW4} dev {DEV}")) && !r.contains("nexthop") {
+            Ok(())
+        } else {
+            Err(r)
+        }
+    });
+}
