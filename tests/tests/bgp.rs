@@ -604,3 +604,21 @@ fn best_path_across_two_neighbors_and_multipath_makes_one_route_of_both() {
         }
     });
 }
+
+#[test]
+fn an_open_from_the_wrong_as_gets_bad_peer_as_and_a_log_line() {
+    use guardian_tests::bgp_peer::{open, CraftedPeer};
+    require_netns!();
+    let pair = VethPair::new(DEV, PEER);
+    let guardian = Daemon::start(&pair.a, &Config::new().text(&guardian_bgp("")));
+    let mut peer = CraftedPeer::accept(&pair.b, LONG);
+    peer.recv_kind(1, SHORT).expect("guardian's OPEN");
+    peer.send(&open(64999, GW4.parse().unwrap()));
+    let n = peer.recv_kind(3, SHORT).expect("a NOTIFICATION");
+    assert_eq!((n[0], n[1]), (2, 2), "OPEN Message Error / Bad Peer AS: {n:?}");
+    let line = guardian.wait_log("the NOTIFICATION logged", |v| is(v, "BGP NOTIFICATION sent"), SHORT);
+    assert!(field(&line, "notification").is_some_and(|w| w.contains("bad peer AS (2/2)")), "{line}");
+    let n = neighbor(&guardian);
+    assert_ne!(n["state"], "established");
+    assert!(n["last_error"].as_str().is_some_and(|e| e.contains("bad peer AS")), "{n}");
+}

@@ -353,7 +353,7 @@ impl BgpTask {
                 let Some(i) = self.peer_of(conn) else { return };
                 for msg in &msgs {
                     if msg.get(18) == Some(&3) {
-                        self.count_notification(i, "received", msg.get(19).copied().unwrap_or(0));
+                        self.notification(i, "received", msg);
                     }
                     let actions = self.peers[i].session.handle(Event::Message(msg), now);
                     self.act(i, actions, now);
@@ -431,7 +431,7 @@ impl BgpTask {
                 }
                 Action::Send(bytes) => {
                     if bytes.get(18) == Some(&3) {
-                        self.count_notification(i, "sent", bytes.get(19).copied().unwrap_or(0));
+                        self.notification(i, "sent", &bytes);
                     }
                     if let Some(conn) = &self.peers[i].conn {
                         conn.send(bytes);
@@ -714,7 +714,14 @@ impl BgpTask {
         let _ = self.sources.send(settled).await;
     }
 
-    fn count_notification(&self, i: usize, direction: &'static str, code: u8) {
+    /// A NOTIFICATION sent or received (`msg`, whole): logged and counted.
+    fn notification(&self, i: usize, direction: &'static str, msg: &[u8]) {
+        let (code, subcode) = (msg.get(19).copied().unwrap_or(0), msg.get(20).copied().unwrap_or(0));
+        let what = message::describe(code, subcode);
+        match direction {
+            "sent" => tracing::warn!(neighbor = %self.peers[i].name, notification = %what, "BGP NOTIFICATION sent"),
+            _ => tracing::warn!(neighbor = %self.peers[i].name, notification = %what, "BGP NOTIFICATION received"),
+        }
         let labels = crate::metrics::bgp::NotificationLabels {
             neighbor: self.peers[i].name.clone(),
             direction,
