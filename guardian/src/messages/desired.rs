@@ -1,5 +1,5 @@
-//! Desired routes: what a source (the configuration file today; guard
-//! selectors and BGP neighbors) asks the reconciler to keep in the
+//! Desired routes: what a source (the configuration file, guard selectors,
+//! BGP neighbors) asks the reconciler to keep in the
 //! kernel. A source never talks to the kernel: it sends [`SourceUpdate`]s,
 //! and the reconciler treats every source alike (docs/architecture.md).
 
