@@ -48,7 +48,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// How long the start-up adoption waits at most for the neighbors'
-/// End-of-RIB, when no neighbor's `restart_time_max` says longer.
+/// End-of-RIB until the configuration says (the longest `restart_time_max`).
 pub const ADOPTION_TIMEOUT: Duration = Duration::from_secs(120);
 
 pub struct BgpTask {
@@ -246,9 +246,11 @@ impl BgpTask {
                 }
             }
         }
+        // The start-up adoption waits as long as a neighbor's restart may
+        // take (at least a second: End-of-RIB needs a session first).
         if let Some(longest) = new.neighbors.iter().map(|n| n.restart_time_max).max() {
             if let Some(until) = self.adoption.as_mut() {
-                *until = (*until).max(now + longest.max(Duration::from_secs(1)));
+                *until = now + longest.max(Duration::from_secs(1));
             }
         }
         self.open_listener(&new);
