@@ -234,6 +234,16 @@ impl Bird {
         })
     }
 
+    /// Resident memory (VmRSS) in bytes, from /proc/PID/status.
+    pub fn rss_bytes(&self) -> u64 {
+        crate::daemon::proc_status_kib(self.pid, "VmRSS") * 1024
+    }
+
+    /// Peak resident memory (VmHWM) in bytes.
+    pub fn peak_rss_bytes(&self) -> u64 {
+        crate::daemon::proc_status_kib(self.pid, "VmHWM") * 1024
+    }
+
     /// Exit status when BIRD has exited (reaps it), else None.
     pub fn try_status(&self) -> Option<ExitStatus> {
         self.child.lock().unwrap_or_else(|e| e.into_inner()).try_wait().ok().flatten()

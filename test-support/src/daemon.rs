@@ -578,7 +578,7 @@ pub fn msg(m: &str) -> impl Fn(&Value) -> bool + '_ {
 
 /// A `/proc/PID/status` field in KiB; panics when there is none (the
 /// process is gone).
-fn proc_status_kib(pid: i32, key: &str) -> u64 {
+pub(crate) fn proc_status_kib(pid: i32, key: &str) -> u64 {
     let path = format!("/proc/{pid}/status");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
     text.lines()

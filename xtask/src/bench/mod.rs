@@ -12,7 +12,9 @@
 //! | liveness | CPU per daemon at 1k BFD sessions (100 ms x3); detection time - bound at 100 and 10k; flaps, CPU, pps and RSS per session at 10k | BIRD 2 `protocol bfd` in the same topology, same run (CPU, detection at 100) |
 //! | guard   | repair of BIRD's routes guarded, p50/p99; at 1M guarded routes: one scan, RSS per route, time to take them under guard | FRR zebra repairing its own route and BIRD alone (scan 10 s); a raw dump; the daemon without the guard; `ip -batch` |
 //! | ebpf    | ns per invocation of the attribution hooks under a UDP flood; pps with them attached; attributed reinstalls after 1M deletions | an empty tp_btf program on the same hook; pps with `--attribution netlink` (no programs) |
+//! | bgp     | Established -> 1M BGP routes in the kernel; RSS per route; CPU | a second BIRD 2 receiving the same routes from the same BIRD, same run |
 
+mod bgp;
 mod ebpf;
 mod floor;
 mod guard;
@@ -23,7 +25,7 @@ mod repair;
 mod scan;
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -42,6 +44,7 @@ pub enum Scenario {
     Ebpf,
     Liveness,
     Guard,
+    Bgp,
 }
 
 #[derive(clap::Args)]
@@ -165,7 +168,7 @@ pub fn run(options: &Options) -> Result<ExitCode> {
     let wanted = |s: Scenario| options.only.is_none_or(|o| o == s);
     let mut rows = Vec::new();
     let mut failures = Vec::new();
-    let scenarios: [(Scenario, &str, Bench); 7] = [
+    let scenarios: [(Scenario, &str, Bench); 8] = [
         (Scenario::Repair, "repair", repair::run),
         (Scenario::Scan, "scan", scan::run),
         (Scenario::Install, "install", install::run),
@@ -173,6 +176,7 @@ pub fn run(options: &Options) -> Result<ExitCode> {
         (Scenario::Ebpf, "ebpf", ebpf::run),
         (Scenario::Liveness, "liveness", liveness::run),
         (Scenario::Guard, "guard", guard::run),
+        (Scenario::Bgp, "bgp", bgp::run),
     ];
     for (scenario, name, bench) in scenarios {
         if !wanted(scenario) {
@@ -253,6 +257,27 @@ fn table(rows: &[Row]) -> String {
         }
     }
     out
+}
+
+/// Fails with the Debian package to install when `program` cannot be
+/// started (`args`: something it answers without doing anything).
+pub fn require(scenario: &str, program: &str, args: &[&str], package: &str) -> Result<()> {
+    let ran =
+        Command::new(program).args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    if ran.is_err() {
+        bail!(
+            "the {scenario} scenario needs `{program}`: install it (`apt-get install -y {package}`) and run \
+             `cargo xtask bench --only {scenario}` again"
+        );
+    }
+    Ok(())
+}
+
+/// `bird` and `birdc` (BIRD 2), the floor of the scenarios that compare with it.
+pub fn require_bird(scenario: &str) -> Result<()> {
+    require(scenario, "bird", &["--version"], "bird2")?;
+    // birdc has no --version: being able to start it is enough.
+    require(scenario, "birdc", &["-v", "-s", "/nonexistent"], "bird2")
 }
 
 /// `guardian status --json` for a row's detail: `None` when it does not

@@ -5,15 +5,15 @@ use super::*;
 // ---------------------------------------------------------------- CPU
 
 #[derive(Clone, Copy)]
-pub(super) struct Cpu {
+pub(in crate::bench) struct Cpu {
     /// utime + stime, clock ticks, all threads (/proc/PID/stat).
-    pub(super) ticks: u64,
+    pub(in crate::bench) ticks: u64,
     /// Sum of the live threads' on-CPU nanoseconds (/proc/PID/task/*/schedstat).
-    pub(super) sched_ns: u64,
-    pub(super) at: Instant,
+    pub(in crate::bench) sched_ns: u64,
+    pub(in crate::bench) at: Instant,
 }
 
-pub(super) fn cpu(pid: i32) -> Result<Cpu> {
+pub(in crate::bench) fn cpu(pid: i32) -> Result<Cpu> {
     let path = format!("/proc/{pid}/stat");
     let stat = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
     let after = &stat[stat.rfind(')').context("no ')' in /proc/PID/stat")? + 1..];

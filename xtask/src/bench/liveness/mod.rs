@@ -47,7 +47,8 @@
 mod auth;
 mod bird;
 mod compare;
-mod cpu;
+/// Also the bgp scenario's CPU figures.
+pub(super) mod cpu;
 mod detection;
 mod guardian;
 mod scale;
@@ -57,7 +58,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -129,9 +130,8 @@ impl Auth {
 }
 
 pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
-    require("bird", &["--version"], "bird2")?;
-    require("birdc", &["-v", "-s", "/nonexistent"], "bird2")?;
-    require("nft", &["--version"], "nftables")?;
+    super::require_bird(SCENARIO)?;
+    super::require(SCENARIO, "nft", &["--version"], "nftables")?;
     let parts: [(&str, super::Bench); 4] = [
         ("cpu beside BIRD", compare),
         ("cpu with authentication", compare_auth),
@@ -139,20 +139,6 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>> {
         ("scale", scale),
     ];
     super::run_parts(ctx, "liveness", &parts)
-}
-
-/// Fails with the Debian package to install when `program` cannot be started.
-fn require(program: &str, args: &[&str], package: &str) -> Result<()> {
-    // birdc has no --version: being able to start it is enough.
-    let ran =
-        Command::new(program).args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status();
-    if ran.is_err() {
-        bail!(
-            "the liveness scenario needs `{program}`: install it (`apt-get install -y {package}`) and run \
-             `cargo xtask bench --only liveness` again"
-        );
-    }
-    Ok(())
 }
 
 #[cfg(test)]
