@@ -622,3 +622,39 @@ fn an_open_from_the_wrong_as_gets_bad_peer_as_and_a_log_line() {
     assert_ne!(n["state"], "established");
     assert!(n["last_error"].as_str().is_some_and(|e| e.contains("bad peer AS")), "{n}");
 }
+
+#[test]
+fn a_next_hop_on_no_connected_network_is_unresolvable_until_an_address_makes_it_so() {
+    require_netns!();
+    require_tool!("bird");
+    require_tool!("birdc");
+    // BIRD sets the next hop to 203.0.113.9, which nothing on guardian's
+    // side reaches directly.
+    let announce = Announce { v4: 10, ..Default::default() };
+    let text = announce.bird_config().replace(
+        "ipv4 { import none; export all; }",
+        "ipv4 { import none; export all; next hop address 203.0.113.9; }",
+    );
+    let pair = VethPair::new(DEV, PEER);
+    let _bird = Bird::builder(&pair.b, &text).quiet().start();
+    let guardian = Daemon::start(&pair.a, &Config::new().text(&guardian_bgp("")));
+    let n = wait::until("the prefixes received and counted unresolvable", LONG, || {
+        let n = neighbor(&guardian);
+        if n["prefixes_unresolvable"] == 10 {
+            Ok(n)
+        } else {
+            Err(n.to_string())
+        }
+    });
+    assert_eq!(n["prefixes_installed"], 0, "{n}");
+    let table_text = guardian.cli(&["bgp"]).stdout;
+    assert!(table_text.contains("UNRESOLVED"), "{table_text}");
+    assert!(installed(&pair.a, Family::V4).is_empty());
+    // The host gets an address on 203.0.113.0/24: the next hop is on a
+    // connected network now, and the routes go in through it.
+    pair.a.addr_add(DEV, "203.0.113.1/24");
+    wait_installed(&pair.a, Family::V4, &v4_set(0..10), "the routes installed once their next hop is connected");
+    let route = pair.a.ip(&["route", "show", &v4_prefix(4), "table", &table()]).stdout;
+    assert!(route.contains(&format!("via 203.0.113.9 dev {DEV}")), "{route}");
+    assert_eq!(neighbor(&guardian)["prefixes_unresolvable"], 0);
+}

@@ -67,12 +67,12 @@ fn table(view: &BgpView) -> String {
         view.table.map_or_else(|| "main".to_owned(), |t| t.to_string()),
     );
     out.push_str(&format!(
-        "{:<28} {:>10}  {:<12} {:>8} {:>9} {:>9} {:>10} {:>7}  LAST ERROR\n",
-        "NEIGHBOR", "AS", "STATE", "UPTIME", "RECEIVED", "ACCEPTED", "INSTALLED", "STALE"
+        "{:<28} {:>10}  {:<12} {:>8} {:>9} {:>9} {:>10} {:>7} {:>10}  LAST ERROR\n",
+        "NEIGHBOR", "AS", "STATE", "UPTIME", "RECEIVED", "ACCEPTED", "INSTALLED", "STALE", "UNRESOLVED"
     ));
     for n in &view.neighbors {
         let line = format!(
-            "{:<28} {:>10}  {:<12} {:>8} {:>9} {:>9} {:>10} {:>7}  {}",
+            "{:<28} {:>10}  {:<12} {:>8} {:>9} {:>9} {:>10} {:>7} {:>10}  {}",
             neighbor(n),
             n.remote_as,
             n.state,
@@ -81,6 +81,7 @@ fn table(view: &BgpView) -> String {
             n.prefixes_accepted,
             if n.install { n.prefixes_installed.to_string() } else { "off".to_owned() },
             n.prefixes_stale,
+            n.prefixes_unresolvable,
             last_error(n),
         );
         out.push_str(line.trim_end());

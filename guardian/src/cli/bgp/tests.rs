@@ -70,10 +70,22 @@ fn the_table_opens_with_the_settings_then_one_line_a_neighbor() {
     assert_eq!(lines[0], "local AS 65001, router id 192.0.2.1, table 100", "{text}");
     assert_eq!(
         columns(lines[1]),
-        ["NEIGHBOR", "AS", "STATE", "UPTIME", "RECEIVED", "ACCEPTED", "INSTALLED", "STALE", "LAST", "ERROR"],
+        [
+            "NEIGHBOR",
+            "AS",
+            "STATE",
+            "UPTIME",
+            "RECEIVED",
+            "ACCEPTED",
+            "INSTALLED",
+            "STALE",
+            "UNRESOLVED",
+            "LAST",
+            "ERROR"
+        ],
         "{text}"
     );
-    assert_eq!(columns(lines[2]), ["192.0.2.2", "65002", "established", "4m05s", "1200", "1000", "998", "0", "-"]);
+    assert_eq!(columns(lines[2]), ["192.0.2.2", "65002", "established", "4m05s", "1200", "1000", "998", "0", "2", "-"]);
     assert_eq!(lines.len(), 3, "{text}");
 }
 
@@ -82,7 +94,7 @@ fn an_idle_neighbor_shows_no_uptime_and_its_last_error_with_when_it_starts_again
     let text = table(&view(vec![established(), idle_after_max_prefixes()]));
     let line = text.lines().nth(3).expect("a second neighbor");
     assert!(line.starts_with("fe80::2%eth1 "), "{text}");
-    assert_eq!(columns(line)[..8], ["fe80::2%eth1", "4200000000", "idle", "-", "0", "0", "off", "0"], "{text}");
+    assert_eq!(columns(line)[..9], ["fe80::2%eth1", "4200000000", "idle", "-", "0", "0", "off", "0", "0"], "{text}");
     assert!(
         line.ends_with("sent NOTIFICATION cease: maximum number of prefixes reached (6/1); starts again in 4m50s"),
         "{text}"
