@@ -574,8 +574,8 @@ impl BgpTask {
     fn set_state_metric(&mut self, i: usize) {
         let peer = &mut self.peers[i];
         let label = peer.session.state().label();
-        if label != peer.state_label || label == State::Idle.label() {
-            peer.state_label = label;
+        if peer.state_label != Some(label) {
+            peer.state_label = Some(label);
             self.metrics.bgp.set_state(&peer.name, label);
         }
     }
@@ -602,17 +602,8 @@ fn liveness_routes(route: &BgpRoute, devs: &DevNames) -> Vec<LivenessRoute> {
 }
 
 fn same_network(a: IpAddr, b: IpAddr, len: u8) -> bool {
-    match (a, b) {
-        (IpAddr::V4(a), IpAddr::V4(b)) => {
-            let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
-            u32::from(a) & mask == u32::from(b) & mask
-        }
-        (IpAddr::V6(a), IpAddr::V6(b)) => {
-            let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
-            u128::from(a) & mask == u128::from(b) & mask
-        }
-        _ => false,
-    }
+    let network = crate::config::Prefix { addr: a, len };
+    network.contains(b, crate::route::Family::of(&b).max_prefix())
 }
 
 async fn accept(listener: Option<&Listener>) -> std::io::Result<(tokio::net::TcpStream, IpAddr)> {

@@ -44,6 +44,21 @@ impl PrefixFilter {
         Ok(PrefixFilter { rules: Some(rules) })
     }
 
+    /// The rules `[[bgp.neighbor]] import` was validated into (none: accept all).
+    pub fn from_config(rules: &[crate::config::PrefixFilter]) -> PrefixFilter {
+        if rules.is_empty() {
+            return PrefixFilter::accept_all();
+        }
+        let rules = rules
+            .iter()
+            .filter_map(|r| {
+                let within = Prefix::new(r.prefix.addr, r.prefix.len)?;
+                Some(Rule { within, ge: r.ge, le: r.le })
+            })
+            .collect();
+        PrefixFilter { rules: Some(rules) }
+    }
+
     pub fn accepts(&self, p: &Prefix) -> bool {
         match &self.rules {
             None => true,

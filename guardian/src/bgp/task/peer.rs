@@ -34,7 +34,8 @@ pub struct Peer {
     pub adoption_pending: Option<Vec<Family>>,
     pub adopted: bool,
     pub updates: u64,
-    pub state_label: &'static str,
+    /// The state the metrics last showed; `None` before the first.
+    pub state_label: Option<&'static str>,
 }
 
 impl Peer {
@@ -55,25 +56,18 @@ impl Peer {
             adoption_pending: None,
             adopted: false,
             updates: 0,
-            state_label: State::Idle.label(),
+            state_label: None,
             config,
         }
     }
 
     /// The RIB's part of the neighbor's settings.
     pub fn rib_config(config: &NeighborConfig) -> rib::NeighborConfig {
-        let rules: Vec<String> = config.import.iter().map(ToString::to_string).collect();
-        let import = if rules.is_empty() {
-            rib::PrefixFilter::accept_all()
-        } else {
-            // The configuration validated these very rules.
-            rib::PrefixFilter::parse(&rules).unwrap_or_else(|_| rib::PrefixFilter::accept_all())
-        };
         rib::NeighborConfig {
             address: config.address,
             install: config.install,
             liveness_nexthop: config.liveness == NeighborLiveness::Nexthop,
-            import,
+            import: rib::PrefixFilter::from_config(&config.import),
             max_prefixes: config.max_prefixes,
         }
     }

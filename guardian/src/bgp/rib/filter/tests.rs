@@ -84,3 +84,12 @@ fn bad_rules_say_what_is_wrong() {
     assert!(e("10.0.0.0/8 le").contains("needs a prefix length"));
     assert!(e(" ").contains("empty rule"));
 }
+
+#[test]
+fn the_configuration_s_rules_filter_as_their_text_does() {
+    let texts = ["10.0.0.0/8 le 24", "192.0.2.0/24", "2001:db8::/32 ge 48 le 64"];
+    let config: Vec<crate::config::PrefixFilter> =
+        texts.iter().map(|t| crate::config::PrefixFilter::parse(t).unwrap()).collect();
+    assert_eq!(PrefixFilter::from_config(&config), PrefixFilter::parse(&texts).unwrap());
+    assert_eq!(PrefixFilter::from_config(&[]), PrefixFilter::accept_all());
+}
